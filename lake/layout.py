@@ -1,0 +1,60 @@
+"""Paths of the data directory (DESIGN.md "Command line" and "Raw lake").
+
+Under `DATA` (``--data``, env ``TRACKIT_DATA``, default ``./data``)::
+
+    raw/date=YYYY-MM-DD/hour=HH/*.parquet   immutable raw frames (ingest)
+    core/<table>/date=YYYY-MM-DD/*.parquet  typed tables (transforms)
+    quarantine/date=YYYY-MM-DD/*.parquet    frames and rows that failed (transforms)
+    warehouse.duckdb                        the published warehouse (warehouse build)
+    state/                                  journals, ledgers, outbox and other state
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+DATA_ENV = "TRACKIT_DATA"
+DEFAULT_DATA = "data"
+
+
+def default_data_dir() -> Path:
+    """The data directory named by ``TRACKIT_DATA``, else ``./data``."""
+    return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA)
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """Every well-known path under one data directory."""
+
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def core(self) -> Path:
+        return self.root / "core"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def raw_partition(self, received_at: datetime) -> Path:
+        """The hive partition of the raw lake for a UTC receive time."""
+        return self.raw / f"date={received_at:%Y-%m-%d}" / f"hour={received_at:%H}"
+
+    def core_table(self, table: str) -> Path:
+        """The folder of one core table (``core.records`` → ``core/records``)."""
+        return self.core / table.removeprefix("core.")

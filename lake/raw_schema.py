@@ -1,0 +1,25 @@
+"""The raw lake's columns (DESIGN.md "Raw lake"), shared by the writer and every reader.
+
+Binary WebSocket frames (the manual defines none, but a server may send one) are kept in
+``frame`` as ``BINARY_PREFIX`` followed by the payload in standard base64, so the column
+stays a string and no frame is ever dropped. A TRACKiT text frame is JSON and never starts
+with that prefix.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("direction", pa.string(), nullable=False),
+        pa.field("connection_id", pa.string(), nullable=False),
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("frame", pa.string(), nullable=False),
+    ]
+)
+
+DIRECTION_IN = "in"
+DIRECTION_OUT = "out"
+BINARY_PREFIX = "base64:"

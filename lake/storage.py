@@ -1,0 +1,71 @@
+"""The one place that publishes finished files into the lake.
+
+On a local file system a finished file is written under a temporary name in the same
+folder and published by an atomic rename, so readers never see a partial file. On object
+storage the same operation would be a single PUT; keeping it one function here is what
+makes that swap possible (DESIGN.md "Growing past one machine").
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (POSIX needs the directory synced)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def publishing(final: Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; on success publish it under ``final``.
+
+    The caller writes the whole file to the yielded path. If the block raises, the
+    temporary file is removed and nothing is published. ``final`` is replaced atomically
+    when it already exists (rerunning a deterministic step is safe).
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}-{final.name}"
+    try:
+        yield tmp
+        if durable:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        if durable:
+            fsync_dir(final.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_parquet(table: pa.Table, final: Path, *, durable: bool = True,
+                  compression: str = "zstd") -> Path:
+    """Write ``table`` to ``final`` as one Parquet file, published atomically."""
+    with publishing(final, durable=durable) as tmp:
+        pq.write_table(table, tmp, compression=compression)
+    return final
+
+
+def list_parquet(folder: Path) -> list[Path]:
+    """Every published Parquet file under ``folder`` (recursively), sorted by path.
+
+    Temporary files of unfinished writes are never listed.
+    """
+    if not folder.exists():
+        return []
+    return sorted(
+        p for p in folder.rglob("*.parquet") if not p.name.startswith(TMP_PREFIX)
+    )

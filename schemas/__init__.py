@@ -1,0 +1,1 @@
+"""Declarations and pandera models of every typed table (core lake, warehouse marts)."""

@@ -1,0 +1,1 @@
+"""The ``trackit`` command line: wires the pipeline's stages into subcommands."""

@@ -1,0 +1,1 @@
+"""One module per ``trackit`` subcommand; see ``trackit.cli``."""
