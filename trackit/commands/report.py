@@ -1,16 +1,68 @@
-"""`trackit report`: placeholder until its stage lands."""
+"""`trackit report`: write the self-contained HTML report of one local day.
+
+    trackit report [--data DIR] [--date YYYY-MM-DD] [--tz ZONE] [--out FILE]
+
+The day defaults to yesterday in ``--tz`` (default ``$TRACKIT_TZ`` or UTC); the report
+goes to ``DATA/reports/<date>.html`` unless ``--out`` says otherwise. The warehouse is
+opened read-only, so this runs beside analysts' sessions and warehouse builds.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from trackit.errors import TrackitError
+from trackit.options import add_data_option, data_dir
+
+TZ_ENV = "TRACKIT_TZ"
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _tz(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"unknown time zone {text!r} (an IANA name such as UTC or Europe/Lisbon)"
+        ) from None
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("report", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "report",
+        help="write the HTML report of one day's fleet activity",
+        description="Write a self-contained HTML report of one local day from the "
+                    "warehouse's marts (no network needed to view it).",
+    )
+    add_data_option(parser)
+    parser.add_argument("--date", type=_day, default=None, metavar="YYYY-MM-DD",
+                        help="local day to report (default: yesterday in --tz)")
+    parser.add_argument("--tz", type=_tz, default=None, metavar="ZONE",
+                        help=f"IANA time zone of the day (default: ${TZ_ENV} or UTC)")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="output file (default: DATA/reports/<date>.html)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TrackitError("trackit report is not implemented yet")
+    from lake.layout import DataLayout
+    from reports.daily import report_path, write_daily_report
+    from reports.days import yesterday
+
+    tz = args.tz or os.environ.get(TZ_ENV) or "UTC"
+    day = args.date or yesterday(tz)
+    layout = DataLayout(data_dir(args))
+    out = args.out or report_path(layout.root, day)
+    write_daily_report(layout.warehouse, day, out, tz)
+    print(out)
+    return 0
