@@ -1,16 +1,77 @@
-"""`trackit outbound`: placeholder until its stage lands."""
+"""`trackit send-message` and `trackit getio`: queue a command for the running ingest.
+
+Both drop a command file into the outbox under ``DATA/state/outbox/`` (see
+``ingest.outbox``) and print its id (the ``guid`` of a driver message, the ``id`` of a
+getio); the running ``trackit ingest`` sends it on its live socket.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from trackit.errors import TrackitError
+from trackit.options import add_data_option, data_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("outbound", help="(not implemented yet)")
-    parser.set_defaults(handler=run)
+    from ingest.config import DEFAULT_GETIO_INTERVAL_S
+
+    message = subparsers.add_parser(
+        "send-message",
+        help="queue a text message to a driver's app (sent by the running ingest)",
+        description="Queue a pnd-api text message; prints its guid.",
+    )
+    add_data_option(message)
+    message.add_argument("--uid", type=int, required=True, help="device uid")
+    message.add_argument("--text", required=True, help="message text")
+    message.add_argument(
+        "--user-name", default=None,
+        help="sender name shown to the driver (default: the ingest's --user-name)",
+    )
+    message.set_defaults(handler=run_send_message)
+
+    getio = subparsers.add_parser(
+        "getio",
+        help="queue a getio query of a device's I/O (rate-limited per device)",
+        description="Queue an api getio command; prints its id. Refused when a getio for "
+        "the same device was queued less than --min-interval seconds ago.",
+    )
+    add_data_option(getio)
+    getio.add_argument("--uid", type=int, required=True, help="device uid")
+    getio.add_argument(
+        "--min-interval", type=float, default=DEFAULT_GETIO_INTERVAL_S, metavar="S",
+        help="at most one getio per device per S seconds (default: %(default)g)",
+    )
+    getio.set_defaults(handler=run_getio)
 
 
-def run(args: argparse.Namespace) -> int:
-    raise TrackitError("trackit outbound is not implemented yet")
+def run_send_message(args: argparse.Namespace) -> int:
+    from ingest.errors import IngestError
+    from ingest.outbox import queue_driver_message
+    from lake.layout import DataLayout
+
+    try:
+        command = queue_driver_message(
+            DataLayout(data_dir(args)), args.uid, args.text, user_name=args.user_name
+        )
+    except IngestError as exc:
+        raise TrackitError(str(exc)) from None
+    print(command.id)
+    return 0
+
+
+def run_getio(args: argparse.Namespace) -> int:
+    from ingest.errors import IngestError
+    from ingest.outbox import queue_getio
+    from lake.layout import DataLayout
+
+    if args.min_interval < 0:
+        raise TrackitError("--min-interval must not be negative")
+    try:
+        command = queue_getio(
+            DataLayout(data_dir(args)), args.uid, min_interval_s=args.min_interval
+        )
+    except IngestError as exc:
+        raise TrackitError(str(exc)) from None
+    print(command.id)
+    return 0
