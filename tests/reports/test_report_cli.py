@@ -1,0 +1,94 @@
+"""`trackit report`: writes the day's page, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+from report_warehouse_fixture import EMPTY_DAY, REPORT_DAY
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def trackit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trackit", "report", *args],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+        env={**os.environ, "TRACKIT_TZ": "", **(env or {})},
+    )
+
+
+def test_report_goes_to_data_reports_by_default(known_data_dir: Path) -> None:
+    done = trackit("--data", str(known_data_dir), "--date", REPORT_DAY.isoformat())
+    assert done.returncode == 0, done.stderr
+    out = known_data_dir / "reports" / "2026-03-10.html"
+    assert done.stdout.strip() == str(out)
+    assert 'id="kpi-trips"' in out.read_text(encoding="utf-8")
+
+
+def test_report_writes_where_out_says(known_data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "day.html"
+    done = trackit("--data", str(known_data_dir), "--date", "2026-03-10", "--out", str(out),
+                   "--tz", "Europe/Lisbon")
+    assert done.returncode == 0, done.stderr
+    assert "in Europe/Lisbon" in out.read_text(encoding="utf-8")
+
+
+def test_empty_day_exits_zero_with_a_page_saying_so(known_data_dir: Path,
+                                                    tmp_path: Path) -> None:
+    out = tmp_path / "empty.html"
+    done = trackit("--data", str(known_data_dir), "--date", EMPTY_DAY.isoformat(),
+                   "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "No activity recorded" in out.read_text(encoding="utf-8")
+
+
+def test_data_dir_comes_from_trackit_data(known_data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "env.html"
+    done = trackit("--date", "2026-03-10", "--out", str(out),
+                   env={"TRACKIT_DATA": str(known_data_dir)})
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+
+
+def test_missing_warehouse_fails_with_one_line_naming_the_path(tmp_path: Path) -> None:
+    data = tmp_path / "empty-data"
+    done = trackit("--data", str(data), "--date", "2026-03-10")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"trackit: error: no warehouse at {data / 'warehouse.duckdb'} "
+                     "(run `trackit build` first)"]
+    assert not (data / "reports").exists()
+
+
+def test_warehouse_held_by_a_writer_fails_with_one_line(make_warehouse, tmp_path: Path
+                                                       ) -> None:
+    warehouse = make_warehouse()
+    writer = duckdb.connect(str(warehouse))
+    try:
+        done = trackit("--data", str(warehouse.parent), "--date", "2026-03-10",
+                       "--out", str(tmp_path / "r.html"))
+    finally:
+        writer.close()
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"trackit: error: cannot open warehouse {warehouse}: ")
+
+
+def test_bad_date_and_zone_are_rejected(known_data_dir: Path) -> None:
+    done = trackit("--data", str(known_data_dir), "--date", "10/03/2026")
+    assert done.returncode == 2
+    assert "expected a date as YYYY-MM-DD, got '10/03/2026'" in done.stderr
+    done = trackit("--data", str(known_data_dir), "--tz", "Mars/Olympus")
+    assert done.returncode == 2
+    assert "unknown time zone 'Mars/Olympus'" in done.stderr
+
+
+def test_help_exits_zero() -> None:
+    done = trackit("--help")
+    assert done.returncode == 0
+    assert "--date" in done.stdout and "--out" in done.stdout
