@@ -1,0 +1,255 @@
+-- marts.trips: one row per trip of a vehicle (DESIGN.md "Trip rules").
+--
+-- Recomputed per vehicle from trip_windows.window_start on. A window starts at the arrival
+-- of a trip whose stop was confirmed before any new data (or at -infinity), which is a point
+-- where the rules below start afresh, so results do not depend on how data was cut into runs.
+--
+-- Sums of floating-point steps are rounded (distances to the millimetre) so that the
+-- order in which a parallel aggregate adds them cannot change a result.
+-- Parameters: $ignition_io, $min_speed_kmh, $min_move_m, $min_stop_s, $min_trip_m,
+-- $max_gap_s, $gap_min_odometer_m, $gap_min_speed_kmh, $max_odometer_speed_kmh.
+
+with
+
+windows as (
+    select vid, window_start from trip_windows
+),
+
+window_records as (
+    select r.vid, r.uid, r.tmx, r.lat, r.lon, r.speed_kmh, r.odometer, r.driver_card
+    from core.records as r
+    join windows as w on r.vid = w.vid and r.tmx >= w.window_start
+),
+
+-- value of the ignition input at each record, when known (as of the record's time)
+ignition_changes as (
+    select uid, changed_at, to_value
+    from marts.io_changes
+    where io = $ignition_io
+      and uid in (select distinct uid from window_records)
+),
+
+records_with_ignition as (
+    select r.*, i.to_value > 0 as ignition_on
+    from window_records as r
+    asof left join ignition_changes as i
+        on r.uid = i.uid and r.tmx >= i.changed_at
+),
+
+-- each record with the step from the record before it
+steps as (
+    select
+        *,
+        lag(tmx) over by_time as previous_tmx,
+        epoch(tmx) - epoch(lag(tmx) over by_time) as step_s,
+        haversine_m(lag(lat) over by_time, lag(lon) over by_time, lat, lon) as step_gps_m,
+        odometer - lag(odometer) over by_time as step_odometer_m,
+        lead(tmx) over by_time as next_tmx
+    from records_with_ignition
+    window by_time as (partition by vid order by tmx)
+),
+
+-- rule: ignition decides when known; otherwise speed > 5 km/h or a move of >= 200 m
+-- rule: a data gap > 3600 s ends the trip unless the odometer grew >= 200 m at >= 4 km/h
+moving as (
+    select
+        *,
+        ignition_on is not null as by_ignition,
+        coalesce(
+            ignition_on,
+            speed_kmh > $min_speed_kmh or coalesce(step_gps_m >= $min_move_m, false)
+        ) as is_moving,
+        step_s > $max_gap_s
+            and step_odometer_m >= $gap_min_odometer_m
+            and step_odometer_m / step_s * 3.6 >= $gap_min_speed_kmh as is_bridged_gap,
+        step_s > $max_gap_s
+            and not coalesce(
+                step_odometer_m >= $gap_min_odometer_m
+                and step_odometer_m / step_s * 3.6 >= $gap_min_speed_kmh,
+                false
+            ) as is_gap_break
+    from steps
+),
+
+moving_with_context as (
+    select
+        *,
+        sum(is_gap_break::int) over running as gap_breaks_so_far,
+        lead(is_gap_break) over by_time as next_is_gap_break
+    from moving
+    window
+        by_time as (partition by vid order by tmx),
+        running as (partition by vid order by tmx rows unbounded preceding)
+),
+
+-- for each moving record: where the previous moving record arrived, and gaps since then
+moving_after_previous as (
+    select
+        *,
+        last_value(case when is_moving then next_tmx end ignore nulls) over earlier
+            as previous_arrival_tmx,
+        last_value(case when is_moving then gap_breaks_so_far end ignore nulls) over earlier
+            as gap_breaks_at_previous_moving
+    from moving_with_context
+    window earlier as (partition by vid order by tmx
+                       rows between unbounded preceding and 1 preceding)
+),
+
+-- rule: a stop shorter than 300 s does not split a trip (traffic lights)
+trip_starts as (
+    select
+        *,
+        is_moving and (
+            previous_arrival_tmx is null
+            or gap_breaks_so_far > gap_breaks_at_previous_moving
+            or epoch(tmx) - epoch(previous_arrival_tmx) >= $min_stop_s
+        ) as starts_trip
+    from moving_after_previous
+),
+
+numbered_moving_records as (
+    select
+        *,
+        sum(starts_trip::int) over (partition by vid order by tmx rows unbounded preceding)
+            as trip_number
+    from trip_starts
+    where is_moving
+),
+
+-- rule: a trip ends at arrival (the first record after its last moving one), not when the
+-- stop is confirmed; a gap that ends a trip ends it at its last record
+trip_bounds as (
+    select
+        vid,
+        trip_number,
+        min(tmx) as start_time,
+        max_by(
+            case when next_tmx is not null and not next_is_gap_break then next_tmx else tmx end,
+            tmx
+        ) as end_time,
+        max_by(
+            case
+                when next_tmx is null then 'open'
+                when next_is_gap_break then 'gap'
+                else 'arrival'
+            end,
+            tmx
+        ) as end_reason,
+        bool_or(by_ignition and starts_trip) as by_ignition
+    from numbered_moving_records
+    group by vid, trip_number
+),
+
+trip_records as (
+    select b.vid, b.trip_number, s.*  exclude (vid)
+    from trip_bounds as b
+    join moving_with_context as s
+        on s.vid = b.vid and s.tmx between b.start_time and b.end_time
+),
+
+-- rule: distance is the odometer difference when present and sane, else the GPS sum;
+-- an odometer that goes backwards is a reset (that step counts its GPS distance instead)
+trip_measures as (
+    select
+        vid,
+        trip_number,
+        any_value(uid order by tmx) as uid,
+        count(*) as n_records,
+        max(speed_kmh) as max_speed_kmh,
+        first(driver_card order by tmx) filter (where driver_card is not null) as driver_card,
+        first(lat order by tmx) as start_lat,
+        first(lon order by tmx) as start_lon,
+        last(lat order by tmx) as end_lat,
+        last(lon order by tmx) as end_lon,
+        first(odometer order by tmx) as start_odometer_m,
+        last(odometer order by tmx) as end_odometer_m,
+        coalesce(sum(step_gps_m) filter (where tmx > start_tmx), 0) as gps_distance_m,
+        coalesce(sum(
+            case when step_odometer_m >= 0 then step_odometer_m else step_gps_m end
+        ) filter (where tmx > start_tmx), 0) as odometer_distance_m,
+        count(odometer) = count(*) as odometer_present,
+        coalesce(bool_and(
+            step_odometer_m < 0
+            or step_odometer_m / greatest(step_s, 1) * 3.6 <= $max_odometer_speed_kmh
+        ) filter (where tmx > start_tmx), true) as odometer_sane,
+        coalesce(bool_or(step_odometer_m < 0) filter (where tmx > start_tmx), false)
+            as odometer_reset,
+        coalesce(bool_or(is_bridged_gap) filter (where tmx > start_tmx), false) as gap_inferred
+    from (
+        select *, min(tmx) over (partition by vid, trip_number) as start_tmx
+        from trip_records
+    )
+    group by vid, trip_number
+),
+
+last_record_of_vehicle as (
+    select vid, max(tmx) as last_tmx from window_records group by vid
+),
+
+trips as (
+    select
+        b.vid,
+        m.uid,
+        b.start_time,
+        b.end_time,
+        b.end_reason,
+        -- rule: a trip still in progress (no arrival, or a stop not yet 300 s long) is open
+        b.end_reason = 'open'
+            or (b.end_reason = 'arrival'
+                and epoch(l.last_tmx) - epoch(b.end_time) < $min_stop_s) as is_open,
+        m.*  exclude (vid, trip_number, uid),
+        m.odometer_present and m.odometer_sane as use_odometer,
+        b.by_ignition
+    from trip_bounds as b
+    join trip_measures as m using (vid, trip_number)
+    join last_record_of_vehicle as l using (vid)
+),
+
+-- rule: a trip shorter than 200 m is dropped
+kept_trips as (
+    select
+        *,
+        case when use_odometer then odometer_distance_m else gps_distance_m end as distance_m
+    from trips
+    where case when use_odometer then odometer_distance_m else gps_distance_m end
+        >= $min_trip_m
+),
+
+final as (
+    select
+        md5(vid::varchar || '|' || epoch_us(start_time)::varchar) as trip_id,
+        vid,
+        uid,
+        start_time,
+        end_time,
+        epoch(end_time) - epoch(start_time) as duration_s,
+        start_lat,
+        start_lon,
+        end_lat,
+        end_lon,
+        round(distance_m / 1000, 6) as distance_km,
+        case when use_odometer then 'odometer' else 'gps' end as distance_source,
+        round(gps_distance_m / 1000, 6) as gps_distance_km,
+        max_speed_kmh,
+        case when epoch(end_time) > epoch(start_time)
+            then round(distance_m / 1000 / ((epoch(end_time) - epoch(start_time)) / 3600), 3)
+        end as avg_speed_kmh,
+        n_records,
+        driver_card,
+        case when by_ignition then 'ignition' else 'motion' end as detection,
+        list_filter(
+            [
+                case when gap_inferred then 'gap_inferred' end,
+                case when odometer_reset then 'odometer_reset' end,
+                case when is_open then 'open' end
+            ],
+            lambda flag: flag is not null
+        )::varchar[] as flags,
+        is_open,
+        end_reason,
+        start_odometer_m,
+        end_odometer_m
+    from kept_trips
+)
+
+select * from final

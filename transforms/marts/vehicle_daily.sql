@@ -1,0 +1,71 @@
+-- marts.vehicle_daily: per vehicle and local day ($timezone, an IANA zone), its trips,
+-- distance, driving and idle time, top speed and first/last record.
+--
+-- A trip and a stop count on the local day they start. Recomputed per vehicle for the days
+-- from the local day of trip_windows.window_start on.
+-- Parameters: $timezone.
+
+with
+
+windows as (
+    select vid, window_start, (window_start at time zone $timezone)::date as first_day
+    from trip_windows
+),
+
+daily_records as (
+    select
+        r.vid,
+        (r.tmx at time zone $timezone)::date as day,
+        min(r.tmx) as first_seen,
+        max(r.tmx) as last_seen,
+        max(r.speed_kmh) as max_speed_kmh
+    from core.records as r
+    join windows as w
+        on r.vid = w.vid and r.tmx >= w.window_start - interval 2 day
+    where (r.tmx at time zone $timezone)::date >= w.first_day
+    group by all
+),
+
+daily_trips as (
+    select
+        t.vid,
+        (t.start_time at time zone $timezone)::date as day,
+        count(*) as trips,
+        round(sum(t.distance_km), 6) as distance_km,
+        round(sum(t.duration_s), 3) as driving_s
+    from marts.trips as t
+    join windows as w
+        on t.vid = w.vid and t.start_time >= w.window_start - interval 2 day
+    where (t.start_time at time zone $timezone)::date >= w.first_day
+    group by all
+),
+
+daily_stops as (
+    select
+        s.vid,
+        (s.start_time at time zone $timezone)::date as day,
+        round(sum(s.idle_s), 3) as idle_s
+    from marts.stops as s
+    join windows as w
+        on s.vid = w.vid and s.start_time >= w.window_start - interval 2 day
+    where (s.start_time at time zone $timezone)::date >= w.first_day
+    group by all
+),
+
+final as (
+    select
+        r.vid,
+        r.day,
+        coalesce(t.trips, 0) as trips,
+        coalesce(t.distance_km, 0) as distance_km,
+        coalesce(t.driving_s, 0) as driving_s,
+        coalesce(s.idle_s, 0) as idle_s,
+        r.max_speed_kmh,
+        r.first_seen,
+        r.last_seen
+    from daily_records as r
+    left join daily_trips as t using (vid, day)
+    left join daily_stops as s using (vid, day)
+)
+
+select * from final

@@ -1,0 +1,46 @@
+"""Every tunable of the warehouse in one place (DESIGN.md trip rules, day time zone).
+
+The mart SQL receives these as named parameters (``$min_stop_s`` ...), so changing a
+threshold never means editing SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class WarehouseConfig:
+    """Thresholds of the trip rules and other knobs of the marts (defaults: DESIGN.md)."""
+
+    ignition_io: int = 1
+    """I/O number of the ignition; when its value is known, it decides motion."""
+    min_speed_kmh: float = 5.0
+    """Without ignition, a record faster than this is moving."""
+    min_move_m: float = 200.0
+    """Without ignition, a move of at least this from the previous record is moving."""
+    min_stop_s: float = 300.0
+    """A stop shorter than this does not split a trip (traffic lights)."""
+    min_trip_m: float = 200.0
+    """A trip shorter than this is dropped."""
+    max_gap_s: float = 3600.0
+    """A data gap longer than this ends the trip ..."""
+    gap_min_odometer_m: float = 200.0
+    """... unless the odometer grew at least this much across it ..."""
+    gap_min_speed_kmh: float = 4.0
+    """... at an average speed of at least this (then the trip continues: gap_inferred)."""
+    max_odometer_speed_kmh: float = 300.0
+    """An odometer step implying more than this is not sane: the trip uses GPS distance."""
+    odometer_tolerance_m: float = 1.0
+    """Reconciliation tolerance between a trip's distance and its odometer delta."""
+    timezone: str = "UTC"
+    """IANA zone of the local day of vehicle_daily."""
+
+    def __post_init__(self) -> None:
+        ZoneInfo(self.timezone)  # raises ZoneInfoNotFoundError for an unknown zone
+
+    def sql_parameters(self, names: set[str]) -> dict[str, object]:
+        """The subset of this config a SQL statement refers to (DuckDB rejects extras)."""
+        values = asdict(self)
+        return {name: values[name] for name in names if name in values}

@@ -1,0 +1,161 @@
+"""Load the core lake into the warehouse's ``core`` schema, incrementally.
+
+Only core-lake files not loaded yet (or rewritten since: new size or mtime) are read; the
+ledger ``meta.loaded_files`` remembers the rest. Files may repeat keys (duplicates, late
+data): each table is deduplicated on its declared key, keeping the row received first
+(smallest ``received_at``, then ``seq``), so the result does not depend on load order.
+Every inserted or replaced row is stamped with the load's id (``_load_id``), which is how
+the marts find what is new. A load is one transaction: all of it or nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+
+import duckdb
+
+from lake.layout import DataLayout
+from lake.storage import list_parquet
+from schemas.core_tables import CORE_TABLES, CoreTable
+from warehouse.database import LOAD_ID, connect
+
+log = logging.getLogger(__name__)
+
+COMMAND_STATUS_SQL = files("warehouse").joinpath("command_status.sql").read_text()
+
+
+@dataclass
+class LoadSummary:
+    """What one load did."""
+
+    load_id: int | None
+    files: int = 0
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.load_id is None
+
+
+def table_folder(layout: DataLayout, table: str) -> Path:
+    """Where a core table's files live (the quarantine has its own top-level folder)."""
+    return layout.quarantine if table == "quarantine" else layout.core_table(table)
+
+
+def _new_files(
+    con: duckdb.DuckDBPyConnection, layout: DataLayout
+) -> dict[str, list[tuple[Path, str, int, int]]]:
+    """Per table, the files not in the ledger (or changed since): (path, rel, size, mtime)."""
+    known = {
+        path: (size, mtime)
+        for path, size, mtime in con.execute(
+            "select path, size_bytes, mtime_ns from meta.loaded_files"
+        ).fetchall()
+    }
+    found: dict[str, list[tuple[Path, str, int, int]]] = {}
+    for name in CORE_TABLES:
+        for path in list_parquet(table_folder(layout, name)):
+            stat = path.stat()
+            rel = path.relative_to(layout.root).as_posix()
+            if known.get(rel) != (stat.st_size, stat.st_mtime_ns):
+                found.setdefault(name, []).append((path, rel, stat.st_size, stat.st_mtime_ns))
+    return found
+
+
+def _order_columns(table: CoreTable) -> str:
+    names = table.column_names
+    return ", ".join(c for c in ("received_at", "sent_at", "seq") if c in names)
+
+
+def _load_table(
+    con: duckdb.DuckDBPyConnection, table: CoreTable, paths: list[Path], load_id: int
+) -> tuple[int, int]:
+    """Upsert one table's new files; returns (rows read, rows inserted or replaced)."""
+    casts = ", ".join(f"cast({c.name} as {c.type}) as {c.name}" for c in table.columns)
+    key = ", ".join(table.key)
+    order = _order_columns(table)
+    con.execute(
+        f"""
+        create or replace temp table batch as
+        select {casts}, cast($load_id as bigint) as {LOAD_ID}
+        from read_parquet($paths, union_by_name = true, hive_partitioning = false)
+        """,
+        {"paths": [str(p) for p in paths], "load_id": load_id},
+    )
+    rows_read = con.execute("select count(*) from batch").fetchone()[0]
+    non_key = [c for c in [*table.column_names, LOAD_ID] if c not in table.key]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in non_key)
+    older = f"({', '.join('excluded.' + c for c in order.split(', '))}) < ({order})"
+    before = con.execute(
+        f"select count(*) from core.{table.name} where {LOAD_ID} = $load_id", {"load_id": load_id}
+    ).fetchone()[0]
+    con.execute(
+        f"""
+        insert into core.{table.name}
+        select * from batch
+        qualify row_number() over (partition by {key} order by {order}) = 1
+        on conflict do update set {updates} where {older}
+        """
+    )
+    written = con.execute(
+        f"select count(*) from core.{table.name} where {LOAD_ID} = $load_id", {"load_id": load_id}
+    ).fetchone()[0]
+    con.execute("drop table batch")
+    return rows_read, written - before
+
+
+def _update_command_status(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
+    con.execute(
+        f"""
+        update core.commands as c
+        set status = s.status, replied_at = s.replied_at
+        from ({COMMAND_STATUS_SQL}) as s
+        where c.uid = s.uid and c.command = s.command and c.sent_at = s.sent_at
+        """,
+        {"load_id": load_id},
+    )
+
+
+def load_core_into(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LoadSummary:
+    """Load every new core-lake file into ``core.*`` on an open builder connection."""
+    layout = DataLayout(data_dir)
+    new = _new_files(con, layout)
+    if not new:
+        log.info("load: no new core-lake files")
+        return LoadSummary(load_id=None)
+    load_id = int(con.execute("select coalesce(max(load_id), 0) + 1 from meta.loads").fetchone()[0])
+    summary = LoadSummary(load_id=load_id)
+    con.execute("begin transaction")
+    try:
+        for name, entries in new.items():
+            read, written = _load_table(con, CORE_TABLES[name], [e[0] for e in entries], load_id)
+            summary.files += len(entries)
+            summary.rows_read[name] = read
+            summary.rows_written[name] = written
+            log.info("load %d: core.%s %d rows from %d files (%d new or replaced)",
+                     load_id, name, read, len(entries), written)
+            con.executemany(
+                "insert or replace into meta.loaded_files values (?, ?, ?, ?, ?)",
+                [(rel, name, size, mtime, load_id) for _, rel, size, mtime in entries],
+            )
+        _update_command_status(con, load_id)
+        con.execute(
+            "insert into meta.loads values (?, ?, ?, ?)",
+            [load_id, datetime.now(UTC), summary.files, sum(summary.rows_read.values())],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return summary
+
+
+def load_core(data_dir: Path) -> LoadSummary:
+    """Load the core-lake files not loaded yet into the builder's database."""
+    with connect(data_dir) as con:
+        return load_core_into(con, data_dir)
