@@ -1,16 +1,41 @@
-"""`trackit build`: placeholder until its stage lands."""
+"""`trackit build`: core lake → DuckDB warehouse with marts, checked, published atomically."""
 
 from __future__ import annotations
 
 import argparse
 
-from trackit.errors import TrackitError
+from trackit.options import add_data_option, data_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("build", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "build",
+        help="load the core lake into DuckDB, build the marts, check and publish them",
+        description=(
+            "Load the core-lake files not loaded yet, rebuild the marts around the new "
+            "data, run the checks and publish DATA/warehouse.duckdb by an atomic swap."
+        ),
+    )
+    add_data_option(parser)
+    parser.add_argument(
+        "--timezone", default="UTC",
+        help="IANA time zone of the local day of marts.vehicle_daily (default: UTC)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TrackitError("trackit build is not implemented yet")
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from trackit.errors import TrackitError
+    from warehouse.build import build_warehouse
+    from warehouse.config import WarehouseConfig
+
+    try:
+        config = WarehouseConfig(timezone=args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TrackitError(f"unknown time zone {args.timezone!r}") from None
+    summary = build_warehouse(data_dir(args), config=config)
+    for line in summary.lines():
+        print(line)
+    return 0
