@@ -54,14 +54,15 @@ def vehicle_bars(vehicles: Sequence[VehicleDay]) -> str:
     """Distance and driving time per vehicle, side by side (most distance on top)."""
     shown = sorted(vehicles, key=lambda v: (-v.distance_km, v.vid))[:MAX_VEHICLES_CHARTED]
     shown.reverse()  # barh draws from the bottom up
-    labels = [str(v.vid) for v in shown]
+    rows = list(range(len(shown)))
     colors = [vehicle_color(v.vid) for v in shown]
     fig = _figure(9, 1.2 + 0.28 * len(shown))
     distance_ax, driving_ax = fig.subplots(1, 2, sharey=True)
-    distance_ax.barh(labels, [v.distance_km for v in shown], color=colors)
+    distance_ax.barh(rows, [v.distance_km for v in shown], color=colors)
+    distance_ax.set_yticks(rows, [str(v.vid) for v in shown])
     distance_ax.set_xlabel("distance (km)")
     distance_ax.set_ylabel("vehicle")
-    driving_ax.barh(labels, [v.driving_s / 3600 for v in shown], color=colors)
+    driving_ax.barh(rows, [v.driving_s / 3600 for v in shown], color=colors)
     driving_ax.set_xlabel("driving time (h)")
     for ax in (distance_ax, driving_ax):
         ax.grid(axis="x", alpha=0.3)
