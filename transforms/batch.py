@@ -1,0 +1,231 @@
+"""Transform one batch of raw files into core tables and quarantine rows (in memory).
+
+Steps, all vectorised (DuckDB for JSON, polars for the rest):
+
+1. ``classify``: read the files, label each frame with its route, repair what is safe;
+2. one DuckDB query per route present (``route_sql``) → Arrow → polars;
+3. validate each table with its pandera model; a failing row quarantines its frame;
+4. collapse duplicates: within each raw file, rows with the same key keep the first
+   (lowest position in the file, i.e. first received);
+5. count where every frame landed and check that the counts reconcile.
+
+Nothing is written here: ``transforms.publish`` writes the result file by file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from schemas.core_tables import CORE_TABLES
+from transforms.classify import BINARY, UNPARSED, UNTYPED, ClassifiedBatch, classify
+from transforms.route_sql import WHEN, route_query
+from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
+from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
+
+_PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED})
+_QUERIES = {name: route_query(route) for name, route in ROUTES.items()}
+
+
+@dataclass
+class BatchResult:
+    """Rows of every table of a batch (with ``_file``), the quarantine, and the counts."""
+
+    files: list[Path]
+    tables: dict[str, pl.DataFrame]
+    quarantine: pl.DataFrame
+    frames_in: int = 0
+    frames_out: int = 0
+    control: int = 0
+    repaired: int = 0
+    loaded: int = 0
+    duplicates: Counter[str] = field(default_factory=Counter)
+    quarantined: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def frames(self) -> int:
+        return self.frames_in + self.frames_out
+
+    @property
+    def accounted(self) -> int:
+        """Frames that landed somewhere: loaded, collapsed duplicate, quarantined, control."""
+        primary_dups = sum(self.duplicates[t] for t in PRIMARY_TABLES)
+        return self.loaded + primary_dups + sum(self.quarantined.values()) + self.control
+
+
+def _split(route: Route, rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The route's query result as one frame per table (columns renamed, children exploded)."""
+    parts: dict[str, pl.DataFrame] = {}
+    for table in route.tables:
+        cols = [pl.col(f"{table}.{c}").alias(c) for c in CORE_TABLES[table].column_names]
+        extra = [pl.col(TYPE_ERRORS)] if table == route.primary else []
+        part = rows
+        if table in route.when:
+            part = part.filter(pl.col(f"{table}.{WHEN}"))
+        parts[table] = part.select(*LINEAGE, *cols, *extra)
+    for child in route.children:
+        exploded = rows.select(*LINEAGE, pl.col(child)).explode(child).drop_nulls(child)
+        parts[child] = exploded.unnest(child)
+    return parts
+
+
+def _route_label_reason(label: str) -> tuple[str, str]:
+    if label.startswith("out:"):
+        return "unknown outbound command type", f"unknown outbound command type {label[4:]!r}"
+    if label.startswith("event:"):
+        return "unknown event sub-type", f"unknown event sub-type {label[6:]!r}"
+    return "unknown params.type", f"unknown params.type {label!r}"
+
+
+def _category(stage: str, reason: str) -> str:
+    """A short name for counting quarantine reasons (the value-free part of a reason)."""
+    if stage.startswith("validate:"):
+        return stage
+    if reason.startswith("not JSON"):
+        return "not JSON"
+    if reason.startswith("binary"):
+        return "binary frame"
+    return reason
+
+
+def _early_quarantine(batch: ClassifiedBatch, present: set[str]) -> pl.DataFrame:
+    """Frames rejected before any route ran: not JSON, binary, no type, unknown type."""
+    rows: dict[int, tuple[str, str, str]] = {
+        i: (stage, reason, _category(stage, reason))
+        for i, (stage, reason) in batch.early_reasons.items()
+    }
+    unknown = sorted(present - set(ROUTES) - CONTROL_ROUTES - _PROBLEM_LABELS)
+    if unknown:
+        route = batch.frames.column("route")
+        for label in unknown:
+            category, reason = _route_label_reason(label)
+            for i in batch.indices(pc.equal(route, label)):
+                rows[i] = ("route", reason, category)
+    order = sorted(rows)
+    return pl.DataFrame(
+        {
+            "_index": order,
+            "stage": [rows[i][0] for i in order],
+            "reason": [rows[i][1] for i in order],
+            "_category": [rows[i][2] for i in order],
+        },
+        schema={"_index": pl.Int64, "stage": pl.String, "reason": pl.String,
+                "_category": pl.String},
+    )
+
+
+def _quarantine_rows(batch: ClassifiedBatch, early: pl.DataFrame,
+                     invalid: pl.DataFrame) -> pl.DataFrame:
+    """Quarantine rows (DESIGN's columns plus ``_file``/``_category``) for failed frames."""
+    lineage = pl.from_arrow(batch.frames.select(["_file", "_row"])).with_row_index("_index")
+    early = early.join(lineage.with_columns(pl.col("_index").cast(pl.Int64)), on="_index")
+    failed = pl.concat(
+        [early.select(*LINEAGE, "stage", "reason", "_category"),
+         invalid.select(*LINEAGE, "stage", "reason", pl.col("stage").alias("_category"))],
+        how="vertical_relaxed",
+    ).sort(LINEAGE)
+    if failed.height == 0:
+        return failed.with_columns(
+            received_at=pl.lit(None, pl.Datetime("us", "UTC")), seq=pl.lit(None, pl.Int64),
+            connection_id=pl.lit(None, pl.String), frame=pl.lit(None, pl.String),
+            raw_file=pl.lit(None, pl.String),
+        )
+    frames = pl.from_arrow(batch.frames.select(
+        ["_file", "_row", "received_at", "seq", "connection_id", "frame"]))
+    return failed.join(frames.with_columns(pl.col("_row").cast(pl.Int64)),
+                       on=LINEAGE, how="left").with_columns(raw_file=pl.lit(None, pl.String))
+
+
+def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
+               present: set[str]) -> dict[str, list[pl.DataFrame]]:
+    """Run the query of every route present in the batch; parts of each table."""
+    parts: dict[str, list[pl.DataFrame]] = {}
+    con.register("batch", batch.frames)
+    try:
+        for name, route in ROUTES.items():
+            if name not in present:
+                continue
+            rows = pl.from_arrow(con.sql(_QUERIES[name]).to_arrow_table())
+            for table, part in _split(route, rows).items():
+                parts.setdefault(table, []).append(part)
+    finally:
+        con.unregister("batch")
+    return parts
+
+
+def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    if len(parts) == 1:
+        return parts[0]
+    # Parts come from different routes: file order again, so "first" means first received.
+    return pl.concat(parts, how="diagonal_relaxed").sort(LINEAGE, maintain_order=True)
+
+
+def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchResult:
+    """Transform the raw ``files`` (one batch) into rows of the core tables."""
+    batch = classify(con, files)
+    labels = pc.value_counts(batch.frames.column("route")).to_pylist()
+    counts = {v["values"]: v["counts"] for v in labels}
+    present = set(counts)
+    direction_out = pc.sum(pc.equal(batch.frames.column("direction"), "out")).as_py() or 0
+
+    tables = {t: _concat(p) for t, p in run_routes(con, batch, present).items()}
+    failures = []
+    for table, df in tables.items():
+        bad = validate_table(table, df)
+        if bad.height:
+            failures.append(bad.with_columns(stage=pl.lit(f"validate:{table}")))
+    invalid = (
+        pl.concat(failures).sort(LINEAGE, maintain_order=True)
+        .group_by(LINEAGE, maintain_order=True)
+        .agg(pl.col("stage").first(), pl.col("reason").str.join("; "))
+        if failures else
+        pl.DataFrame(schema={"_file": pl.Int32, "_row": pl.Int64, "stage": pl.String,
+                             "reason": pl.String})
+    )
+    quarantine = _quarantine_rows(batch, _early_quarantine(batch, present), invalid)
+
+    result = BatchResult(files=files, tables={}, quarantine=quarantine,
+                         frames_in=batch.frames.num_rows - direction_out,
+                         frames_out=direction_out, repaired=batch.repaired)
+    result.control = sum(counts.get(label, 0) for label in CONTROL_ROUTES)
+    result.quarantined = Counter(quarantine.get_column("_category").to_list())
+    bad_keys = invalid.select(pl.col("_file").cast(pl.Int32), pl.col("_row").cast(pl.Int64))
+    for table, df in tables.items():
+        df = df.drop(TYPE_ERRORS, strict=False)
+        if bad_keys.height:
+            df = df.join(bad_keys, on=LINEAGE, how="anti", maintain_order="left")
+        keep = df.unique(subset=["_file", *CORE_TABLES[table].key], keep="first",
+                         maintain_order=True)
+        dropped = df.height - keep.height
+        if table == "records":
+            # Only records of records frames are primary; an event's record is a child row.
+            is_primary = pl.col("source") == "records"
+            dropped = df.filter(is_primary).height - keep.filter(is_primary).height
+            result.duplicates["records"] = dropped
+            result.duplicates["records (of events)"] = (
+                df.height - keep.height - dropped)
+            result.loaded += keep.filter(is_primary).height
+        else:
+            result.duplicates[table] = dropped
+            if table in PRIMARY_TABLES:
+                result.loaded += keep.height
+        result.tables[table] = keep
+    return result
+
+
+def raw_frame_count(files: list[Path]) -> int:
+    """Frames in ``files`` according to their Parquet footers (independent of the read)."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def quarantine_arrow(df: pl.DataFrame) -> pa.Table:
+    """The quarantine rows in the declared column order and Arrow types."""
+    schema = CORE_TABLES["quarantine"].arrow_schema
+    return df.select(schema.names).to_arrow().cast(schema)

@@ -1,0 +1,154 @@
+"""First pass over a batch of raw files: read the frames and give each one its route.
+
+One DuckDB query reads the raw Parquet files and labels every frame with a route
+(``records``, ``event:io``, ``out:api``, ...) from ``params.type`` / ``sub-type`` / the
+outbound ``type``, or with a problem label:
+
+* ``!binary``   a binary frame (``base64:`` payload), never JSON;
+* ``!unparsed`` text that DuckDB's JSON parser rejects: it goes to ``transforms.repair``
+  and, when recovered, is labelled again from the repaired text;
+* ``!untyped``  JSON without a type (not an object, no ``params``, no ``params.type``).
+
+The result is an Arrow table (``_file``, ``_row``, ``received_at``, ``direction``,
+``connection_id``, ``seq``, ``frame``, ``doc``, ``route``) where ``doc`` is the text the
+routes parse: the frame itself, or its repaired text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lake.raw_schema import BINARY_PREFIX
+from transforms.repair import UnrecoverableFrame, repair_frame
+from transforms.route_sql import sql_string
+
+BINARY, UNPARSED, UNTYPED = "!binary", "!unparsed", "!untyped"
+
+_TYPES = "TRY(json_extract_string(doc, ['$.params.type', '$.params.sub-type', '$.type']))"
+
+ROUTE_LABEL_SQL = f"""
+CASE
+    WHEN starts_with(doc, {sql_string(BINARY_PREFIX)}) THEN '{BINARY}'
+    ELSE (SELECT CASE
+        WHEN t IS NULL THEN '{UNPARSED}'
+        WHEN direction = 'out' THEN coalesce('out:' || t[3], '{UNTYPED}')
+        WHEN t[1] IS NULL THEN '{UNTYPED}'
+        WHEN t[1] = 'event' THEN 'event:' || coalesce(t[2], '')
+        ELSE t[1] END FROM (SELECT {_TYPES} AS t))
+END"""
+
+UNTYPED_REASON_SQL = """
+CASE
+    WHEN json_type(doc) <> 'OBJECT' THEN 'JSON ' || lower(json_type(doc)) || ', not an object'
+    WHEN direction = 'out' THEN 'outbound frame without "type"'
+    WHEN json_type(doc, '$.params') IS NULL THEN 'no "params" object'
+    WHEN json_type(doc, '$.params') <> 'OBJECT' THEN '"params" is not an object'
+    ELSE '"params" has no "type"'
+END"""
+
+
+@dataclass
+class ClassifiedBatch:
+    """The frames of a batch with their routes, and what the first pass learned."""
+
+    files: list[Path]
+    frames: pa.Table
+    early_reasons: dict[int, tuple[str, str]] = field(default_factory=dict)
+    repaired: int = 0
+
+    def indices(self, mask: pa.ChunkedArray | pa.Array) -> list[int]:
+        return pc.indices_nonzero(mask).to_pylist()
+
+
+def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
+    """Every frame of ``files`` with its route label (repairs not applied yet)."""
+    names = [str(f) for f in files]
+    query = f"""
+        SELECT CAST(list_position($files, filename) - 1 AS INTEGER) AS _file,
+               file_row_number AS _row, received_at, direction, connection_id, seq,
+               frame, {ROUTE_LABEL_SQL} AS route
+        FROM (SELECT *, frame AS doc
+              FROM read_parquet($files, filename = true, file_row_number = true))
+    """
+    table = con.sql(query, params={"files": names}).to_arrow_table()
+    # doc starts as the very same array as frame (no copy); repairs replace single values.
+    return table.append_column("doc", table.column("frame"))
+
+
+def _relabel(con: duckdb.DuckDBPyConnection, docs: list[str], directions: list[str]) -> list[str]:
+    small = pa.table({"doc": docs, "direction": directions})  # noqa: F841 (DuckDB scans it)
+    return [r[0] for r in con.sql(f"SELECT {ROUTE_LABEL_SQL} FROM small").fetchall()]
+
+
+def _untyped_reasons(con: duckdb.DuckDBPyConnection, docs: list[str],
+                     directions: list[str]) -> list[str]:
+    small = pa.table({"doc": docs, "direction": directions})  # noqa: F841 (DuckDB scans it)
+    return [r[0] for r in con.sql(f"SELECT {UNTYPED_REASON_SQL} FROM small").fetchall()]
+
+
+def classify(con: duckdb.DuckDBPyConnection, files: list[Path]) -> ClassifiedBatch:
+    """Read ``files``, label every frame, repair what is safely repairable.
+
+    ``early_reasons`` maps the batch index of each frame that cannot be routed (binary,
+    not JSON, no type) to its quarantine stage and reason.
+    """
+    table = read_batch(con, files)
+    batch = ClassifiedBatch(files=files, frames=table)
+    route = table.column("route")
+    unparsed = batch.indices(pc.equal(route, UNPARSED))
+    if unparsed:
+        _repair(con, batch, unparsed)
+        route = batch.frames.column("route")
+    for i in batch.indices(pc.equal(route, BINARY)):
+        batch.early_reasons[i] = ("parse", "binary frame (base64 payload), not JSON text")
+    untyped = batch.indices(pc.equal(route, UNTYPED))
+    if untyped:
+        docs = batch.frames.column("doc").take(untyped).to_pylist()
+        dirs = batch.frames.column("direction").take(untyped).to_pylist()
+        for i, reason in zip(untyped, _untyped_reasons(con, docs, dirs), strict=True):
+            batch.early_reasons[i] = ("route", reason)
+    return batch
+
+
+def _repair(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch, rows: list[int]) -> None:
+    frames = batch.frames.column("frame").take(rows).to_pylist()
+    dirs = batch.frames.column("direction").take(rows).to_pylist()
+    fixed_rows: list[int] = []
+    fixed_docs: list[str] = []
+    fixed_dirs: list[str] = []
+    for i, text, direction in zip(rows, frames, dirs, strict=True):
+        try:
+            doc, _ = repair_frame(text)
+        except UnrecoverableFrame as exc:
+            batch.early_reasons[i] = ("parse", str(exc))
+            continue
+        fixed_rows.append(i)
+        fixed_docs.append(doc)
+        fixed_dirs.append(direction)
+    if not fixed_rows:
+        return
+    labels = _relabel(con, fixed_docs, fixed_dirs)
+    for i, label in zip(fixed_rows, labels, strict=True):
+        if label == UNPARSED:
+            batch.early_reasons[i] = ("parse", "not JSON: rejected by the JSON parser")
+    mask = _mask(batch.frames.num_rows, fixed_rows)
+    t = batch.frames
+    doc = pc.replace_with_mask(t.column("doc").combine_chunks(), mask,
+                               pa.array(fixed_docs, pa.string()))
+    route = pc.replace_with_mask(t.column("route").combine_chunks(), mask,
+                                 pa.array(labels, pa.string()))
+    t = t.set_column(t.schema.get_field_index("doc"), "doc", doc)
+    batch.frames = t.set_column(t.schema.get_field_index("route"), "route", route)
+    batch.repaired = sum(1 for label in labels if label != UNPARSED)
+
+
+def _mask(n: int, rows: list[int]) -> pa.Array:
+    mask = [False] * n
+    for i in rows:
+        mask[i] = True
+    return pa.array(mask, pa.bool_())

@@ -1,0 +1,67 @@
+"""The ledger of raw files already transformed, and the lock that serialises runs.
+
+``DATA/state/transform/ledger.json`` maps each processed raw file (path relative to
+``DATA``) to the number of frames it held. It is rewritten atomically after all outputs of
+a batch are published, so a crash in between leaves the batch unrecorded and the next run
+redoes it (its outputs are deterministic, the redo replaces them with identical files).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lake.layout import DataLayout
+from lake.storage import publishing
+from trackit.errors import TrackitError
+
+LEDGER_VERSION = 1
+
+
+def ledger_dir(layout: DataLayout) -> Path:
+    return layout.state / "transform"
+
+
+def ledger_path(layout: DataLayout) -> Path:
+    return ledger_dir(layout) / "ledger.json"
+
+
+def load_ledger(layout: DataLayout) -> dict[str, int]:
+    """Raw files already transformed (relative path → frames)."""
+    path = ledger_path(layout)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return {str(k): int(v) for k, v in data["files"].items()}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TrackitError(f"transform ledger {path} is unreadable: {exc}") from None
+
+
+def save_ledger(layout: DataLayout, files: dict[str, int]) -> None:
+    """Replace the ledger atomically with ``files``."""
+    body = json.dumps({"version": LEDGER_VERSION, "files": dict(sorted(files.items()))},
+                      indent=0)
+    with publishing(ledger_path(layout)) as tmp:
+        tmp.write_text(body)
+
+
+@contextmanager
+def transform_lock(layout: DataLayout) -> Iterator[None]:
+    """Hold the transform lock; refuse (TrackitError) if another run holds it."""
+    ledger_dir(layout).mkdir(parents=True, exist_ok=True)
+    fd = os.open(ledger_dir(layout) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrackitError(
+                f"another transform is running on {layout.root} (lock held)"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

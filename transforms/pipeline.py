@@ -1,0 +1,169 @@
+"""``transform_lake``: raw lake → core lake + quarantine, incremental and idempotent.
+
+Only raw files missing from the ledger are read. They are grouped into batches of at most
+``batch_frames`` frames (a larger file is a batch of its own), so memory follows the batch
+size, not the day. Each batch is transformed (``transforms.batch``), checked to reconcile,
+published file by file, and only then recorded in the ledger.
+
+Duplicates (same key) collapse to one row within each raw file; the same key in two raw
+files is collapsed by the warehouse load, which dedups on the same keys. Per raw file
+(rather than per run) keeps every output file a function of its raw file alone, so a
+rerun writes byte-identical files whatever else the run contained.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from lake.layout import DataLayout
+from lake.storage import list_parquet
+from trackit.errors import TrackitError
+from transforms.batch import BatchResult, process_batch, raw_frame_count
+from transforms.ledger import load_ledger, save_ledger, transform_lock
+from transforms.publish import publish_batch
+from transforms.routes import PRIMARY_TABLES
+
+DEFAULT_BATCH_FRAMES = 250_000
+
+
+@dataclass
+class TransformSummary:
+    """What a run did: files, frames and where every frame landed."""
+
+    files_processed: int = 0
+    files_skipped: int = 0
+    frames_in: int = 0
+    frames_out: int = 0
+    rows: Counter[str] = field(default_factory=Counter)
+    loaded_frames: int = 0
+    duplicates: Counter[str] = field(default_factory=Counter)
+    quarantined: Counter[str] = field(default_factory=Counter)
+    control_frames: int = 0
+    repaired_frames: int = 0
+    files_written: int = 0
+    seconds: float = 0.0
+
+    @property
+    def frames(self) -> int:
+        return self.frames_in + self.frames_out
+
+    @property
+    def quarantined_frames(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def duplicate_frames(self) -> int:
+        return sum(self.duplicates[t] for t in PRIMARY_TABLES)
+
+    @property
+    def reconciles(self) -> bool:
+        """Every frame landed in exactly one place."""
+        landed = (self.loaded_frames + self.duplicate_frames + self.quarantined_frames
+                  + self.control_frames)
+        return landed == self.frames
+
+    def add(self, result: BatchResult, files_written: int) -> None:
+        self.files_processed += len(result.files)
+        self.frames_in += result.frames_in
+        self.frames_out += result.frames_out
+        for table, df in result.tables.items():
+            self.rows[table] += df.height
+        self.rows["quarantine"] += result.quarantine.height
+        self.loaded_frames += result.loaded
+        self.duplicates.update(result.duplicates)
+        self.quarantined.update(result.quarantined)
+        self.control_frames += result.control
+        self.repaired_frames += result.repaired
+        self.files_written += files_written
+
+
+def plan_batches(files: list[Path], batch_frames: int) -> list[list[Path]]:
+    """Consecutive groups of files holding at most ``batch_frames`` frames each."""
+    batches: list[list[Path]] = []
+    current: list[Path] = []
+    size = 0
+    for f in files:
+        n = raw_frame_count([f])
+        if current and size + n > batch_frames:
+            batches.append(current)
+            current, size = [], 0
+        current.append(f)
+        size += n
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _check(result: BatchResult, expected_frames: int) -> None:
+    if result.frames != expected_frames or result.accounted != expected_frames:
+        quarantined = sum(result.quarantined.values())
+        duplicates = result.accounted - result.loaded - result.control - quarantined
+        raise TrackitError(
+            f"transform does not reconcile for {[f.name for f in result.files]}: "
+            f"{expected_frames} frames in the raw files, {result.frames} read, "
+            f"{result.accounted} accounted for (loaded {result.loaded}, quarantined "
+            f"{quarantined}, control {result.control}, duplicates {duplicates})"
+        )
+
+
+def transform_lake(
+    data_dir: Path,
+    *,
+    progress: bool = False,
+    batch_frames: int = DEFAULT_BATCH_FRAMES,
+    durable: bool = True,
+    threads: int | None = None,
+) -> TransformSummary:
+    """Transform every raw file of ``data_dir`` not yet in the ledger.
+
+    Raises ``TrackitError`` when the counts of a batch do not reconcile (nothing of that
+    batch is published) or when another transform holds the lock.
+    """
+    layout = DataLayout(Path(data_dir))
+    started = time.perf_counter()
+    summary = TransformSummary()
+    with transform_lock(layout):
+        ledger = load_ledger(layout)
+        raw_files = list_parquet(layout.raw)
+        pending = [f for f in raw_files if _key(layout, f) not in ledger]
+        summary.files_skipped = len(raw_files) - len(pending)
+        con = _connect(threads)
+        try:
+            batches = plan_batches(pending, batch_frames)
+            for number, files in enumerate(batches, start=1):
+                expected = raw_frame_count(files)
+                result = process_batch(con, files)
+                _check(result, expected)
+                written = publish_batch(layout, result, durable=durable)
+                for f in files:
+                    ledger[_key(layout, f)] = raw_frame_count([f])
+                save_ledger(layout, ledger)
+                summary.add(result, written)
+                if progress:
+                    print(f"transform: batch {number}/{len(batches)}: {len(files)} files, "
+                          f"{result.frames} frames, {time.perf_counter() - started:.1f}s",
+                          file=sys.stderr)
+        finally:
+            con.close()
+    summary.seconds = time.perf_counter() - started
+    if not summary.reconciles:
+        raise TrackitError("transform counts do not reconcile across batches")
+    return summary
+
+
+def _key(layout: DataLayout, raw_file: Path) -> str:
+    return raw_file.relative_to(layout.root).as_posix()

@@ -1,0 +1,66 @@
+"""Write a transformed batch into the core lake: one file per raw file per table.
+
+``DATA/core/<table>/date=YYYY-MM-DD/<raw file stem>.parquet`` and
+``DATA/quarantine/date=YYYY-MM-DD/<raw file stem>.parquet``, where the date is the raw
+file's own partition. Names derive only from the raw file, so a rerun replaces each file
+with an identical one (atomically, through ``lake.storage.write_parquet``). A table with no
+row for a raw file gets no file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from lake.layout import DataLayout
+from lake.storage import write_parquet
+from schemas.core_tables import CORE_TABLES
+from transforms.batch import BatchResult, quarantine_arrow
+
+_DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+
+
+def raw_date(raw_file: Path) -> str:
+    """The ``YYYY-MM-DD`` of the raw partition holding ``raw_file``."""
+    for part in reversed(raw_file.parts):
+        if m := _DATE.match(part):
+            return m.group(1)
+    raise ValueError(f"raw file outside a date= partition: {raw_file}")
+
+
+def output_paths(layout: DataLayout, raw_file: Path) -> dict[str, Path]:
+    """Where the rows of ``raw_file`` go, table by table (``quarantine`` included)."""
+    date = f"date={raw_date(raw_file)}"
+    name = f"{raw_file.stem}.parquet"
+    paths = {t: layout.core_table(t) / date / name for t in CORE_TABLES if t != "quarantine"}
+    paths["quarantine"] = layout.quarantine / date / name
+    return paths
+
+
+def _arrow(table: str, df: pl.DataFrame) -> pa.Table:
+    schema = CORE_TABLES[table].arrow_schema
+    return df.select(schema.names).to_arrow().cast(schema)
+
+
+def publish_batch(layout: DataLayout, result: BatchResult, *, durable: bool = True) -> int:
+    """Write every output file of ``result``; the number of files written."""
+    written = 0
+    frames = {**result.tables, "quarantine": result.quarantine}
+    for table, df in frames.items():
+        if df.height == 0:
+            continue
+        for (file_index,), part in df.partition_by("_file", as_dict=True,
+                                                   maintain_order=True).items():
+            raw_file = result.files[int(file_index)]
+            target = output_paths(layout, raw_file)[table]
+            if table == "quarantine":
+                relative = raw_file.relative_to(layout.root).as_posix()
+                data = quarantine_arrow(part.with_columns(raw_file=pl.lit(relative)))
+            else:
+                data = _arrow(table, part)
+            write_parquet(data, target, durable=durable)
+            written += 1
+    return written
