@@ -1,0 +1,517 @@
+"""One simulated vehicle: its tracking device and its driver's app, as a stream of messages.
+
+A vehicle alternates trips and parks. A trip is ignition on, a warm-up idle, a route over
+the street grid at street speeds with red-light stops, arrival, a short idle and ignition
+off. A park is a service stop (door opened, service delivered, maybe a form or a text) or a
+break at the depot. The device logs a record every 10 s while the ignition is on (every
+15 min when parked) and uploads a batch every 30 s; the socket shows only the batch's last
+record with its ``total``. Sometimes the device goes silent (no coverage) and, when it comes
+back, uploads everything at once: one batch and the late events.
+
+Positions come from straight legs between intersections driven at constant speed, so speed,
+heading and odometer (metres) agree exactly with the positions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from simulator import catalog
+from simulator.catalog import DeviceEventKind
+from simulator.geo import bearing_deg
+from simulator.ground_truth import GroundTruth
+from simulator.ids import IdMaker
+from simulator.messages import (
+    ConnectionChange,
+    DeviceEvent,
+    DriverText,
+    Eco,
+    FormSubmission,
+    IoEvent,
+    Message,
+    Record,
+    RecordsBatch,
+    ServiceVisit,
+)
+from simulator.roads import RoadNetwork
+
+MOVING_LOG_S = 10.0
+PARKED_LOG_S = 900.0
+RECORDS_PER_UPLOAD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleProfile:
+    """The fixed traits of one vehicle and its device."""
+
+    index: int
+    uid: int
+    vid: int
+    has_ignition: bool
+    has_can: bool
+    has_door: bool
+    driver_card: str
+    depot: int
+    speed_factor: float
+    silence_rate: float
+
+    @classmethod
+    def make(cls, index: int, rng: random.Random, roads: RoadNetwork) -> VehicleProfile:
+        """Profile ``index``; every fifth vehicle has no ignition input wired."""
+        return cls(
+            index=index,
+            uid=1001 + index,
+            vid=823000 + 397 * index + rng.randrange(100),
+            has_ignition=index % 5 != 2,
+            has_can=index % 3 != 1,
+            has_door=index % 2 == 0,
+            driver_card=f"{rng.randrange(10**13):016d}",
+            depot=roads.depots[index % len(roads.depots)],
+            speed_factor=rng.uniform(0.8, 1.0),
+            silence_rate=0.3 if index % 6 == 4 else 0.05,
+        )
+
+
+@dataclass(slots=True)
+class _Leg:
+    """A stretch of constant-speed motion (speed 0: standing)."""
+
+    t0: float
+    t1: float
+    lat0: float
+    lon0: float
+    lat1: float
+    lon1: float
+    speed_kmh: float
+    heading: float
+    odo0: float
+    length_m: float
+
+
+@dataclass(slots=True)
+class _Silence:
+    """A period when the device has no coverage."""
+
+    start: float
+    end: float
+    backlog: int = 0
+    over: bool = False
+
+
+class Vehicle:
+    """The message stream of one vehicle, planned activity by activity from its own seed."""
+
+    def __init__(self, profile: VehicleProfile, roads: RoadNetwork, rng: random.Random,
+                 start: float, truth: GroundTruth) -> None:
+        self.profile = profile
+        self.roads = roads
+        self.rng = rng
+        self.truth = truth
+        self.ids = IdMaker(rng)
+        self.start = start
+        self.t = start + rng.uniform(0, 180)
+        self.node = profile.depot
+        self.lat, self.lon = roads.lats[self.node], roads.lons[self.node]
+        self.heading = 0.0
+        self.odo = rng.uniform(20_000_000, 400_000_000) if rng.random() < 0.9 else 0.0
+        self.odo = float(int(self.odo))
+        self.fuel = rng.uniform(40, 100)
+        self.engine_s = rng.uniform(1_000, 20_000) * 3600
+        self.ignition_since: float | None = None
+        self.levels: dict[int, int] = {}
+        if profile.has_ignition:
+            self.levels[catalog.IO_IGNITION] = 0
+        if profile.has_door:
+            self.levels[catalog.IO_DOOR] = 0
+        if profile.has_can:
+            self.levels[catalog.IO_PRIVATE] = 1
+        self.io_history: dict[int, tuple[list[float], list[int]]] = {
+            io: ([start], [level]) for io, level in self.levels.items()
+        }
+        self.card_in = True
+        self.legs: list[_Leg] = []
+        self.leg_index = 0
+        self.unsent = 0
+        self.last_logged: Record | None = None
+        self.silences: list[_Silence] = []
+        self.pending: list[tuple[float, int, Message]] = []
+        self.seq = 0
+        self.services_since_break = 0
+        truth.vehicles.append({
+            "uid": profile.uid, "vid": profile.vid, "has_ignition": profile.has_ignition,
+            "has_can": profile.has_can, "has_door": profile.has_door,
+        })
+
+    # The stream -----------------------------------------------------------------------
+
+    def messages(self) -> Iterator[Message]:
+        """Every message of this vehicle, forever, in ``emit`` order."""
+        rng = self.rng
+        self._push(ConnectionChange(self.start + rng.uniform(0, 60), self.profile.uid, False, 1))
+        self._push(ConnectionChange(self.start + rng.uniform(0, 120), self.profile.uid, True, 1))
+        self._run([(self.t, 0, ("log", True))])
+        while True:
+            self._plan_next()
+            while self.pending and self.pending[0][0] <= self.t:
+                yield heapq.heappop(self.pending)[2]
+
+    def io_levels_at(self, t: float) -> dict[int, int] | None:
+        """The device's input levels at ``t`` (what ``getio`` returns), None when it is silent."""
+        if any(s.start <= t < s.end for s in self.silences[-3:]):
+            return None
+        levels = {}
+        for io, (times, values) in self.io_history.items():
+            levels[io] = values[max(0, bisect.bisect_right(times, t) - 1)]
+        return levels
+
+    # Planning -------------------------------------------------------------------------
+
+    def _plan_next(self) -> None:
+        rng = self.rng
+        if self.services_since_break >= rng.randint(3, 6):
+            self._trip(self.profile.depot)
+            self._park(rng.uniform(1800, 3600), at_client=False)
+            self.services_since_break = 0
+            if self.fuel < 50:
+                self.fuel = 100.0
+            return
+        target = self.node
+        while self.roads.distance_m(self.node, target) < 1500:
+            target = rng.randrange(len(self.roads.lats))
+        self._trip(target)
+        self._park(rng.uniform(360, 1500), at_client=True)
+        self.services_since_break += 1
+
+    def _maybe_go_silent(self, t0: float, t1: float) -> None:
+        rng = self.rng
+        if self.silences and self.silences[-1].end > t0:
+            return
+        if rng.random() >= self.profile.silence_rate:
+            return
+        start = rng.uniform(t0, t1)
+        length = rng.uniform(4200, 6000) if rng.random() < 0.15 else rng.uniform(120, 2400)
+        silence = _Silence(start, start + length)
+        self.silences.append(silence)
+        detect = rng.uniform(60, 180)
+        if detect < length:
+            self._push(ConnectionChange(start + detect, self.profile.uid, False, 0))
+        self.truth.silent_periods.append({
+            "uid": self.profile.uid, "vid": self.profile.vid, "from": start,
+            "until": start + length,
+        })
+
+    def _trip(self, target: int) -> None:
+        rng, profile = self.rng, self.profile
+        t_on = self.t
+        self.card_in = rng.random() < 0.9
+        steps = self.roads.route(self.node, target)
+        warmup = rng.uniform(20, 120) if profile.has_ignition else 0.0
+        odo_start = self.odo
+        legs: list[_Leg] = []
+        t = t_on
+        lat, lon = self.lat, self.lon
+        if warmup:
+            legs.append(_Leg(t, t + warmup, lat, lon, lat, lon, 0.0, self.heading, self.odo, 0.0))
+            t += warmup
+        motion_start = t
+        odo = self.odo
+        max_speed = 0
+        light_stops = 0
+        idle_s = warmup
+        for number, (_, edge) in enumerate(steps):
+            lat1, lon1 = self.roads.lats[edge.to], self.roads.lons[edge.to]
+            heading = bearing_deg(lat, lon, lat1, lon1)
+            speed = round(edge.speed_limit_kmh * profile.speed_factor * rng.uniform(0.85, 1.05))
+            duration = edge.length_m / (speed / 3.6)
+            legs.append(_Leg(t, t + duration, lat, lon, lat1, lon1, speed, heading, odo,
+                             edge.length_m))
+            t += duration
+            odo += edge.length_m
+            max_speed = max(max_speed, speed)
+            lat, lon = lat1, lon1
+            if number + 1 < len(steps):
+                wait = 0.0
+                if self.roads.has_light[edge.to] and rng.random() < 0.45:
+                    wait = rng.uniform(10, 75)
+                    light_stops += 1
+                elif profile.has_ignition and rng.random() < 0.02:
+                    wait = rng.uniform(180, 420)
+                    idle_s += wait
+                if wait:
+                    legs.append(_Leg(t, t + wait, lat, lon, lat, lon, 0.0, heading, odo, 0.0))
+                    t += wait
+        arrival = t
+        end_idle = rng.uniform(10, 90) if profile.has_ignition else 0.0
+        if end_idle:
+            legs.append(_Leg(t, t + end_idle, lat, lon, lat, lon, 0.0, legs[-1].heading, odo, 0.0))
+            idle_s += end_idle
+        t_off = arrival + end_idle
+        self.legs, self.leg_index = legs, 0
+        self._maybe_go_silent(t_on, t_off)
+
+        plan: list[tuple[float, int, tuple]] = self._reconnect_plan(t_on, t_off)
+        if profile.has_ignition:
+            plan.append((t_on, 0, ("io", catalog.IO_IGNITION, 1)))
+            plan.append((t_off, 2, ("io", catalog.IO_IGNITION, 0)))
+        else:
+            plan.append((motion_start + 1, 1, ("device", DeviceEventKind.MOVEMENT)))
+        if not self.card_in:
+            plan.append((motion_start + rng.uniform(5, 30), 1,
+                         ("device", DeviceEventKind.MOVEMENT_WITHOUT_DRIVER)))
+        tick = t_on + MOVING_LOG_S
+        count = 0
+        while tick < t_off:
+            count += 1
+            plan.append((tick, 1, ("log", count % RECORDS_PER_UPLOAD == 0)))
+            tick += MOVING_LOG_S
+        plan.append((t_off, 3, ("log", True)))
+        if rng.random() < 0.12:
+            pmi, text = rng.choice(catalog.PREDEFINED_TEXTS)
+            plan.append((rng.uniform(motion_start, arrival), 1, ("text", pmi, text)))
+        if rng.random() < 0.05:
+            plan.append((rng.uniform(motion_start, arrival), 1, ("text", None, None)))
+        self._run(plan)
+
+        self.lat, self.lon, self.odo, self.node = lat, lon, odo, target
+        self.heading = legs[-1].heading
+        self.legs = []
+        self.truth.trips.append({
+            "vid": profile.vid, "uid": profile.uid,
+            "detection": "ignition" if profile.has_ignition else "motion",
+            "start": t_on if profile.has_ignition else motion_start,
+            "end": t_off if profile.has_ignition else arrival,
+            "motion_start": motion_start, "arrival": arrival,
+            "start_lat": legs[0].lat0, "start_lon": legs[0].lon0,
+            "end_lat": lat, "end_lon": lon,
+            "odometer_start_m": round(odo_start), "odometer_end_m": round(odo),
+            "odometer_delta_m": round(odo) - round(odo_start),
+            "distance_m": round(odo - odo_start, 1),
+            "max_speed_kmh": max_speed, "light_stops": light_stops, "idle_s": round(idle_s, 1),
+            "driver_card": profile.driver_card if (profile.has_can and self.card_in) else None,
+        })
+        self.t = t_off
+
+    def _park(self, duration: float, at_client: bool) -> None:
+        rng = self.rng
+        t0, t1 = self.t, self.t + duration
+        self._maybe_go_silent(t0, t1)
+        plan: list[tuple[float, int, tuple]] = self._reconnect_plan(t0, t1)
+        tick = t0 + PARKED_LOG_S
+        while tick < t1:
+            plan.append((tick, 1, ("log", True)))
+            tick += PARKED_LOG_S
+        if at_client:
+            visit = t0 + rng.uniform(60, 240)
+            plan.append((visit, 1, ("service",)))
+            if self.profile.has_door:
+                plan.append((t0 + rng.uniform(20, 55), 0, ("io", catalog.IO_DOOR, 1)))
+                plan.append((t1 - rng.uniform(30, 90), 0, ("io", catalog.IO_DOOR, 0)))
+            if rng.random() < 0.5:
+                plan.append((visit + rng.uniform(10, 90), 1, ("form",)))
+            if rng.random() < 0.12:
+                plan.append((t0 + rng.uniform(30, duration - 30), 1, ("text", None, None)))
+        else:
+            plan.append((t0 + rng.uniform(20, 60), 1, ("text", 2, "ON BREAK")))
+            if rng.random() < 0.5:
+                plan.append((t0 + rng.uniform(120, 400), 1, ("app", 0)))
+                plan.append((t1 - rng.uniform(30, 100), 1, ("app", 1)))
+        if rng.random() < 0.06:
+            cut = t0 + rng.uniform(60, duration / 2)
+            plan.append((cut, 1, ("device", DeviceEventKind.INTERNAL_BATTERY)))
+            plan.append((rng.uniform(cut + 60, t1 - 10), 1,
+                         ("device", DeviceEventKind.EXTERNAL_POWER)))
+        self._run(plan)
+        self.t = t1
+
+    # Executing a plan -------------------------------------------------------------------
+
+    def _run(self, plan: list[tuple[float, int, tuple]]) -> None:
+        plan.sort(key=lambda item: (item[0], item[1]))
+        for t, _, action in plan:
+            self._reconnect_if_due(t)
+            kind = action[0]
+            if kind == "log":
+                self._log(t, upload=action[1])
+            elif kind == "io":
+                self._io_change(t, action[1], action[2])
+            elif kind == "device":
+                self._device_event(t, action[1])
+            elif kind == "text":
+                self._driver_text(t, action[1], action[2])
+            elif kind == "form":
+                self._form(t)
+            elif kind == "service":
+                self._service(t)
+            elif kind == "app":
+                self._push(ConnectionChange(t, self.profile.uid, True, action[1]))
+
+    def _reconnect_plan(self, t0: float, t1: float) -> list[tuple[float, int, tuple]]:
+        """A no-op at the end of a silence inside [t0, t1), so the device reconnects on time."""
+        if self.silences and not self.silences[-1].over and t0 <= self.silences[-1].end < t1:
+            return [(self.silences[-1].end, 0, ("noop",))]
+        return []
+
+    def _silence_at(self, t: float) -> _Silence | None:
+        if self.silences:
+            silence = self.silences[-1]
+            if silence.start <= t < silence.end:
+                return silence
+        return None
+
+    def _reconnect_if_due(self, t: float) -> None:
+        if not self.silences:
+            return
+        silence = self.silences[-1]
+        if silence.over or t < silence.end:
+            return
+        silence.over = True
+        back = silence.end
+        self._push(ConnectionChange(back + self.rng.uniform(0.1, 1.0), self.profile.uid, False, 1))
+        if self.unsent and self.last_logged is not None:
+            self._push(RecordsBatch(back + self.rng.uniform(1.5, 3.0), self.profile.uid,
+                                    self.unsent, self.last_logged))
+            self.unsent = 0
+
+    def _device_emit_time(self, tmx: float, low: float, high: float) -> float:
+        silence = self._silence_at(tmx)
+        if silence is None:
+            return tmx + self.rng.uniform(low, high)
+        silence.backlog += 1
+        return silence.end + 0.5 + 0.05 * silence.backlog
+
+    def _kinematics(self, t: float) -> tuple[float, float, int, int, float]:
+        legs = self.legs
+        if not legs:
+            return self.lat, self.lon, 0, int(self.heading) % 360, self.odo
+        i = self.leg_index
+        while i + 1 < len(legs) and t >= legs[i].t1:
+            i += 1
+        self.leg_index = i
+        leg = legs[i]
+        span = leg.t1 - leg.t0
+        f = min(1.0, max(0.0, (t - leg.t0) / span)) if span > 0 else 1.0
+        lat = round(leg.lat0 + f * (leg.lat1 - leg.lat0), 7)
+        lon = round(leg.lon0 + f * (leg.lon1 - leg.lon0), 7)
+        speed = int(leg.speed_kmh) if f < 1.0 else 0
+        return lat, lon, speed, int(leg.heading) % 360, leg.odo0 + f * leg.length_m
+
+    def _record(self, t: float) -> Record:
+        lat, lon, speed, heading, odo = self._kinematics(t)
+        eco = None
+        if self.profile.has_can:
+            ignition = self.ignition_since is not None or (
+                not self.profile.has_ignition and bool(self.legs))
+            rpm = 0
+            if ignition:
+                rpm = (1100 + 18 * speed + self.rng.randrange(200)) if speed else (
+                    750 + self.rng.randrange(150))
+            engine_s = self.engine_s + (t - self.ignition_since if self.ignition_since else 0.0)
+            fuel = max(1, int(self.fuel - (odo - self.odo) / 4000))
+            eco = Eco(rpm, int(engine_s // 3600), fuel,
+                      self.profile.driver_card if self.card_in else None)
+        alt = int(45 + 35 * math.sin(lat * 250) + 25 * math.cos(lon * 310))
+        return Record(t, self.profile.vid, lat, lon, speed, heading, round(odo),
+                      self.rng.randint(7, 16), alt, dict(self.levels), eco)
+
+    def _log(self, t: float, upload: bool) -> None:
+        self.unsent += 1
+        silent = self._silence_at(t) is not None
+        if not (upload or silent):
+            return  # only a batch's last record is ever shown, so skip building this one
+        self.last_logged = self._record(t)
+        if upload and not silent:
+            self._push(RecordsBatch(t + self.rng.uniform(0.2, 1.5), self.profile.uid,
+                                    self.unsent, self.last_logged))
+            self.unsent = 0
+
+    def _io_change(self, t: float, io: int, level: int) -> None:
+        t = float(int(t))
+        previous = self.levels.get(io)
+        self.levels[io] = level
+        times, values = self.io_history[io]
+        times.append(t)
+        values.append(level)
+        if io == catalog.IO_IGNITION:
+            if level:
+                self.ignition_since = t
+            elif self.ignition_since is not None:
+                self.engine_s += t - self.ignition_since
+                self.ignition_since = None
+        record = self._record(t)
+        self.last_logged = record
+        self.unsent += 1
+        emit = self._device_emit_time(t, 0.5, 8.0)
+        message = IoEvent(emit, self.profile.uid, record, self.ids.object_id(t),
+                          self.ids.object_id(emit), catalog.IO_EVENT_EIDS[(io, level)], io, level,
+                          self._address())
+        self._push(message)
+        self.truth.io_changes.append({
+            "vid": self.profile.vid, "uid": self.profile.uid, "io": io, "tmx": t,
+            "from_value": previous, "to_value": level, "emitted": emit,
+            "event_id": message.event_id, "odometer_m": record.odometer_m,
+        })
+
+    def _device_event(self, t: float, kind: DeviceEventKind) -> None:
+        t = float(int(t))
+        record = self._record(t)
+        self.last_logged = record
+        self.unsent += 1
+        emit = self._device_emit_time(t, 0.5, 8.0)
+        message = DeviceEvent(emit, self.profile.uid, record, self.ids.object_id(t),
+                              self.ids.object_id(emit), catalog.DEVICE_EVENT_EIDS[kind], kind,
+                              self._address())
+        self._push(message)
+        self.truth.device_events.append({
+            "vid": self.profile.vid, "uid": self.profile.uid, "kind": kind.value, "tmx": t,
+            "emitted": emit, "event_id": message.event_id,
+        })
+
+    def _driver_text(self, t: float, pmi: int | None, text: str | None) -> None:
+        t = float(int(t))
+        if text is None:
+            text = self.rng.choice(catalog.FREE_TEXTS)
+        lat, lon, *_ = self._kinematics(t)
+        eid = catalog.FREE_TEXT_EID if pmi is None else catalog.PREDEFINED_TEXT_EID
+        emit = t + self.rng.uniform(0.002, 5.0)
+        self._push(DriverText(emit, self.profile.uid, t, lat, lon, eid, text, pmi))
+        self.truth.driver_texts.append({
+            "uid": self.profile.uid, "tmx": t, "emitted": emit, "eid": eid,
+            "kind": "free" if pmi is None else "predefined", "predefined_id": pmi, "text": text,
+        })
+
+    def _form(self, t: float) -> None:
+        t = float(int(t))
+        eid, name, fields = catalog.form_submission(self.rng, self.rng.choice(catalog.CLIENTS))
+        lat, lon, *_ = self._kinematics(t)
+        emit = t + self.rng.uniform(0.5, 40.0)
+        self._push(FormSubmission(emit, self.profile.uid, t, lat, lon, eid, name, fields))
+        self.truth.forms.append({
+            "uid": self.profile.uid, "tmx": t, "emitted": emit, "eid": eid, "form_name": name,
+            "fields": fields,
+        })
+
+    def _service(self, t: float) -> None:
+        t = float(int(t))
+        delivered, text = self.rng.choice(catalog.SERVICE_OUTCOMES)
+        lat, lon, *_ = self._kinematics(t)
+        emit = t + self.rng.uniform(0.5, 20.0)
+        event_id, service_id = self.ids.object_id(emit), self.ids.service_id(t)
+        self._push(ServiceVisit(emit, self.profile.uid, self.profile.vid, t, lat, lon, event_id,
+                                service_id, delivered, text))
+        self.truth.services.append({
+            "uid": self.profile.uid, "vid": self.profile.vid, "tmx": t, "emitted": emit,
+            "service_event_id": event_id, "service_id": service_id, "delivered": delivered,
+            "message": text,
+        })
+
+    def _address(self) -> str:
+        return f"{self.roads.street_at(self.node)}, {catalog.CITY}"
+
+    def _push(self, message: Message) -> None:
+        self.seq += 1
+        heapq.heappush(self.pending, (message.emit, self.seq, message))
