@@ -44,12 +44,15 @@ steps as (
         epoch(tmx) - epoch(lag(tmx) over by_time) as step_s,
         haversine_m(lag(lat) over by_time, lag(lon) over by_time, lat, lon) as step_gps_m,
         odometer - lag(odometer) over by_time as step_odometer_m,
-        lead(tmx) over by_time as next_tmx
+        lead(tmx) over by_time as next_tmx,
+        epoch(lead(tmx) over by_time) - epoch(tmx) as next_step_s,
+        haversine_m(lat, lon, lead(lat) over by_time, lead(lon) over by_time) as next_step_gps_m
     from records_with_ignition
     window by_time as (partition by vid order by tmx)
 ),
 
 -- rule: ignition decides when known; otherwise speed > 5 km/h or a move of >= 200 m
+-- (a record that the vehicle leaves by 200 m within min_stop_s is where the move started)
 -- rule: a data gap > 3600 s ends the trip unless the odometer grew >= 200 m at >= 4 km/h
 moving as (
     select
@@ -57,7 +60,9 @@ moving as (
         ignition_on is not null as by_ignition,
         coalesce(
             ignition_on,
-            speed_kmh > $min_speed_kmh or coalesce(step_gps_m >= $min_move_m, false)
+            speed_kmh > $min_speed_kmh
+                or coalesce(step_gps_m >= $min_move_m, false)
+                or coalesce(next_step_gps_m >= $min_move_m and next_step_s < $min_stop_s, false)
         ) as is_moving,
         step_s > $max_gap_s
             and step_odometer_m >= $gap_min_odometer_m

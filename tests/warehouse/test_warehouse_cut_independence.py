@@ -1,0 +1,101 @@
+"""Results do not depend on how the data was cut into runs (DESIGN.md trip rules)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from warehouse_handmade import at, build, drive, parked, trips, write
+
+from warehouse.database import builder_path
+from warehouse.load import load_core
+from warehouse.marts import MART_NAMES, build_marts
+from warehouse.sample_fleet import (
+    DEFAULT_START,
+    FleetSpec,
+    generate,
+    rows_received_before,
+    write_core_lake,
+)
+
+HOURS = 30
+
+
+def mart_rows(data_dir: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(builder_path(data_dir)), read_only=True)
+    try:
+        return {
+            mart: [tuple(map(repr, row))
+                   for row in con.execute(f"select * from marts.{mart} order by all").fetchall()]
+            for mart in MART_NAMES
+        }
+    finally:
+        con.close()
+
+
+def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> None:
+    tables = generate(FleetSpec(start=DEFAULT_START, hours=HOURS, vehicles=4, late_share=0.1))
+    whole, hourly = tmp_path / "whole", tmp_path / "hourly"
+    write_core_lake(whole, tables)
+    load_core(whole)
+    build_marts(whole)
+    # late uploads arrive up to 150 minutes after their records: run past the last hour
+    for hour in range(HOURS + 3):
+        since = DEFAULT_START + timedelta(hours=hour)
+        batch = rows_received_before(tables, since + timedelta(hours=1),
+                                     since=since if hour else None)
+        write_core_lake(hourly, batch, stem=f"hour{hour}")
+        load_core(hourly)
+        build_marts(hourly)
+    expected, got = mart_rows(whole), mart_rows(hourly)
+    assert len(expected["trips"]) > 40 and len(expected["io_changes"]) > 40
+    for mart in MART_NAMES:
+        assert got[mart] == expected[mart], mart
+
+
+def test_a_late_batch_of_old_records_corrects_the_trips_it_touches(tmp_path: Path) -> None:
+    vid = 3
+    trip = drive(vid, 0, 3600 * 2, odometer0=0)  # a 2-hour drive, 72 km
+    rest = parked(vid, 7230, 900, at_m=72_000, odometer=72_000)
+    other = drive(9, 0, 600, odometer0=0) + parked(9, 630, 900, at_m=6000, odometer=6000)
+    late = [r for r in trip if 1200 < (r["tmx"] - at(0)).total_seconds() < 6000]
+    on_time = [r for r in trip if r not in late]
+
+    write(tmp_path / "cut", "first", records=on_time + rest + other)
+    build(tmp_path / "cut")
+    before = trips(tmp_path / "cut")
+    # without the late records a gap of > 3600 s (and an odometer that grew 48 km in it,
+    # at 36 km/h) sits inside the trip: one trip, flagged gap_inferred
+    assert [t["flags"] for t in before if t["vid"] == vid] == [["gap_inferred"]]
+
+    write(tmp_path / "cut", "late", records=late)
+    build(tmp_path / "cut")
+    after = trips(tmp_path / "cut")
+    [corrected] = [t for t in after if t["vid"] == vid]
+    assert corrected["flags"] == [] and corrected["n_records"] == len(trip) + 1
+    assert corrected["distance_km"] == pytest.approx(72.0)
+    # the other vehicle's trip was not touched
+    assert [t for t in after if t["vid"] == 9] == [t for t in before if t["vid"] == 9]
+
+    write(tmp_path / "whole", "all", records=trip + rest + other)
+    build(tmp_path / "whole")
+    assert mart_rows(tmp_path / "cut") == mart_rows(tmp_path / "whole")
+
+
+def test_a_late_batch_splits_a_trip_it_reveals_a_long_stop_in(tmp_path: Path) -> None:
+    vid = 4
+    first = drive(vid, 0, 600, odometer0=0)
+    stop = parked(vid, 630, 1200, at_m=6000, odometer=6000)  # 20 min, arrives late
+    second = drive(vid, 1890, 600, start_m=6000, odometer0=6000)
+    rest = parked(vid, 2520, 900, at_m=12000, odometer=12000)
+    write(tmp_path, "first", records=first + second + rest)
+    build(tmp_path)
+    # without the stop's records the 21-minute hole (no gap, odometer grew) reads as driving
+    assert len(trips(tmp_path)) == 1
+    write(tmp_path, "late", records=stop)
+    build(tmp_path)
+    assert [(t["start_time"], t["end_time"]) for t in trips(tmp_path)] == [
+        (at(0), at(630)), (at(1890), at(2520)),
+    ]

@@ -1,0 +1,188 @@
+"""Each trip rule of DESIGN.md, proven on hand-made records with a known answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from warehouse_handmade import at, build, drive, parked, query, record, trips, write
+
+VID = 7
+
+
+def test_motion_trip_uses_odometer_distance_and_ends_at_arrival(tmp_path: Path) -> None:
+    # 10 minutes at 36 km/h = 6000 m, then parked for 20 minutes
+    moving = drive(VID, 0, 600, odometer0=10_000)
+    rows = moving + parked(VID, 630, 1200, at_m=6000, odometer=16_000)
+    write(tmp_path, "a", records=rows)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["detection"] == "motion"
+    assert trip["start_time"] == at(0)
+    # the trip ends at arrival (the first record at rest), not when the stop is confirmed
+    assert trip["end_time"] == at(630)
+    assert trip["distance_source"] == "odometer"
+    assert trip["distance_km"] == pytest.approx(6.0)
+    assert trip["gps_distance_km"] == pytest.approx(6.0, rel=1e-3)
+    assert trip["flags"] == [] and not trip["is_open"]
+    assert trip["n_records"] == len(moving) + 1
+
+
+def test_a_move_of_200_m_counts_as_motion_without_speed(tmp_path: Path) -> None:
+    # speed reported 0 all along, but each record is 250 m further: moving by position
+    rows = [record(VID, 60 * i, 250 * i, 0, odometer=250 * i) for i in range(11)]
+    rows += parked(VID, 660, 900, at_m=2500, odometer=2500)
+    write(tmp_path, "a", records=rows)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["distance_km"] == pytest.approx(2.5)
+
+
+def test_ignition_decides_when_known(tmp_path: Path) -> None:
+    # crawling at 3 km/h with ignition on: not motion by speed or by 200 m steps, but a trip
+    crawl = drive(VID, 0, 1200, speed_kmh=3, every_s=60, odometer0=0)  # 1000 m
+    rest = parked(VID, 1260, 900, at_m=1000, odometer=1000)
+    io = [{"vid": VID, "uid": VID + 1000, "tmx": r["tmx"], "io": 1,
+           "value": 1.0 if r in crawl else 0.0, "received_at": r["received_at"], "seq": 0}
+          for r in crawl + rest]
+    write(tmp_path, "a", records=crawl + rest, record_io=io)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["detection"] == "ignition"
+    assert trip["start_time"] == at(0) and trip["end_time"] == at(1260)
+    assert trip["distance_km"] == pytest.approx(1.0)
+
+
+def test_ignition_off_while_rolling_is_not_a_trip(tmp_path: Path) -> None:
+    rows = drive(VID, 0, 600, odometer0=0) + parked(VID, 630, 600, at_m=6000, odometer=6000)
+    io = [{"vid": VID, "uid": VID + 1000, "tmx": at(0), "io": 1, "value": 0.0,
+           "received_at": at(1), "seq": 0}]
+    write(tmp_path, "a", records=rows, record_io=io)
+    build(tmp_path)
+    assert trips(tmp_path) == []
+
+
+def test_short_stop_does_not_split_but_a_long_one_does(tmp_path: Path) -> None:
+    first = drive(VID, 0, 600, odometer0=0)                      # to 6000 m
+    light = parked(VID, 630, 120, at_m=6000, odometer=6000)      # 2 min at a light
+    second = drive(VID, 780, 600, start_m=6000, odometer0=6000)  # to 12000 m
+    long_stop = parked(VID, 1410, 900, at_m=12000, odometer=12000)  # 15 min
+    third = drive(VID, 2340, 600, start_m=12000, odometer0=12000)
+    end = parked(VID, 2970, 600, at_m=18000, odometer=18000)
+    write(tmp_path, "a", records=first + light + second + long_stop + third + end)
+    build(tmp_path)
+    found = trips(tmp_path)
+    assert [(t["start_time"], t["end_time"]) for t in found] == [
+        (at(0), at(1410)), (at(2340), at(2970)),
+    ]
+    assert found[0]["distance_km"] == pytest.approx(12.0)
+    [stop] = query(tmp_path, "select * from marts.stops")
+    assert (stop["start_time"], stop["end_time"]) == (at(1410), at(2340))
+    assert stop["duration_s"] == 930
+    assert stop["lon"] == pytest.approx(found[0]["end_lon"])
+
+
+def test_a_trip_shorter_than_200_m_is_dropped(tmp_path: Path) -> None:
+    hop = drive(VID, 0, 15, speed_kmh=36, every_s=15, odometer0=0)  # 150 m
+    rows = hop + parked(VID, 30, 900, at_m=150, odometer=150)
+    write(tmp_path, "a", records=rows)
+    build(tmp_path)
+    assert trips(tmp_path) == []
+
+
+def test_a_data_gap_ends_the_trip(tmp_path: Path) -> None:
+    before = drive(VID, 0, 600, odometer0=0)
+    # 2 hours without data, the odometer did not move: the gap ends the trip
+    after = drive(VID, 600 + 7200, 600, start_m=6000, odometer0=6000)
+    rest = parked(VID, 600 + 7200 + 630, 600, at_m=12000, odometer=12000)
+    write(tmp_path, "a", records=before + after + rest)
+    build(tmp_path)
+    found = trips(tmp_path)
+    assert len(found) == 2
+    assert found[0]["end_reason"] == "gap" and found[0]["end_time"] == at(600)
+    assert "gap_inferred" not in found[0]["flags"]
+
+
+def test_a_gap_the_odometer_bridges_continues_the_trip(tmp_path: Path) -> None:
+    before = drive(VID, 0, 600, odometer0=0)                 # 6000 m in 10 min
+    # 2 hours without data while the odometer grew 20 km (10 km/h): the trip went on
+    after = drive(VID, 7800, 600, start_m=26000, odometer0=26000)
+    rest = parked(VID, 8430, 600, at_m=32000, odometer=32000)
+    write(tmp_path, "a", records=before + after + rest)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["flags"] == ["gap_inferred"]
+    assert trip["distance_source"] == "odometer"
+    assert trip["distance_km"] == pytest.approx(32.0)
+
+
+def test_gps_distance_when_the_odometer_is_missing_or_not_sane(tmp_path: Path) -> None:
+    no_odometer = drive(1, 0, 600, odometer0=None)
+    no_odometer += parked(1, 630, 600, at_m=6000, odometer=None)
+    jumping = drive(2, 0, 600, odometer0=0)
+    jumping[10]["odometer"] += 50_000  # 50 km in 30 s: a broken odometer
+    for row in jumping[11:]:
+        row["odometer"] += 50_000
+    jumping += parked(2, 630, 600, at_m=6000, odometer=56_000)
+    write(tmp_path, "a", records=no_odometer + jumping)
+    build(tmp_path)
+    for trip in trips(tmp_path):
+        assert trip["distance_source"] == "gps"
+        assert trip["distance_km"] == pytest.approx(6.0, rel=1e-3)
+
+
+def test_an_odometer_reset_is_never_a_negative_distance(tmp_path: Path) -> None:
+    rows = drive(VID, 0, 600, odometer0=900_000)
+    for row in rows[10:]:  # the odometer restarts from 0 halfway
+        row["odometer"] -= 900_000 + 3000
+    rows += parked(VID, 630, 600, at_m=6000, odometer=rows[-1]["odometer"])
+    write(tmp_path, "a", records=rows)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert "odometer_reset" in trip["flags"]
+    assert trip["distance_km"] == pytest.approx(6.0, rel=1e-3)
+
+
+def test_an_open_trip_is_completed_by_a_later_run(tmp_path: Path) -> None:
+    rows = drive(VID, 0, 1200, odometer0=0)  # 12 km, still driving when the data ends
+    write(tmp_path, "a", records=rows[:21])
+    build(tmp_path)
+    [open_trip] = trips(tmp_path)
+    assert open_trip["is_open"] and open_trip["flags"] == ["open"]
+    assert open_trip["end_reason"] == "open"
+
+    write(tmp_path, "b", records=rows[21:] + parked(VID, 1230, 120, at_m=12000, odometer=12000))
+    build(tmp_path)
+    [arrived] = trips(tmp_path)
+    # arrived, but the stop is only 2 minutes old: it may still continue
+    assert arrived["is_open"] and arrived["end_reason"] == "arrival"
+
+    write(tmp_path, "c", records=parked(VID, 1410, 600, at_m=12000, odometer=12000))
+    build(tmp_path)
+    [closed] = trips(tmp_path)
+    assert not closed["is_open"] and closed["flags"] == []
+    assert closed["trip_id"] == open_trip["trip_id"]  # deterministic: same trip, same id
+    assert closed["end_time"] == at(1230)
+    assert closed["distance_km"] == pytest.approx(12.0)
+
+
+def test_trip_ids_are_deterministic_across_rebuilds(tmp_path: Path) -> None:
+    rows = drive(VID, 0, 600, odometer0=0) + parked(VID, 630, 600, at_m=6000, odometer=6000)
+    for name in ("one", "two"):
+        write(tmp_path / name, "a", records=rows)
+        build(tmp_path / name)
+    assert trips(tmp_path / "one")[0]["trip_id"] == trips(tmp_path / "two")[0]["trip_id"]
+
+
+def test_idle_time_of_a_stop_is_engine_on_time(tmp_path: Path) -> None:
+    first = drive(VID, 0, 600, odometer0=0)
+    # stands 10 min: engine running (rpm) for the first 4 minutes
+    stop = [record(VID, 630 + 60 * i, 6000, 0, odometer=6000, rpm=800 if i < 4 else 0)
+            for i in range(11)]
+    second = drive(VID, 1290, 600, start_m=6000, odometer0=6000)
+    rest = parked(VID, 1920, 600, at_m=12000, odometer=12000)
+    write(tmp_path, "a", records=first + stop + second + rest)
+    build(tmp_path)
+    [stop_row] = query(tmp_path, "select * from marts.stops")
+    assert stop_row["duration_s"] == 1290 - 630
+    assert stop_row["idle_s"] == 240

@@ -1,0 +1,96 @@
+"""Hand-made core-lake rows with known answers, and a way to build and read the marts.
+
+Positions move east along a parallel: ``east_m(metres)`` gives the longitude that far from
+the origin, so distances are known to the metre.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from warehouse.config import WarehouseConfig
+from warehouse.database import builder_path
+from warehouse.load import load_core
+from warehouse.marts import build_marts
+from warehouse.sample_fleet import write_core_lake
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+LAT = 38.7
+LON = -9.1
+METRES_PER_DEGREE_LON = 2 * math.pi * 6371008.8 * math.cos(math.radians(LAT)) / 360
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def east(metres: float) -> float:
+    """Longitude ``metres`` east of the origin (the haversine of it is ~ ``metres``)."""
+    return LON + metres / METRES_PER_DEGREE_LON
+
+
+def record(vid: int, seconds: float, metres: float, speed: float, *,
+           odometer: float | None = None, uid: int | None = None,
+           received_delay_s: float = 2, seq: int = 0, rpm: int | None = None) -> dict[str, Any]:
+    """One core.records row ``seconds`` after T0, ``metres`` east of the origin."""
+    return {
+        "uid": uid if uid is not None else vid + 1000, "vid": vid, "tmx": at(seconds),
+        "received_at": at(seconds + received_delay_s), "source": "records",
+        "lat": LAT, "lon": east(metres), "speed_kmh": float(speed),
+        "odometer": None if odometer is None else int(odometer),
+        "rpm": rpm, "driver_card": "0000001993887010", "seq": seq,
+    }
+
+
+def drive(vid: int, start_s: float, seconds: float, *, start_m: float = 0,
+          speed_kmh: float = 36, every_s: float = 30, odometer0: float | None = 0,
+          **kw: Any) -> list[dict[str, Any]]:
+    """Records of a straight drive at constant speed, one every ``every_s``."""
+    rows = []
+    steps = int(seconds // every_s)
+    for i in range(steps + 1):
+        metres = start_m + speed_kmh / 3.6 * every_s * i
+        odo = None if odometer0 is None else odometer0 + (metres - start_m)
+        rows.append(record(vid, start_s + every_s * i, metres, speed_kmh, odometer=odo, **kw))
+    return rows
+
+
+def parked(vid: int, start_s: float, seconds: float, *, at_m: float,
+           odometer: float | None, every_s: float = 60, **kw: Any) -> list[dict[str, Any]]:
+    """Records of a vehicle standing still at ``at_m``."""
+    return [
+        record(vid, start_s + every_s * i, at_m, 0, odometer=odometer, **kw)
+        for i in range(int(seconds // every_s) + 1)
+    ]
+
+
+def write(data_dir: Path, stem: str, **tables: Iterable[dict[str, Any]]) -> None:
+    """Write hand-made rows as core-lake files (one batch)."""
+    write_core_lake(data_dir, {name: list(rows) for name, rows in tables.items()}, stem=stem)
+
+
+def build(data_dir: Path, config: WarehouseConfig | None = None) -> None:
+    """Load and build the marts (no publish): what the trip tests need."""
+    load_core(data_dir)
+    build_marts(data_dir, config)
+
+
+def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
+    """Rows of ``sql`` on the builder's database, as dicts."""
+    con = duckdb.connect(str(builder_path(data_dir)), read_only=True)
+    try:
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def trips(data_dir: Path) -> list[dict[str, Any]]:
+    return query(data_dir, "select * from marts.trips order by vid, start_time")
