@@ -1,0 +1,52 @@
+"""A build reads the new core data plus what it needs around it, not the whole history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from warehouse_handmade import query
+
+from warehouse.build import build_warehouse
+from warehouse.sample_fleet import (
+    DEFAULT_START,
+    FleetSpec,
+    generate,
+    rows_received_before,
+    write_core_lake,
+)
+
+DAYS = 3
+
+
+def test_adding_an_hour_reads_only_the_new_files_and_the_trips_around_them(
+    tmp_path: Path,
+) -> None:
+    spec = FleetSpec(start=DEFAULT_START, hours=DAYS * 24 + 12, vehicles=4, late_share=0)
+    tables = generate(spec)
+    history_end = DEFAULT_START + timedelta(days=DAYS, hours=11)
+    write_core_lake(tmp_path, rows_received_before(tables, history_end), stem="history")
+    first = build_warehouse(tmp_path)
+    total_records = first.load.rows_read["records"]
+    files_before = first.load.files
+
+    trips_before = query(tmp_path, "select * from marts.trips order by trip_id")
+    write_core_lake(tmp_path, rows_received_before(tables, history_end + timedelta(hours=1),
+                                                   since=history_end), stem="next-hour")
+    second = build_warehouse(tmp_path)
+
+    new_records = second.load.rows_read["records"]
+    assert second.load.files < files_before / 10  # only the new hour's files
+    assert 0 < new_records < total_records / 20
+    # the marts read the new hour plus the trips it may extend: well under the history
+    assert second.marts.records_read < total_records / 10
+    assert second.marts.vehicles_rebuilt == spec.vehicles
+    # trips that ended well before the new hour are exactly as they were
+    old = [t for t in trips_before if t["end_time"] < history_end - timedelta(hours=3)]
+    after = {t["trip_id"]: t for t in query(tmp_path, "select * from marts.trips")}
+    assert len(old) > 20
+    assert all(after[t["trip_id"]] == t for t in old)
+
+    third = build_warehouse(tmp_path)
+    assert third.load.nothing_new and third.marts.load_id is None
+    assert not third.publish.published
