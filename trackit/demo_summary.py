@@ -1,0 +1,148 @@
+"""The summary ``trackit demo`` prints: what the pipeline made of the stream, and how it
+compares with what the simulator says really happened (its ground-truth files).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+
+from lake.layout import DataLayout
+from schemas.core_tables import CORE_TABLES
+
+
+@dataclass(frozen=True)
+class TripComparison:
+    """Closed trips of the ground truth against closed trips of ``marts.trips``."""
+
+    truth: int
+    found: int
+    matched: int
+    truth_km: float
+    found_km: float
+
+
+def load_truth(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
+    """The trips, I/O changes and messages of every ground-truth file that exists."""
+    merged: dict[str, list[dict[str, Any]]] = {"trips": [], "io_changes": [], "messages": []}
+    for path in files:
+        if not path.exists():
+            continue
+        truth = json.loads(path.read_text(encoding="utf-8"))
+        for key in merged:
+            merged[key].extend(truth.get(key) or [])
+    return merged
+
+
+def compare_trips(
+    con: duckdb.DuckDBPyConnection, truth_trips: list[dict[str, Any]]
+) -> TripComparison:
+    """Match each closed true trip to a closed mart trip of the same vehicle that overlaps it."""
+    found = con.execute(
+        "select vid, start_time, end_time, distance_km from marts.trips where not is_open"
+    ).fetchall()
+    by_vid: dict[int, list[tuple[datetime, datetime]]] = {}
+    for vid, start, end, _ in found:
+        by_vid.setdefault(int(vid), []).append((start, end))
+    closed = [t for t in truth_trips if not t.get("open")]
+    matched = 0
+    for trip in closed:
+        start = datetime.fromisoformat(trip["start"])
+        end = datetime.fromisoformat(trip["end"])
+        if any(s <= end and start <= e for s, e in by_vid.get(int(trip["vid"]), [])):
+            matched += 1
+    return TripComparison(
+        truth=len(closed),
+        found=len(found),
+        matched=matched,
+        truth_km=sum(float(t.get("distance_m") or 0) for t in closed) / 1000,
+        found_km=sum(float(row[3] or 0) for row in found),
+    )
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()[0])  # type: ignore[index]
+
+
+def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> None:
+    """Print the demo's summary from the raw lake and the published warehouse."""
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
+    raw_glob = str(layout.raw / "**" / "*.parquet")
+    frames = duckdb.sql(
+        f"select direction, count(*) from read_parquet('{raw_glob}', hive_partitioning=false) "
+        "group by all order by 1"
+    ).fetchall()
+    say()
+    say("== trackit demo summary ==")
+    say("raw lake:     " + ", ".join(f"{n:,} frames {d}" for d, n in frames))
+    if not layout.warehouse.exists():
+        say(f"no warehouse at {layout.warehouse} (Airflow was skipped)")
+        return
+    truth = load_truth(truth_files)
+    con = duckdb.connect(str(layout.warehouse), read_only=True)
+    try:
+        counts = [
+            (name, con.execute(f"select count(*) from core.{name}").fetchone()[0])  # type: ignore[index]
+            for name in CORE_TABLES
+            if _table_exists(con, "core", name)
+        ]
+        say("core tables:  " + ", ".join(f"{name} {n:,}" for name, n in counts))
+        reasons = con.execute(
+            "select stage, left(reason, 70), count(*) from core.quarantine "
+            "group by all order by 3 desc limit 6"
+        ).fetchall()
+        total_q = sum(r[2] for r in reasons)
+        say(f"quarantine:   {total_q:,} rows" + (" — top reasons:" if reasons else ""))
+        for stage, reason, n in reasons:
+            say(f"  {n:6,}  [{stage}] {reason}")
+        trips = compare_trips(con, truth["trips"])
+        say(
+            f"trips:        {trips.found} closed trips in marts.trips; ground truth "
+            f"{trips.truth} closed trips, {trips.matched} of them found "
+            f"({trips.found_km:,.1f} km vs {trips.truth_km:,.1f} km driven)"
+        )
+        stops = con.execute("select count(*) from marts.stops").fetchone()[0]  # type: ignore[index]
+        say(f"stops:        {stops:,}")
+        io = con.execute(
+            "select io, count(*) from marts.io_changes group by io order by 2 desc limit 5"
+        ).fetchall()
+        say(
+            f"I/O changes:  {sum(n for _, n in io):,} in marts.io_changes ("
+            + ", ".join(f"io {i}: {n}" for i, n in io)
+            + f"); ground truth {len(truth['io_changes']):,}"
+        )
+        messages = con.execute(
+            "select uid, sent_at, final_status, seconds_to_delivered, seconds_to_read "
+            "from marts.message_latency where guid is not null order by sent_at"
+        ).fetchall()
+        say(f"messages:     {len(messages)} sent to drivers")
+        for uid, sent_at, final, to_delivered, to_read in messages:
+            say(
+                f"  uid {uid} at {sent_at:%H:%M:%S}: {final}; delivered after "
+                f"{_seconds(to_delivered)}, read after {_seconds(to_read)}"
+            )
+        daily = con.execute(
+            "select count(distinct vid), sum(trips), sum(distance_km), sum(driving_s) / 3600 "
+            "from marts.vehicle_daily"
+        ).fetchone()
+        if daily and daily[0]:
+            say(f"fleet:        {daily[0]} vehicles, {daily[1]} trips, {daily[2]:,.1f} km, "
+                f"{daily[3]:,.1f} h driving (marts.vehicle_daily)")
+    finally:
+        con.close()
+    say()
+    say(f"query it:     duckdb -readonly {layout.warehouse}")
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} s"
