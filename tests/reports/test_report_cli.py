@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pytest
 from report_warehouse_fixture import EMPTY_DAY, REPORT_DAY
+
+from trackit.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,8 +68,8 @@ def test_missing_warehouse_fails_with_one_line_naming_the_path(tmp_path: Path) -
     assert not (data / "reports").exists()
 
 
-def test_warehouse_held_by_a_writer_fails_with_one_line(make_warehouse, tmp_path: Path
-                                                       ) -> None:
+def test_warehouse_held_by_a_writer_fails_with_one_line(make_warehouse: Callable[..., Path],
+                                                       tmp_path: Path) -> None:
     warehouse = make_warehouse()
     writer = duckdb.connect(str(warehouse))
     try:
@@ -79,16 +83,21 @@ def test_warehouse_held_by_a_writer_fails_with_one_line(make_warehouse, tmp_path
     assert lines[0].startswith(f"trackit: error: cannot open warehouse {warehouse}: ")
 
 
-def test_bad_date_and_zone_are_rejected(known_data_dir: Path) -> None:
-    done = trackit("--data", str(known_data_dir), "--date", "10/03/2026")
-    assert done.returncode == 2
-    assert "expected a date as YYYY-MM-DD, got '10/03/2026'" in done.stderr
-    done = trackit("--data", str(known_data_dir), "--tz", "Mars/Olympus")
-    assert done.returncode == 2
-    assert "unknown time zone 'Mars/Olympus'" in done.stderr
+def test_bad_date_and_zone_are_rejected(known_data_dir: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "--data", str(known_data_dir), "--date", "10/03/2026"])
+    assert exited.value.code == 2
+    assert "expected a date as YYYY-MM-DD, got '10/03/2026'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "--data", str(known_data_dir), "--tz", "Mars/Olympus"])
+    assert exited.value.code == 2
+    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
 
 
-def test_help_exits_zero() -> None:
-    done = trackit("--help")
-    assert done.returncode == 0
-    assert "--date" in done.stdout and "--out" in done.stdout
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "--date" in out and "--out" in out and "--tz" in out
