@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 import matplotlib
@@ -31,9 +31,21 @@ _PROLOG = re.compile(r"\A.*?(?=<svg)", re.DOTALL)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 
 
-def vehicle_color(vid: int) -> tuple[float, float, float]:
-    """A stable colour per vehicle, the same in every chart of the report."""
-    return _PALETTE[vid % len(_PALETTE)]
+Color = tuple[float, float, float]
+
+
+class VehicleColors:
+    """One colour per vehicle, the same in every chart of a report.
+
+    Colours follow the order of the vehicle ids seen in the report (not ``vid % 10``), so
+    ten vehicles always get ten different colours whatever their ids are.
+    """
+
+    def __init__(self, vids: Iterable[int]) -> None:
+        self._index = {vid: i for i, vid in enumerate(sorted(set(vids)))}
+
+    def __call__(self, vid: int) -> Color:
+        return _PALETTE[self._index.get(vid, vid) % len(_PALETTE)]
 
 
 def to_svg(fig: Figure) -> str:
@@ -50,12 +62,12 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def vehicle_bars(vehicles: Sequence[VehicleDay]) -> str:
+def vehicle_bars(vehicles: Sequence[VehicleDay], color: VehicleColors) -> str:
     """Distance and driving time per vehicle, side by side (most distance on top)."""
     shown = sorted(vehicles, key=lambda v: (-v.distance_km, v.vid))[:MAX_VEHICLES_CHARTED]
     shown.reverse()  # barh draws from the bottom up
     rows = list(range(len(shown)))
-    colors = [vehicle_color(v.vid) for v in shown]
+    colors = [color(v.vid) for v in shown]
     fig = _figure(9, 1.2 + 0.28 * len(shown))
     distance_ax, driving_ax = fig.subplots(1, 2, sharey=True)
     distance_ax.barh(rows, [v.distance_km for v in shown], color=colors)
@@ -70,7 +82,7 @@ def vehicle_bars(vehicles: Sequence[VehicleDay]) -> str:
     return to_svg(fig)
 
 
-def trip_timeline(trips: Sequence[Trip], window: DayWindow) -> str:
+def trip_timeline(trips: Sequence[Trip], window: DayWindow, color: VehicleColors) -> str:
     """A Gantt-like chart: one row per vehicle, one bar per trip, local clock on x."""
     vids = sorted({t.vid for t in trips})[:MAX_VEHICLES_CHARTED]
     rows = {vid: i for i, vid in enumerate(reversed(vids))}
@@ -84,7 +96,7 @@ def trip_timeline(trips: Sequence[Trip], window: DayWindow) -> str:
         end_h = min(window.hours_since_start(end), window.hours)
         ax.broken_barh(
             [(start_h, max(end_h - start_h, 0.02))], (rows[trip.vid] - 0.35, 0.7),
-            facecolors=vehicle_color(trip.vid),
+            facecolors=color(trip.vid),
             edgecolors="black" if trip.is_open else "none",
             hatch="//" if trip.is_open else None,
         )
@@ -101,13 +113,14 @@ def trip_timeline(trips: Sequence[Trip], window: DayWindow) -> str:
     return to_svg(fig)
 
 
-def route_map(trips: Sequence[Trip], routes: dict[str, list[tuple[float, float]]]) -> str:
+def route_map(trips: Sequence[Trip], routes: dict[str, list[tuple[float, float]]],
+              color: VehicleColors) -> str:
     """Routes as lat/lon lines (or start→end segments), start ● and end ■ marked."""
     fig = _figure(9, 6.5)
     ax = fig.subplots()
     lats: list[float] = []
     for trip in trips:
-        color = vehicle_color(trip.vid)
+        trip_color = color(trip.vid)
         line = routes.get(trip.trip_id) or [
             p for p in ((trip.start_lat, trip.start_lon), (trip.end_lat, trip.end_lon))
             if p[0] is not None and p[1] is not None
@@ -116,12 +129,12 @@ def route_map(trips: Sequence[Trip], routes: dict[str, list[tuple[float, float]]
             continue
         ys, xs = zip(*line, strict=True)
         lats.extend(ys)
-        ax.plot(xs, ys, color=color, linewidth=1.2, alpha=0.85,
+        ax.plot(xs, ys, color=trip_color, linewidth=1.2, alpha=0.85,
                 linestyle="-" if trip.trip_id in routes else ":")
         if trip.start_lat is not None and trip.start_lon is not None:
-            ax.plot(trip.start_lon, trip.start_lat, "o", color=color, markersize=5)
+            ax.plot(trip.start_lon, trip.start_lat, "o", color=trip_color, markersize=5)
         if trip.end_lat is not None and trip.end_lon is not None:
-            ax.plot(trip.end_lon, trip.end_lat, "s", color=color, markersize=5,
+            ax.plot(trip.end_lon, trip.end_lat, "s", color=trip_color, markersize=5,
                     markeredgecolor="black", markeredgewidth=0.5)
     if lats:
         # Equirectangular view: a degree of longitude is cos(lat) of a degree of latitude.
@@ -129,7 +142,7 @@ def route_map(trips: Sequence[Trip], routes: dict[str, list[tuple[float, float]]
         ax.set_aspect(1 / max(math.cos(math.radians(mean_lat)), 0.1), adjustable="datalim")
     vids = sorted({t.vid for t in trips})
     if 0 < len(vids) <= MAX_LEGEND_VEHICLES:
-        ax.legend(handles=[Line2D([], [], color=vehicle_color(v), label=str(v)) for v in vids],
+        ax.legend(handles=[Line2D([], [], color=color(v), label=str(v)) for v in vids],
                   title="vehicle", fontsize="small")
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")

@@ -90,6 +90,11 @@ def render_page(data: DayData, source: Path) -> str:
                            footer=esc(footer))
 
 
+def colors_of(data: DayData) -> charts.VehicleColors:
+    """The vehicles' colours, shared by every chart of the page."""
+    return charts.VehicleColors([v.vid for v in data.vehicles] + [t.vid for t in data.trips])
+
+
 def totals_section(data: DayData) -> str:
     vehicles = data.vehicles
     speeds = [v.max_speed_kmh for v in vehicles if v.max_speed_kmh is not None]
@@ -133,7 +138,7 @@ def vehicles_section(data: DayData) -> str:
          fmt_clock(v.first_seen, tz, day), fmt_clock(v.last_seen, tz, day))
         for v in data.vehicles
     ]
-    chart = figure(charts.vehicle_bars(data.vehicles),
+    chart = figure(charts.vehicle_bars(data.vehicles, colors_of(data)),
                    f"Distance and driving time per vehicle (at most "
                    f"{charts.MAX_VEHICLES_CHARTED} vehicles, most distance first).")
     return section("vehicles", "Distance and driving time per vehicle", chart,
@@ -168,7 +173,7 @@ def timeline_section(data: DayData) -> str:
     ]
     more = (note(f"Listing the first {MAX_TRIPS_LISTED} of {len(data.trips)} trips.")
             if len(data.trips) > MAX_TRIPS_LISTED else "")
-    chart = figure(charts.trip_timeline(data.trips, window),
+    chart = figure(charts.trip_timeline(data.trips, window, colors_of(data)),
                    "Trips per vehicle over the day; hatched bars are trips still open. "
                    "Trips that began the day before or end the day after are cut at "
                    "midnight.")
@@ -183,7 +188,7 @@ def map_section(data: DayData) -> str:
     how = ("lines follow the GPS records of each trip (core.records)"
            if data.routes_from_records
            else "dotted lines join each trip's start and end (no GPS records available)")
-    chart = figure(charts.route_map(data.trips, data.routes),
+    chart = figure(charts.route_map(data.trips, data.routes, colors_of(data)),
                    f"Routes of the day's trips: {how}; ● start, ■ end, one colour per vehicle.")
     return section("routes", "Routes", chart)
 

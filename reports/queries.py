@@ -29,6 +29,9 @@ MART_TABLES = (
     "trips", "stops", "io_changes", "message_latency", "event_latency", "vehicle_daily",
 )
 ROUTE_POINTS_PER_TRIP = 300
+ROUTE_POINTS_PER_DAY = 20_000
+"""Caps on the points drawn on the route map: enough for a smooth line, and a page that
+stays a few MB for a large fleet (each point is a few dozen bytes of SVG)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ def load_day(con: duckdb.DuckDBPyConnection, window: DayWindow) -> DayData:
     """Read everything the report shows about ``window``'s day."""
     trips = load_trips(con, window)
     has_records = _has_table(con, "core", "records")
-    routes = load_routes(con, window) if has_records and trips else {}
+    per_trip = max(20, min(ROUTE_POINTS_PER_TRIP, ROUTE_POINTS_PER_DAY // max(len(trips), 1)))
+    routes = load_routes(con, window, per_trip) if has_records and trips else {}
     return DayData(
         window=window,
         vehicles=load_vehicle_days(con, window),

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_option(parser)
     parser.add_argument("--date", type=_day, default=None, metavar="YYYY-MM-DD",
                         help="local day to report (default: yesterday in --tz)")
-    parser.add_argument("--tz", type=_tz, default=None, metavar="ZONE",
+    parser.add_argument("--tz", "--timezone", dest="tz", type=_tz, default=None, metavar="ZONE",
                         help=f"IANA time zone of the day (default: ${TZ_ENV} or UTC)")
     parser.add_argument("--out", type=Path, default=None, metavar="FILE",
                         help="output file (default: DATA/reports/<date>.html)")
