@@ -6,7 +6,7 @@ Steps, all vectorised (DuckDB for JSON, polars for the rest):
 2. one DuckDB query per route present (``route_sql``) → Arrow → polars;
 3. validate each table with its pandera model; a failing row quarantines its frame;
 4. collapse duplicates: within each raw file, rows with the same key keep the first
-   (lowest position in the file, i.e. first received);
+   (first received; a records frame's row before an event's copy of the record);
 5. count where every frame landed and check that the counts reconcile.
 
 Nothing is written here: ``transforms.publish`` writes the result file by file.
@@ -161,10 +161,10 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
 
 
 def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    if len(parts) == 1:
-        return parts[0]
-    # Parts come from different routes: file order again, so "first" means first received.
-    return pl.concat(parts, how="diagonal_relaxed").sort(LINEAGE, maintain_order=True)
+    # Parts follow the order of ROUTES (records before events), each in file order: on a
+    # duplicate key the row of a records frame wins over an event's record, and within a
+    # route the first received wins. The order is fixed, so reruns give identical files.
+    return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal")
 
 
 def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchResult:

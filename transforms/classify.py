@@ -29,18 +29,25 @@ from transforms.route_sql import sql_string
 
 BINARY, UNPARSED, UNTYPED = "!binary", "!unparsed", "!untyped"
 
-_TYPES = "TRY(json_extract_string(doc, ['$.params.type', '$.params.sub-type', '$.type']))"
+# Parsed once per frame; TRY turns a parse error into NULL (the frame is "!unparsed").
+TYPES_SQL = "TRY(json_extract_string(doc, ['$.params.type', '$.params.sub-type', '$.type']))"
 
 ROUTE_LABEL_SQL = f"""
 CASE
     WHEN starts_with(doc, {sql_string(BINARY_PREFIX)}) THEN '{BINARY}'
-    ELSE (SELECT CASE
-        WHEN t IS NULL THEN '{UNPARSED}'
-        WHEN direction = 'out' THEN coalesce('out:' || t[3], '{UNTYPED}')
-        WHEN t[1] IS NULL THEN '{UNTYPED}'
-        WHEN t[1] = 'event' THEN 'event:' || coalesce(t[2], '')
-        ELSE t[1] END FROM (SELECT {_TYPES} AS t))
+    WHEN _t IS NULL THEN '{UNPARSED}'
+    WHEN direction = 'out' THEN coalesce('out:' || _t[3], '{UNTYPED}')
+    WHEN _t[1] IS NULL THEN '{UNTYPED}'
+    WHEN _t[1] = 'event' THEN 'event:' || coalesce(_t[2], '')
+    ELSE _t[1]
 END"""
+
+
+def label_query(source: str, columns: str) -> str:
+    """Select ``columns`` and the route label of each frame of ``source`` (has ``doc``)."""
+    return (f"SELECT {columns}, {ROUTE_LABEL_SQL} AS route "
+            f"FROM (SELECT *, {TYPES_SQL} AS _t FROM {source})")
+
 
 UNTYPED_REASON_SQL = """
 CASE
@@ -68,13 +75,12 @@ class ClassifiedBatch:
 def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
     """Every frame of ``files`` with its route label (repairs not applied yet)."""
     names = [str(f) for f in files]
-    query = f"""
-        SELECT CAST(list_position($files, filename) - 1 AS INTEGER) AS _file,
-               file_row_number AS _row, received_at, direction, connection_id, seq,
-               frame, {ROUTE_LABEL_SQL} AS route
-        FROM (SELECT *, frame AS doc
-              FROM read_parquet($files, filename = true, file_row_number = true))
-    """
+    query = label_query(
+        "(SELECT *, frame AS doc "
+        "FROM read_parquet($files, filename = true, file_row_number = true))",
+        "CAST(list_position($files, filename) - 1 AS INTEGER) AS _file, "
+        "file_row_number AS _row, received_at, direction, connection_id, seq, frame",
+    )
     table = con.sql(query, params={"files": names}).to_arrow_table()
     # doc starts as the very same array as frame (no copy); repairs replace single values.
     return table.append_column("doc", table.column("frame"))
@@ -82,7 +88,7 @@ def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
 
 def _relabel(con: duckdb.DuckDBPyConnection, docs: list[str], directions: list[str]) -> list[str]:
     small = pa.table({"doc": docs, "direction": directions})  # noqa: F841 (DuckDB scans it)
-    return [r[0] for r in con.sql(f"SELECT {ROUTE_LABEL_SQL} FROM small").fetchall()]
+    return [r[1] for r in con.sql(label_query("small", "doc")).fetchall()]
 
 
 def _untyped_reasons(con: duckdb.DuckDBPyConnection, docs: list[str],

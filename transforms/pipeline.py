@@ -134,6 +134,8 @@ def transform_lake(
     batch is published) or when another transform holds the lock.
     """
     layout = DataLayout(Path(data_dir))
+    if not layout.root.is_dir():
+        raise TrackitError(f"data directory {layout.root} does not exist")
     started = time.perf_counter()
     summary = TransformSummary()
     with transform_lock(layout):

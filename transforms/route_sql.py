@@ -56,39 +56,71 @@ def _entries(alias: str) -> str:
     return _ident(alias + "__entries")
 
 
-def _type_error(alias: str, f: Field, slot: str) -> str | None:
-    """A SQL expression: NULL, or why this field's value does not have its type."""
+def _type_error(alias: str, f: Field, slot: str) -> tuple[str, str] | None:
+    """(condition, message): when this field's value does not have its type, and why."""
     shown = f"'\"' || left({slot}, 60) || '\"'"
     if f.type == "VARCHAR":
         return None
+    label = sql_string(_label(f.path) + ": ")
     if f.type == "MAP":
-        return (f"CASE WHEN {slot} IS NOT NULL AND {_entries(alias)} IS NULL THEN "
-                f"{sql_string(_label(f.path) + ': ')} || {shown} || ' is not an object' END")
+        return (f"({slot} IS NOT NULL AND {_entries(alias)} IS NULL)",
+                f"{label} || {shown} || ' is not an object'")
     bad = f"{_ident(alias)} IS NULL"
     if f.type in _INTEGER_TYPES:
         # TRY_CAST rounds '41.5' to 42; an integer field must not silently lose a fraction.
         bad = f"({bad} OR {_ident(alias)} <> TRY_CAST({slot} AS DOUBLE))"
-    return (f"CASE WHEN {slot} IS NOT NULL AND {bad} THEN "
-            f"{sql_string(_label(f.path) + ': ')} || {shown} || "
-            f"{sql_string(' is not ' + _KIND[f.type])} END")
+    return (f"({slot} IS NOT NULL AND {bad})",
+            f"{label} || {shown} || {sql_string(' is not ' + _KIND[f.type])}")
 
 
-def _child_error(name: str, child: Child, route: Route) -> str:
+def _child_error(child: Child, route: Route) -> tuple[str, str]:
     path = _label(route.fields[child.source].path)
-    return (f"CASE WHEN list_bool_or(list_transform({_entries(child.source)}, "
-            f"lambda e: coalesce({child.invalid}, false))) THEN "
-            f"{sql_string(path + ': an entry has a key or value of the wrong type')} END")
+    return (f"coalesce(list_bool_or(list_transform({_entries(child.source)}, "
+            f"lambda e: coalesce({child.invalid}, false))), false)",
+            sql_string(path + ": an entry has a key or value of the wrong type"))
 
 
-def _extra(route: Route) -> str:
-    """Unknown keys of every known object, as one JSON object of ``path: value`` (or NULL)."""
+def _type_errors(checks: list[tuple[str, str]]) -> str:
+    """NULL, or the messages of all failed checks (built only for rows with an error)."""
+    if not checks:
+        return "NULL"
+    messages = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in checks)
+    return (f"CASE WHEN {' OR '.join(cond for cond, _ in checks)} "
+            f"THEN concat_ws('; ', {messages}) END")
+
+
+def _presence(route: Route, slots: dict[str, str], level: int, path: str,
+              keys: tuple[str, ...]) -> str:
+    """How many known keys of the object at ``path`` are present (JSON nulls not counted)."""
+    levels = list(route.known)
+    by_path = {f.path: a for a, f in route.fields.items()}
+    terms = []
+    for key in keys:
+        child = f"{path}.{key}"
+        if child in levels:
+            terms.append(f"(_k[{levels.index(child) + 1}] IS NOT NULL)::INTEGER")
+        elif child in by_path:
+            terms.append(f"({slots[by_path[child]]} IS NOT NULL)::INTEGER")
+        else:
+            terms.append(f"({slots[child]} IS NOT NULL)::INTEGER")
+    return " + ".join(terms) if terms else "0"
+
+
+def _extra(route: Route, slots: dict[str, str]) -> str:
+    """Unknown keys of every known object, as one JSON object of ``path: value`` (or NULL).
+
+    Fast path: an object with no more keys than known keys present has no unknown key.
+    Only the other rows (new fields, or known keys holding JSON null) pay for the
+    exact key-by-key comparison.
+    """
     if not route.known:
         return "NULL"
-    unknown_any = []
+    maybe = []
     parts = []
     for i, (path, keys) in enumerate(route.known.items(), start=1):
+        present = _presence(route, slots, i, path, keys)
+        maybe.append(f"coalesce(len(_k[{i}]), 0) > {present}")
         known = sql_list(keys)
-        unknown_any.append(f"NOT list_has_all({known}, coalesce(_k[{i}], []))")
         prefix = _label(path)
         prefix = prefix + "." if prefix else ""
         obj = "doc" if path == "$" else f"json_extract(doc, {sql_string(path)})"
@@ -97,8 +129,22 @@ def _extra(route: Route) -> str:
             f"'\"MAP(VARCHAR, JSON)\"'))), lambda e: NOT list_contains({known}, e.key)), "
             f"lambda e: {{'key': {sql_string(prefix)} || e.key, 'value': e.value}}), [])"
         )
-    return (f"CASE WHEN {' OR '.join(unknown_any)} THEN "
-            f"TRY(to_json(map_from_entries(flatten([{', '.join(parts)}])))::VARCHAR) END")
+    built = f"TRY(to_json(map_from_entries(flatten([{', '.join(parts)}])))::VARCHAR)"
+    return f"CASE WHEN {' OR '.join(maybe)} THEN nullif({built}, '{{}}') END"
+
+
+def _extraction_paths(route: Route) -> dict[str, str]:
+    """Alias → JSONPath of everything the query extracts: the fields, plus the known keys
+    that are neither a field nor an object of ``known`` (to count them as present)."""
+    paths = {a: f.path for a, f in route.fields.items()}
+    field_paths = set(paths.values())
+    for path, keys in route.known.items():
+        for key in keys:
+            child = f"{path}.{key}"
+            if child not in field_paths and child not in route.known:
+                paths[child] = child
+                field_paths.add(child)
+    return paths
 
 
 def _column(table: str, column: str, expr: str) -> str:
@@ -129,32 +175,34 @@ def _child_column(name: str, child: Child) -> str:
 
 def route_query(route: Route, relation: str = "batch") -> str:
     """The DuckDB query that turns the frames of ``route`` into rows of its tables."""
+    extraction = _extraction_paths(route)
+    slots = {a: f"_v[{i}]" for i, a in enumerate(extraction, start=1)}
     aliases = list(route.fields)
-    paths = [route.fields[a].path for a in aliases]
-    slots = {a: f"_v[{i}]" for i, a in enumerate(aliases, start=1)}
     typed = [_typed(a, route.fields[a], slots[a]) for a in aliases]
     typed += [
         f"map_entries(TRY(json_transform({slots[a]}, '\"MAP(VARCHAR, VARCHAR)\"'))) "
         f"AS {_entries(a)}"
         for a in aliases if route.fields[a].type == "MAP"
     ]
-    errors = [e for a in aliases if (e := _type_error(a, route.fields[a], slots[a]))]
-    errors += [_child_error(n, c, route) for n, c in route.children.items()]
+    checks = [c for a in aliases if (c := _type_error(a, route.fields[a], slots[a]))]
+    checks += [_child_error(c, route) for c in route.children.values()]
     keys = f"json_keys(doc, {sql_list(list(route.known))})" if route.known else "NULL"
     outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
     outputs += [f"({cond}) AS {_ident(t + '.' + WHEN)}" for t, cond in route.when.items()]
     outputs += [_child_column(n, c) for n, c in route.children.items()]
-    type_errors = f"nullif(concat_ws('; ', {', '.join(errors)}), '')" if errors else "NULL"
     return f"""
 WITH src AS (
     SELECT _file, _row, seq, received_at, doc FROM {relation}
     WHERE route = {sql_string(route.name)}
 ), ext AS (
-    SELECT *, json_extract_string(doc, {sql_list(paths)}) AS _v, {keys} AS _k FROM src
+    SELECT *, json_extract_string(doc, {sql_list(list(extraction.values()))}) AS _v,
+           {keys} AS _k
+    FROM src
 ), typed AS (
     SELECT *, {', '.join(typed)} FROM ext
 ), checked AS (
-    SELECT *, {type_errors} AS _type_errors, {_extra(route)} AS extra FROM typed
+    SELECT *, {_type_errors(checks)} AS _type_errors, {_extra(route, slots)} AS extra
+    FROM typed
 )
 SELECT _file, _row, _type_errors, {', '.join(outputs)}
 FROM checked

@@ -51,8 +51,9 @@ steps as (
     window by_time as (partition by vid order by tmx)
 ),
 
--- rule: ignition decides when known; otherwise speed > 5 km/h or a move of >= 200 m
--- (a record that the vehicle leaves by 200 m within min_stop_s is where the move started)
+-- rule: ignition decides when known; otherwise speed > 5 km/h or a move of >= 200 m.
+-- A move belongs to the record it starts from: a record the vehicle leaves by 200 m
+-- (within min_stop_s) is moving, the record it arrives at is not, unless it moves on.
 -- rule: a data gap > 3600 s ends the trip unless the odometer grew >= 200 m at >= 4 km/h
 moving as (
     select
@@ -61,7 +62,6 @@ moving as (
         coalesce(
             ignition_on,
             speed_kmh > $min_speed_kmh
-                or coalesce(step_gps_m >= $min_move_m, false)
                 or coalesce(next_step_gps_m >= $min_move_m and next_step_s < $min_stop_s, false)
         ) as is_moving,
         step_s > $max_gap_s
