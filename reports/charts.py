@@ -12,10 +12,12 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 import matplotlib
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -88,18 +90,18 @@ def trip_timeline(trips: Sequence[Trip], window: DayWindow, color: VehicleColors
     rows = {vid: i for i, vid in enumerate(reversed(vids))}
     fig = _figure(9, 1.2 + 0.32 * len(vids))
     ax = fig.subplots()
+    # One collection per vehicle and kind (closed / open) keeps a big fleet's chart fast.
+    bars: dict[tuple[int, bool], list[tuple[float, float]]] = defaultdict(list)
     for trip in trips:
         if trip.vid not in rows:
             continue
-        end = trip.end_time or window.end
         start_h = max(window.hours_since_start(trip.start_time), 0.0)
-        end_h = min(window.hours_since_start(end), window.hours)
-        ax.broken_barh(
-            [(start_h, max(end_h - start_h, 0.02))], (rows[trip.vid] - 0.35, 0.7),
-            facecolors=color(trip.vid),
-            edgecolors="black" if trip.is_open else "none",
-            hatch="//" if trip.is_open else None,
-        )
+        end_h = min(window.hours_since_start(trip.end_time or window.end), window.hours)
+        bars[trip.vid, trip.is_open].append((start_h, max(end_h - start_h, 0.02)))
+    for (vid, is_open), spans in bars.items():
+        ax.broken_barh(spans, (rows[vid] - 0.35, 0.7), facecolors=color(vid),
+                       edgecolors="black" if is_open else "none",
+                       hatch="//" if is_open else None)
     ax.set_yticks(list(rows.values()), [str(vid) for vid in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_ylabel("vehicle")
@@ -118,24 +120,34 @@ def route_map(trips: Sequence[Trip], routes: dict[str, list[tuple[float, float]]
     """Routes as lat/lon lines (or start→end segments), start ● and end ■ marked."""
     fig = _figure(9, 6.5)
     ax = fig.subplots()
-    lats: list[float] = []
+    # Collections (one artist for all lines, one per marker kind) keep a big fleet fast.
+    lines: list[list[tuple[float, float]]] = []
+    line_colors: list[Color] = []
+    line_styles: list[str] = []
+    starts: list[tuple[float, float, Color]] = []
+    ends: list[tuple[float, float, Color]] = []
     for trip in trips:
         trip_color = color(trip.vid)
-        line = routes.get(trip.trip_id) or [
-            p for p in ((trip.start_lat, trip.start_lon), (trip.end_lat, trip.end_lon))
-            if p[0] is not None and p[1] is not None
-        ]
-        if not line:
-            continue
-        ys, xs = zip(*line, strict=True)
-        lats.extend(ys)
-        ax.plot(xs, ys, color=trip_color, linewidth=1.2, alpha=0.85,
-                linestyle="-" if trip.trip_id in routes else ":")
         if trip.start_lat is not None and trip.start_lon is not None:
-            ax.plot(trip.start_lon, trip.start_lat, "o", color=trip_color, markersize=5)
+            starts.append((trip.start_lon, trip.start_lat, trip_color))
         if trip.end_lat is not None and trip.end_lon is not None:
-            ax.plot(trip.end_lon, trip.end_lat, "s", color=trip_color, markersize=5,
-                    markeredgecolor="black", markeredgewidth=0.5)
+            ends.append((trip.end_lon, trip.end_lat, trip_color))
+        line = [(lon, lat) for lat, lon in routes.get(trip.trip_id, [])]
+        if not line and trip.start_lat is not None and trip.end_lat is not None:
+            line = [(trip.start_lon, trip.start_lat), (trip.end_lon, trip.end_lat)]
+        if len(line) >= 2:
+            lines.append(line)
+            line_colors.append(trip_color)
+            line_styles.append("solid" if trip.trip_id in routes else "dotted")
+    ax.add_collection(LineCollection(lines, colors=line_colors, linestyles=line_styles,
+                                     linewidths=1.2, alpha=0.85))
+    for points, marker, edge in ((starts, "o", "face"), (ends, "s", "black")):
+        if points:
+            xs, ys, colors = zip(*points, strict=True)
+            ax.scatter(xs, ys, c=list(colors), marker=marker, s=22, edgecolors=edge,
+                       linewidths=0.5, zorder=3)
+    lats = [lat for line in lines for _, lat in line] + [p[1] for p in starts + ends]
+    ax.autoscale_view()
     if lats:
         # Equirectangular view: a degree of longitude is cos(lat) of a degree of latitude.
         mean_lat = sum(lats) / len(lats)
