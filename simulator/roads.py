@@ -18,6 +18,7 @@ from simulator.geo import haversine_m, offset
 
 CENTRE = (38.7369, -9.1427)
 TOP_SPEED_KMH = 80.0
+CUSTOMERS = 60
 # Planar metres slightly overstate nothing at city scale; the 0.98 keeps the estimate
 # below the true great-circle cost, so A* stays exact.
 HEURISTIC_SCALE = 0.98 / TOP_SPEED_KMH
@@ -35,13 +36,18 @@ class Edge:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RoadNetwork:
-    """Intersections (lat, lon), their streets, traffic lights and depots."""
+    """Intersections (lat, lon), their streets, traffic lights, depots and customer sites.
+
+    The fleet serves a fixed set of customer sites (as real fleets do), which also lets the
+    route cache answer most trips.
+    """
 
     lats: tuple[float, ...]
     lons: tuple[float, ...]
     edges: tuple[tuple[Edge, ...], ...]
     has_light: tuple[bool, ...]
     depots: tuple[int, ...]
+    customers: tuple[int, ...]
     size: int
     xs: tuple[float, ...]
     ys: tuple[float, ...]
@@ -78,9 +84,9 @@ class RoadNetwork:
                     street = catalog.STREETS_NORTH_SOUTH[col % len(catalog.STREETS_NORTH_SOUTH)]
                     cls._link(edges, lats, lons, node, node + size,
                               80.0 if col % 4 == 0 else 50.0, street)
-        depots = tuple(rng.sample(range(size * size), 3))
+        places = rng.sample(range(size * size), 3 + CUSTOMERS)
         return cls(tuple(lats), tuple(lons), tuple(tuple(e) for e in edges), tuple(lights),
-                   depots, size, tuple(xs), tuple(ys))
+                   tuple(places[:3]), tuple(places[3:]), size, tuple(xs), tuple(ys))
 
     @staticmethod
     def _link(edges: list[list[Edge]], lats: list[float], lons: list[float], a: int, b: int,

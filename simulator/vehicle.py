@@ -182,7 +182,7 @@ class Vehicle:
             return
         target = self.node
         while self.roads.distance_m(self.node, target) < 1500:
-            target = rng.randrange(len(self.roads.lats))
+            target = rng.choice(self.roads.customers)
         self._trip(target)
         self._park(rng.uniform(360, 1500), at_client=True)
         self.services_since_break += 1
