@@ -11,9 +11,9 @@ from conftest import T0, RawWriter, manual_examples, read_table
 
 import transforms.pipeline as pipeline
 from lake.layout import DataLayout
+from trackit.errors import TrackitError
 from transforms.ledger import load_ledger, transform_lock
 from transforms.pipeline import transform_lake
-from trackit.errors import TrackitError
 
 
 def outputs(data: Path) -> dict[str, str]:
@@ -32,7 +32,7 @@ def records_frame(vid: int, tmx: str, speed: int = 10, **extra: object) -> str:
 
 def test_rerun_changes_nothing_and_a_forced_redo_is_byte_identical(
         data_dir: Path, write_raw: RawWriter) -> None:
-    write_raw(list(manual_examples().values()) + ["{bad"])
+    write_raw([*list(manual_examples().values()), "{bad"])
     transform_lake(data_dir, durable=False)
     first = outputs(data_dir)
     assert len(first) > 10
