@@ -6,6 +6,7 @@ HTTP with urllib, the socket with websockets, commands built by ``protocol.messa
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import urllib.error
@@ -18,6 +19,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from protocol.messages import auth_command
+from simulator import frames
+from simulator.fleet import Fleet
 
 START = 1_700_000_000.0
 
@@ -89,3 +92,9 @@ async def receive_until(ws: ClientConnection, done: Any, seconds: float = 30.0) 
         if done(frame):
             break
     return frames
+
+
+def fleet_frames(seed: int, vehicles: int, count: int, start: float = START) -> list[bytes]:
+    """The first ``count`` fleet frames, straight from the pure model (no server)."""
+    return [frames.dumps(m) for m in itertools.islice(
+        Fleet(vehicles, seed, start).messages(), count)]

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 
-from simulator_test_client import START, connect, receive
+from simulator_test_client import START, connect, fleet_frames, receive
 
-from simulator import frames, start_simulator
-from simulator.fleet import Fleet
-
-
-def fleet_frames(seed: int, vehicles: int, count: int, start: float = START) -> list[bytes]:
-    return [frames.dumps(m) for m in itertools.islice(
-        Fleet(vehicles, seed, start).messages(), count)]
+from simulator import start_simulator
 
 
 def test_same_seed_and_start_give_identical_frames() -> None:
