@@ -29,9 +29,9 @@ async def test_two_servers_with_the_same_seed_send_the_same_frames() -> None:
         async with start_simulator(vehicles=4, seed=11, start=START,
                                    speedup=float("inf")) as sim:
             ws, _ = await connect(sim.ws_url, sim.user_id, sim.sessid)
-            received.append(await receive(ws, count=3000, seconds=30))
+            received.append(await receive(ws, count=1500, seconds=30))
             await ws.close()
         await asyncio.sleep(0)
-    assert len(received[0]) == 3000
+    assert len(received[0]) == 1500
     assert received[0] == received[1]
-    assert [f.encode() for f in received[0]] == fleet_frames(11, 4, 3000)
+    assert [f.encode() for f in received[0]] == fleet_frames(11, 4, 1500)
