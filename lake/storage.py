@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,10 +53,13 @@ def publishing(final: Path, *, durable: bool = True) -> Iterator[Path]:
 
 
 def write_parquet(table: pa.Table, final: Path, *, durable: bool = True,
-                  compression: str = "zstd") -> Path:
-    """Write ``table`` to ``final`` as one Parquet file, published atomically."""
+                  compression: str = "zstd", **options: Any) -> Path:
+    """Write ``table`` to ``final`` as one Parquet file, published atomically.
+
+    ``options`` go to ``pyarrow.parquet.write_table`` (e.g. ``use_dictionary``).
+    """
     with publishing(final, durable=durable) as tmp:
-        pq.write_table(table, tmp, compression=compression)
+        pq.write_table(table, tmp, compression=compression, **options)
     return final
 
 

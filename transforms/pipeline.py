@@ -3,7 +3,8 @@
 Only raw files missing from the ledger are read. They are grouped into batches of at most
 ``batch_frames`` frames (a larger file is a batch of its own), so memory follows the batch
 size, not the day. Each batch is transformed (``transforms.batch``), checked to reconcile,
-published file by file, and only then recorded in the ledger.
+published file by file (in a writer thread, while the next batch is transformed), and
+only then recorded in the ledger.
 
 Duplicates (same key) collapse to one row within each raw file; the same key in two raw
 files is collapsed by the warehouse load, which dedups on the same keys. Per raw file
@@ -16,6 +17,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,23 +145,36 @@ def transform_lake(
         raw_files = list_parquet(layout.raw)
         pending = [f for f in raw_files if _key(layout, f) not in ledger]
         summary.files_skipped = len(raw_files) - len(pending)
+        batches = plan_batches(pending, batch_frames)
+
+        def publish(number: int, result: BatchResult) -> None:
+            written = publish_batch(layout, result, durable=durable)
+            for f in result.files:
+                ledger[_key(layout, f)] = raw_frame_count([f])
+            save_ledger(layout, ledger)  # only after every output of the batch is out
+            summary.add(result, written)
+            if progress:
+                print(f"transform: batch {number}/{len(batches)}: {len(result.files)} files, "
+                      f"{result.frames} frames, {time.perf_counter() - started:.1f}s",
+                      file=sys.stderr)
+
         con = _connect(threads)
+        # Batch N is written while batch N+1 is transformed (writing is mostly compression
+        # in pyarrow, which releases the GIL); at most two batches are in memory.
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-publish")
+        publishing: Future[None] | None = None
         try:
-            batches = plan_batches(pending, batch_frames)
             for number, files in enumerate(batches, start=1):
                 expected = raw_frame_count(files)
                 result = process_batch(con, files)
                 _check(result, expected)
-                written = publish_batch(layout, result, durable=durable)
-                for f in files:
-                    ledger[_key(layout, f)] = raw_frame_count([f])
-                save_ledger(layout, ledger)
-                summary.add(result, written)
-                if progress:
-                    print(f"transform: batch {number}/{len(batches)}: {len(files)} files, "
-                          f"{result.frames} frames, {time.perf_counter() - started:.1f}s",
-                          file=sys.stderr)
+                if publishing is not None:
+                    publishing.result()
+                publishing = writer.submit(publish, number, result)
+            if publishing is not None:
+                publishing.result()
         finally:
+            writer.shutdown(wait=True)
             con.close()
     summary.seconds = time.perf_counter() - started
     if not summary.reconciles:

@@ -122,12 +122,22 @@ numbered_moving_records as (
 ),
 
 -- rule: a trip ends at arrival (the first record after its last moving one), not when the
--- stop is confirmed; a gap that ends a trip ends it at its last record
+-- stop is confirmed; a gap that ends a trip ends it at its last record. Symmetrically, a
+-- trip detected by motion starts at departure: the record at rest just before its first
+-- moving one (when there is one, less than min_stop_s before and not across a gap).
+-- A trip detected by ignition starts when the ignition is on.
 trip_bounds as (
     select
         vid,
         trip_number,
-        min(tmx) as start_time,
+        min(
+            case
+                when starts_trip and not by_ignition and previous_tmx is not null
+                    and not is_gap_break and step_s < $min_stop_s
+                then previous_tmx
+                else tmx
+            end
+        ) as start_time,
         max_by(
             case when next_tmx is not null and not next_is_gap_break then next_tmx else tmx end,
             tmx
