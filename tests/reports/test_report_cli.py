@@ -33,11 +33,13 @@ def test_report_goes_to_data_reports_by_default(known_data_dir: Path) -> None:
     assert 'id="kpi-trips"' in out.read_text(encoding="utf-8")
 
 
-def test_report_writes_where_out_says(known_data_dir: Path, tmp_path: Path) -> None:
+def test_report_writes_where_out_says_for_the_data_dir_of_trackit_data(
+        known_data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "nested" / "day.html"
-    done = trackit("--data", str(known_data_dir), "--date", "2026-03-10", "--out", str(out),
-                   "--tz", "Europe/Lisbon")
+    done = trackit("--date", "2026-03-10", "--out", str(out), "--tz", "Europe/Lisbon",
+                   env={"TRACKIT_DATA": str(known_data_dir)})
     assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
     assert "in Europe/Lisbon" in out.read_text(encoding="utf-8")
 
 
@@ -50,19 +52,11 @@ def test_empty_day_exits_zero_with_a_page_saying_so(known_data_dir: Path,
     assert "No activity recorded" in out.read_text(encoding="utf-8")
 
 
-def test_data_dir_comes_from_trackit_data(known_data_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "env.html"
-    done = trackit("--date", "2026-03-10", "--out", str(out),
-                   env={"TRACKIT_DATA": str(known_data_dir)})
-    assert done.returncode == 0, done.stderr
-    assert out.exists()
-
-
-def test_missing_warehouse_fails_with_one_line_naming_the_path(tmp_path: Path) -> None:
+def test_missing_warehouse_fails_with_one_line_naming_the_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "empty-data"
-    done = trackit("--data", str(data), "--date", "2026-03-10")
-    assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
+    assert main(["report", "--data", str(data), "--date", "2026-03-10"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [f"trackit: error: no warehouse at {data / 'warehouse.duckdb'} "
                      "(run `trackit build` first)"]
     assert not (data / "reports").exists()
