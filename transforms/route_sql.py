@@ -14,6 +14,8 @@ field to its declared type, and returns one row per frame with:
 
 from __future__ import annotations
 
+import re
+
 from schemas.core_tables import CORE_TABLES
 from transforms.routes import Child, Field, Route
 
@@ -67,8 +69,9 @@ def _type_error(alias: str, f: Field, slot: str) -> tuple[str, str] | None:
                 f"{label} || {shown} || ' is not an object'")
     bad = f"{_ident(alias)} IS NULL"
     if f.type in _INTEGER_TYPES:
-        # TRY_CAST rounds '41.5' to 42; an integer field must not silently lose a fraction.
-        bad = f"({bad} OR {_ident(alias)} <> TRY_CAST({slot} AS DOUBLE))"
+        # TRY_CAST rounds '41.5' to 42: an integer field written with a fraction is an
+        # error, never silently rounded.
+        bad = f"({bad} OR contains({slot}, '.'))"
     return (f"({slot} IS NOT NULL AND {bad})",
             f"{label} || {shown} || {sql_string(' is not ' + _KIND[f.type])}")
 
@@ -129,8 +132,14 @@ def _extra(route: Route, slots: dict[str, str]) -> str:
             f"'\"MAP(VARCHAR, JSON)\"'))), lambda e: NOT list_contains({known}, e.key)), "
             f"lambda e: {{'key': {sql_string(prefix)} || e.key, 'value': e.value}}), [])"
         )
+    exact = " OR ".join(
+        f"len(list_filter(coalesce(_k[{i}], []), lambda x: NOT list_contains("
+        f"{sql_list(keys)}, x))) > 0"
+        for i, keys in enumerate(route.known.values(), start=1)
+    )
     built = f"TRY(to_json(map_from_entries(flatten([{', '.join(parts)}])))::VARCHAR)"
-    return f"CASE WHEN {' OR '.join(maybe)} THEN nullif({built}, '{{}}') END"
+    return (f"CASE WHEN {' OR '.join(maybe)} THEN "
+            f"CASE WHEN {exact} THEN nullif({built}, '{{}}') END END")
 
 
 def _extraction_paths(route: Route) -> dict[str, str]:
@@ -173,6 +182,13 @@ def _child_column(name: str, child: Child) -> str:
             f"lambda e: struct_pack({fields})) AS {_ident(name)}")
 
 
+def _present(route: Route, condition: str) -> str:
+    """Replace ``present(<known object path>)`` by a test on that object's keys."""
+    levels = list(route.known)
+    return re.sub(r"present\(([^)]+)\)",
+                  lambda m: f"(_k[{levels.index(m.group(1)) + 1}] IS NOT NULL)", condition)
+
+
 def route_query(route: Route, relation: str = "batch") -> str:
     """The DuckDB query that turns the frames of ``route`` into rows of its tables."""
     extraction = _extraction_paths(route)
@@ -188,7 +204,8 @@ def route_query(route: Route, relation: str = "batch") -> str:
     checks += [_child_error(c, route) for c in route.children.values()]
     keys = f"json_keys(doc, {sql_list(list(route.known))})" if route.known else "NULL"
     outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
-    outputs += [f"({cond}) AS {_ident(t + '.' + WHEN)}" for t, cond in route.when.items()]
+    outputs += [f"({_present(route, cond)}) AS {_ident(t + '.' + WHEN)}"
+                for t, cond in route.when.items()]
     outputs += [_child_column(n, c) for n, c in route.children.items()]
     return f"""
 WITH src AS (

@@ -59,7 +59,8 @@ class Route:
     known: dict[str, tuple[str, ...]]
     tables: dict[str, dict[str, str]]
     children: dict[str, Child] = field(default_factory=dict)
-    # A table fed only by some frames of the route: table -> SQL predicate.
+    # A table fed only by some frames of the route: table -> SQL predicate, where
+    # ``present(<path of a known object>)`` is true when the frame has that object.
     when: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -181,14 +182,13 @@ def _event_route(sub_type: str) -> Route:
         name=f"event:{sub_type}",
         primary="events",
         fields={**_UID, "sub_type": Field("$.params.sub-type", "VARCHAR"),
-                "record": Field(prefix, "VARCHAR"),
                 **_record_fields(prefix), **_EVENT_FIELDS},
         known={"$": ("uid", "params"), "$.params": ("type", "sub-type", "record", "event"),
                **_record_known(prefix), "$.params.event": _EVENT_KNOWN},
         tables=tables,
         children={"record_io": _RECORD_IO},
         # An event without a record still loads (events); it just adds no record row.
-        when={"records": "record IS NOT NULL"},
+        when={"records": f"present({prefix})"},
     )
 
 

@@ -122,14 +122,14 @@ numbered_moving_records as (
 ),
 
 -- rule: a trip ends at arrival (the first record after its last moving one), not when the
--- stop is confirmed; a gap that ends a trip ends it at its last record. Symmetrically, a
--- trip detected by motion starts at departure: the record at rest just before its first
--- moving one (when there is one, less than min_stop_s before and not across a gap).
--- A trip detected by ignition starts when the ignition is on.
+-- stop is confirmed; a gap that ends a trip ends it at its last record. It starts at its
+-- first moving record; a trip detected by motion measures its distance and start position
+-- from departure: the record at rest just before (less than min_stop_s before, no gap).
 trip_bounds as (
     select
         vid,
         trip_number,
+        min(tmx) as start_time,
         min(
             case
                 when starts_trip and not by_ignition and previous_tmx is not null
@@ -137,7 +137,7 @@ trip_bounds as (
                 then previous_tmx
                 else tmx
             end
-        ) as start_time,
+        ) as departure_time,
         max_by(
             case when next_tmx is not null and not next_is_gap_break then next_tmx else tmx end,
             tmx
@@ -159,7 +159,7 @@ trip_records as (
     select b.vid, b.trip_number, s.*  exclude (vid)
     from trip_bounds as b
     join moving_with_context as s
-        on s.vid = b.vid and s.tmx between b.start_time and b.end_time
+        on s.vid = b.vid and s.tmx between b.departure_time and b.end_time
 ),
 
 -- rule: distance is the odometer difference when present and sane, else the GPS sum;
