@@ -51,13 +51,6 @@ def fmt_clock(instant: datetime | None, tz: str, day: date | None = None) -> str
     return f"{local:%H:%M}" if day is None or local.date() == day else f"{local:%m-%d %H:%M}"
 
 
-def fmt_local(instant: datetime | None, tz: str) -> str:
-    """Local ``YYYY-MM-DD HH:MM``."""
-    if instant is None:
-        return MISSING
-    return f"{instant.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
-
-
 @dataclass(frozen=True)
 class Column:
     """A table column: its header, its ``data-col`` name, and whether it is a number."""
