@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.core_tables import CORE_TABLES
+from trackit.errors import TrackitError
 from transforms.classify import BINARY, UNPARSED, UNTYPED, ClassifiedBatch, classify
 from transforms.route_sql import WHEN, route_query
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
@@ -222,7 +223,15 @@ def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchRes
 
 def raw_frame_count(files: list[Path]) -> int:
     """Frames in ``files`` according to their Parquet footers (independent of the read)."""
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    try:
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    except (OSError, pa.ArrowException) as exc:
+        raise TrackitError(f"cannot read raw files {file_names(files)}: {exc}") from None
+
+
+def file_names(files: list[Path]) -> str:
+    """A short list of file names for messages."""
+    return ", ".join(f.name for f in files[:3]) + (" ..." if len(files) > 3 else "")
 
 
 def quarantine_arrow(df: pl.DataFrame) -> pa.Table:

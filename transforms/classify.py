@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lake.raw_schema import BINARY_PREFIX
+from trackit.errors import TrackitError
 from transforms.repair import UnrecoverableFrame, repair_frame
 from transforms.route_sql import sql_string
 
@@ -81,7 +82,12 @@ def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
         "CAST(list_position($files, filename) - 1 AS INTEGER) AS _file, "
         "file_row_number AS _row, received_at, direction, connection_id, seq, frame",
     )
-    table = con.sql(query, params={"files": names}).to_arrow_table()
+    try:
+        table = con.sql(query, params={"files": names}).to_arrow_table()
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        shown = ", ".join(f.name for f in files[:3])
+        raise TrackitError(f"cannot read raw files {shown}: {str(exc).splitlines()[0]}") \
+            from None
     # doc starts as the very same array as frame (no copy); repairs replace single values.
     return table.append_column("doc", table.column("frame"))
 

@@ -26,9 +26,9 @@ import duckdb
 from lake.layout import DataLayout
 from lake.storage import list_parquet
 from trackit.errors import TrackitError
-from transforms.batch import BatchResult, process_batch, raw_frame_count
+from transforms.batch import BatchResult, file_names, process_batch, raw_frame_count
 from transforms.ledger import load_ledger, save_ledger, transform_lock
-from transforms.publish import publish_batch
+from transforms.publish import publish_batch, raw_date
 from transforms.routes import PRIMARY_TABLES
 
 DEFAULT_BATCH_FRAMES = 250_000
@@ -115,7 +115,7 @@ def _check(result: BatchResult, expected_frames: int) -> None:
         quarantined = sum(result.quarantined.values())
         duplicates = result.accounted - result.loaded - result.control - quarantined
         raise TrackitError(
-            f"transform does not reconcile for {[f.name for f in result.files]}: "
+            f"transform does not reconcile for {file_names(result.files)}: "
             f"{expected_frames} frames in the raw files, {result.frames} read, "
             f"{result.accounted} accounted for (loaded {result.loaded}, quarantined "
             f"{quarantined}, control {result.control}, duplicates {duplicates})"
@@ -143,6 +143,7 @@ def transform_lake(
     with transform_lock(layout):
         ledger = load_ledger(layout)
         raw_files = list_parquet(layout.raw)
+        check_output_names(raw_files)
         pending = [f for f in raw_files if _key(layout, f) not in ledger]
         summary.files_skipped = len(raw_files) - len(pending)
         batches = plan_batches(pending, batch_frames)
@@ -180,6 +181,20 @@ def transform_lake(
     if not summary.reconciles:
         raise TrackitError("transform counts do not reconcile across batches")
     return summary
+
+
+def check_output_names(raw_files: list[Path]) -> None:
+    """Refuse raw files that would write the same output files (same date and stem)."""
+    seen: dict[tuple[str, str], Path] = {}
+    for f in raw_files:
+        try:
+            name = (raw_date(f), f.stem)
+        except ValueError as exc:
+            raise TrackitError(str(exc)) from None
+        if name in seen:
+            raise TrackitError(f"raw files {seen[name]} and {f} have the same name on the "
+                               f"same day: their core files would collide")
+        seen[name] = f
 
 
 def _key(layout: DataLayout, raw_file: Path) -> str:

@@ -157,3 +157,20 @@ def test_received_at_partition_is_the_raw_files(data_dir: Path, write_raw: RawWr
     transform_lake(data_dir, durable=False)
     assert list((data_dir / "core/records").iterdir()) == [
         data_dir / "core/records/date=2022-04-02"]
+
+
+def test_raw_files_whose_outputs_would_collide_are_refused(data_dir: Path,
+                                                           write_raw: RawWriter) -> None:
+    write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="same")
+    write_raw([records_frame(2, "2022-04-02T11:00:00Z")], name="same",
+              start=T0.replace(hour=11))
+    with pytest.raises(TrackitError, match="would collide"):
+        transform_lake(data_dir, durable=False)
+
+
+def test_an_unreadable_raw_file_is_a_clear_error(data_dir: Path,
+                                                 write_raw: RawWriter) -> None:
+    path = write_raw([records_frame(1, "2022-04-02T10:00:00Z")])
+    path.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(TrackitError, match="cannot read raw files"):
+        transform_lake(data_dir, durable=False)
