@@ -16,6 +16,7 @@ import orjson
 
 from simulator.config import Faults
 from simulator.ground_truth import GroundTruth
+from simulator.wire import encode_frame
 
 MALFORMED_KINDS = (
     "truncated", "trailing_comma", "stray_braces", "zoneless_time", "not_json", "binary",
@@ -32,6 +33,13 @@ class OutFrame:
     kind: str
     text: bool = True
     meta: tuple[str, int] | None = None
+    encoded: bytes | None = None
+
+    def wire(self) -> bytes:
+        """The WebSocket frame bytes (encoded once, shared by every client)."""
+        if self.encoded is None:
+            self.encoded = encode_frame(self.payload, self.text)
+        return self.encoded
 
 
 class FaultInjector:

@@ -28,6 +28,11 @@ from simulator.messages import (
 from simulator.timefmt import iso_local_no_zone, iso_utc
 
 SOURCE = "tlk-server"
+# Plain strings: reading ``.value`` of an enum member on every frame costs a descriptor call.
+RECORDS = InboundType.RECORDS.value
+EVENT = InboundType.EVENT.value
+SUB_IO = EventSubType.IO.value
+SUB_EVENT = EventSubType.EVENT.value
 
 
 def record_body(record: Record) -> dict[str, Any]:
@@ -81,11 +86,11 @@ def frame_object(message: Message) -> dict[str, Any]:
     uid = message.uid
     params: dict[str, Any]
     if isinstance(message, RecordsBatch):
-        params = {"type": InboundType.RECORDS.value, "total": message.total,
+        params = {"type": RECORDS, "total": message.total,
                   "lastRecord": record_body(message.last)}
     elif isinstance(message, IoEvent):
         params = {
-            "type": InboundType.EVENT.value, "sub-type": EventSubType.IO.value,
+            "type": EVENT, "sub-type": SUB_IO,
             "record": _event_record(message.record, message.record_id,
                                     {"tlm": {"tio": message.io, "tlv": message.level}}),
             "event": _event_body(uid, message.event_id, message.record_id, message.eid,
@@ -93,7 +98,7 @@ def frame_object(message: Message) -> dict[str, Any]:
         }
     elif isinstance(message, DeviceEvent):
         params = {
-            "type": InboundType.EVENT.value, "sub-type": EventSubType.EVENT.value,
+            "type": EVENT, "sub-type": SUB_EVENT,
             "record": _event_record(message.record, message.record_id, {}),
             "event": _event_body(uid, message.event_id, message.record_id, message.eid,
                                  message.record, message.emit, message.address),
@@ -159,7 +164,7 @@ def type_name(message: Message) -> str:
 
 
 _TYPE_NAMES = {
-    RecordsBatch: lambda m: InboundType.RECORDS.value,
+    RecordsBatch: lambda m: RECORDS,
     ConnectionChange: lambda m: (InboundType.PND_CONNECTION if m.driver_app
                                  else InboundType.CONNECTION).value,
     DriverText: lambda m: (InboundType.PND_MSG if m.predefined_id is None

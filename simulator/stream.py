@@ -77,8 +77,10 @@ class FrameStream:
             if not chunk:
                 break
             for frame in chunk:
-                # orjson's output keeps kilobytes of slack; an exact copy holds only the text.
-                frame.payload = bytes(memoryview(frame.payload))
+                # Encoding copies the payload into an exact-size buffer; orjson's own output
+                # keeps kilobytes of slack, so only the encoded frame is kept.
+                frame.wire()
+                frame.payload = b""
                 self._prebuilt.append(frame)
             count -= len(chunk)
             _return_free_memory()

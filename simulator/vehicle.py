@@ -5,8 +5,9 @@ the street grid at street speeds with red-light stops, arrival, a short idle and
 off. A park is a service stop (door opened, service delivered, maybe a form or a text) or a
 break at the depot. The device logs a record every 10 s while the ignition is on (every
 15 min when parked) and uploads a batch every 30 s; the socket shows only the batch's last
-record with its ``total``. Sometimes the device goes silent (no coverage) and, when it comes
-back, uploads everything at once: one batch and the late events.
+record with its ``total``, so only that record is built. Sometimes the device goes silent
+(no coverage) and, when it comes back, uploads everything at once: one batch and the late
+events.
 
 Positions come from straight legs between intersections driven at constant speed, so speed,
 heading and odometer (metres) agree exactly with the positions.
@@ -154,7 +155,7 @@ class Vehicle:
         rng = self.rng
         self._push(ConnectionChange(self.start + rng.uniform(0, 60), self.profile.uid, False, 1))
         self._push(ConnectionChange(self.start + rng.uniform(0, 120), self.profile.uid, True, 1))
-        self._run([(self.t, 0, ("log", True))])
+        self._run([(self.t, 0, ("log", 1))])
         while True:
             self._plan_next()
             while self.pending and self.pending[0][0] <= self.t:
@@ -263,13 +264,16 @@ class Vehicle:
         if not self.card_in:
             plan.append((motion_start + rng.uniform(5, 30), 1,
                          ("device", DeviceEventKind.MOVEMENT_WITHOUT_DRIVER)))
+        # Only upload ticks are planned, each carrying how many records it uploads: a batch
+        # shows only its last record, so the others never need building.
         tick = t_on + MOVING_LOG_S
         count = 0
         while tick < t_off:
             count += 1
-            plan.append((tick, 1, ("log", count % RECORDS_PER_UPLOAD == 0)))
+            if count % RECORDS_PER_UPLOAD == 0:
+                plan.append((tick, 1, ("log", RECORDS_PER_UPLOAD)))
             tick += MOVING_LOG_S
-        plan.append((t_off, 3, ("log", True)))
+        plan.append((t_off, 3, ("log", count % RECORDS_PER_UPLOAD + 1)))
         if rng.random() < 0.12:
             pmi, text = rng.choice(catalog.PREDEFINED_TEXTS)
             plan.append((rng.uniform(motion_start, arrival), 1, ("text", pmi, text)))
@@ -303,7 +307,7 @@ class Vehicle:
         plan: list[tuple[float, int, tuple]] = self._reconnect_plan(t0, t1)
         tick = t0 + PARKED_LOG_S
         while tick < t1:
-            plan.append((tick, 1, ("log", True)))
+            plan.append((tick, 1, ("log", 1)))
             tick += PARKED_LOG_S
         if at_client:
             visit = t0 + rng.uniform(60, 240)
@@ -336,7 +340,7 @@ class Vehicle:
             self._reconnect_if_due(t)
             kind = action[0]
             if kind == "log":
-                self._log(t, upload=action[1])
+                self._log(t, records=action[1])
             elif kind == "io":
                 self._io_change(t, action[1], action[2])
             elif kind == "device":
@@ -408,23 +412,26 @@ class Vehicle:
                 not self.profile.has_ignition and bool(self.legs))
             rpm = 0
             if ignition:
-                rpm = (1100 + 18 * speed + self.rng.randrange(200)) if speed else (
-                    750 + self.rng.randrange(150))
+                jitter = self.rng.random()
+                rpm = int(1100 + 18 * speed + 200 * jitter) if speed else int(750 + 150 * jitter)
             engine_s = self.engine_s + (t - self.ignition_since if self.ignition_since else 0.0)
             fuel = max(1, int(self.fuel - (odo - self.odo) / 4000))
             eco = Eco(rpm, int(engine_s // 3600), fuel,
                       self.profile.driver_card if self.card_in else None)
         alt = int(45 + 35 * math.sin(lat * 250) + 25 * math.cos(lon * 310))
-        return Record(t, self.profile.vid, lat, lon, speed, heading, round(odo),
-                      self.rng.randint(7, 16), alt, dict(self.levels), eco)
+        satellites = 7 + int(self.rng.random() * 10)
+        return Record(t, self.profile.vid, lat, lon, speed, heading, round(odo), satellites, alt,
+                      dict(self.levels), eco)
 
-    def _log(self, t: float, upload: bool) -> None:
-        self.unsent += 1
-        silent = self._silence_at(t) is not None
-        if not (upload or silent):
-            return  # only a batch's last record is ever shown, so skip building this one
+    def _log(self, t: float, records: int) -> None:
+        """Log ``records`` records ending at ``t`` and upload them unless the device is silent.
+
+        During a silence the batch waits for the reconnection; its last record is then the
+        one logged at the last upload tick before coverage returned.
+        """
+        self.unsent += records
         self.last_logged = self._record(t)
-        if upload and not silent:
+        if self._silence_at(t) is None:
             self._push(RecordsBatch(t + self.rng.uniform(0.2, 1.5), self.profile.uid,
                                     self.unsent, self.last_logged))
             self.unsent = 0
