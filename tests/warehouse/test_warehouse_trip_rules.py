@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from warehouse_handmade import at, build, drive, parked, query, record, trips, write
+from warehouse_handmade import at, build, drive, east, parked, query, record, trips, write
 
 VID = 7
 
@@ -186,3 +186,17 @@ def test_idle_time_of_a_stop_is_engine_on_time(tmp_path: Path) -> None:
     [stop_row] = query(tmp_path, "select * from marts.stops")
     assert stop_row["duration_s"] == 1290 - 630
     assert stop_row["idle_s"] == 240
+
+
+def test_a_motion_trip_counts_its_distance_from_the_last_record_at_rest(tmp_path: Path) -> None:
+    rest = parked(VID, 0, 600, at_m=0, odometer=0)                  # until 600 s
+    moving = drive(VID, 620, 600, start_m=200, odometer0=200)       # first seen 200 m away
+    end = parked(VID, 1250, 600, at_m=6200, odometer=6200)
+    write(tmp_path, "a", records=rest + moving + end)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["start_time"] == at(620)  # when motion is first seen ...
+    assert trip["start_lon"] == pytest.approx(east(0))  # ... from where it stood
+    assert trip["distance_km"] == pytest.approx(6.2)
+    [stop] = query(tmp_path, "select * from marts.stops") or [None]
+    assert stop is None  # no trip before it: no stop between trips

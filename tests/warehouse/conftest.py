@@ -1,0 +1,102 @@
+"""Session fixtures of the warehouse tests: a raw lake recorded from the real simulator
+through the real ingest, and an Airflow home with a migrated metadata database.
+
+Both are expensive (tens of seconds), so each is made once per session and copied or
+reused by the tests that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SIM_START = "2026-03-02T07:00:00Z"
+SIM_SPEEDUP = "300"
+INGEST_SECONDS = "20"
+USER_ID = "123456"
+
+
+def _trackit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trackit", *args]
+
+
+@pytest.fixture(scope="session")
+def simulated_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``DATA/raw`` + ``truth.json`` of ~100 simulated minutes, 5 vehicles, one message."""
+    root = tmp_path_factory.mktemp("simulated")
+    data = root / "data"
+    env = {**os.environ, "TRACKIT_SESSID": "tjMzwqGgzNdDEyyswn3vZxFbWG",
+           "TRACKIT_AUTHORIZATION": "test-authorization", "PYTHONUNBUFFERED": "1"}
+    sim = subprocess.Popen(
+        _trackit("simulate", "--port", "0", "--vehicles", "5", "--speedup", SIM_SPEEDUP,
+                 "--start", SIM_START, "--ground-truth", str(root / "truth.json")),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=root,
+    )
+    try:
+        assert sim.stdout is not None
+        ws_url = ""
+        deadline = time.monotonic() + 60
+        while not ws_url and time.monotonic() < deadline:
+            line = sim.stdout.readline()
+            if "websocket:" in line:
+                ws_url = line.split("websocket:")[1].strip()
+        assert ws_url, "the simulator did not start"
+        http_url = ws_url.replace("ws://", "http://") + "/ws/websocketAuth"
+        queued = subprocess.run(
+            _trackit("send-message", "--data", str(data), "--uid", "1001", "--text",
+                     "please call the office"),
+            capture_output=True, text=True, env=env, cwd=root, timeout=60)
+        assert queued.returncode == 0, queued.stderr
+        ingest = subprocess.run(
+            _trackit("ingest", "--url", ws_url, "--auth-url", http_url, "--user-id", USER_ID,
+                     "--data", str(data), "--duration", INGEST_SECONDS, "--roll-seconds", "5",
+                     "--status-interval", "0"),
+            capture_output=True, text=True, env=env, cwd=root, timeout=120)
+        assert ingest.returncode == 0, ingest.stderr[-2000:]
+    finally:
+        sim.terminate()  # writes the ground truth on exit
+        sim.wait(timeout=30)
+    assert list((data / "raw").rglob("*.parquet"))
+    return root
+
+
+@pytest.fixture
+def simulated_data(simulated_lake: Path, tmp_path: Path) -> Path:
+    """A private copy of the simulated data dir (raw lake only) and its truth.json."""
+    shutil.copytree(simulated_lake / "data" / "raw", tmp_path / "data" / "raw")
+    shutil.copy(simulated_lake / "truth.json", tmp_path / "truth.json")
+    return tmp_path / "data"
+
+
+def airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment of an Airflow subprocess using ``home`` and this repo's DAGs."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
+        "TRACKIT_TZ": "",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An AIRFLOW_HOME with a migrated SQLite metadata DB (``airflow db migrate``, ~7 s)."""
+    home = tmp_path_factory.mktemp("airflow")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"],
+                          capture_output=True, text=True, env=airflow_env(home), cwd=home,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(f"airflow db migrate took {time.monotonic() - started:.1f}s")
+    yield home
