@@ -161,9 +161,13 @@ def main() -> int:
     work.mkdir(parents=True)
     (work / "raw").symlink_to(raw_root / "raw")
 
-    n_base, t_base = baseline(raw_files)
+    n_base, t_before = baseline(raw_files)
     summary = transform_lake(work, durable=False)
     t_full = summary.seconds
+    # The machine is shared: the baseline runs before and after, and the faster run counts
+    # (the conservative choice for the ratio).
+    _, t_after = baseline(raw_files)
+    t_base = min(t_before, t_after)
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
     base_rate = n_base / t_base
@@ -171,7 +175,7 @@ def main() -> int:
     ratio = full_rate / base_rate
     print(f"frames: {summary.frames} in {len(raw_files)} raw files")
     print(f"baseline (records columns, one json_extract_string query): "
-          f"{base_rate:,.0f} frames/s ({t_base:.2f} s)")
+          f"{base_rate:,.0f} frames/s ({t_base:.2f} s; runs {t_before:.2f} s, {t_after:.2f} s)")
     print(f"full transform (route, type, pandera, dedup, quarantine, write): "
           f"{full_rate:,.0f} frames/s ({t_full:.2f} s)")
     print(f"ratio full/baseline: {ratio:.2f} (target >= 0.5)")

@@ -1,19 +1,28 @@
 """Turn a route declaration (``transforms.routes``) into one DuckDB query.
 
 The query reads the route's frames from the batch relation (columns ``_file``, ``_row``,
-``seq``, ``received_at``, ``doc``, ``route``), parses each frame once for all its fields
-(``json_extract_string(doc, [paths])``) and once for its keys (``json_keys``), converts each
-field to its declared type, and returns one row per frame with:
+``seq``, ``received_at``, ``doc``, ``route``) and returns one row per frame with:
 
 * ``_file``, ``_row``: lineage inside the batch;
 * ``_type_errors``: NULL, or a readable list of the fields whose value has the wrong type
   (validation turns it into a quarantine reason);
 * ``"<table>.<column>"`` for every column of every table the route feeds;
 * ``"<child table>"``: a list of structs, one per entry of the child's JSON map.
+
+Fast path, for every frame: one ``json_transform`` into a typed STRUCT of the route's
+fields (integers read as DOUBLE so a fraction is caught, not rounded; timestamps as text,
+then cast) and one ``json_keys`` of each known object. When every known object has exactly
+as many keys as known keys present with a value of the right type, the frame has no
+unknown field, no JSON null and no type error: nothing else is computed for it.
+
+Slow path, only for the other frames: ``json_extract_string`` of every field as text, to
+name each field whose value has the wrong type, and the exact key-by-key comparison that
+builds ``extra``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from schemas.core_tables import CORE_TABLES
@@ -27,6 +36,16 @@ _KIND = {
     "TIMESTAMPTZ": "a timestamp",
 }
 _INTEGER_TYPES = ("BIGINT", "INTEGER")
+# How json_transform reads each declared type.
+_READ_AS = {
+    "BIGINT": "DOUBLE",
+    "INTEGER": "DOUBLE",
+    "DOUBLE": "DOUBLE",
+    "BOOLEAN": "BOOLEAN",
+    "VARCHAR": "VARCHAR",
+    "TIMESTAMPTZ": "VARCHAR",
+    "MAP": "MAP(VARCHAR, VARCHAR)",
+}
 WHEN = "__when"
 
 
@@ -48,81 +67,102 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _typed(alias: str, f: Field, slot: str) -> str:
-    if f.type in ("VARCHAR", "MAP"):
-        return f"{slot} AS {_ident(alias)}"
-    return f"TRY_CAST({slot} AS {f.type}) AS {_ident(alias)}"
-
-
 def _entries(alias: str) -> str:
     return _ident(alias + "__entries")
 
 
-def _type_error(alias: str, f: Field, slot: str) -> tuple[str, str] | None:
-    """(condition, message): when this field's value does not have its type, and why."""
-    shown = f"'\"' || left({slot}, 60) || '\"'"
+def _all_fields(route: Route) -> dict[str, Field]:
+    """The route's fields plus, as text, every known key that is neither a field nor a
+    known object (so that its presence can be counted)."""
+    fields = dict(route.fields)
+    taken = {f.path for f in fields.values()} | set(route.known)
+    for path, keys in route.known.items():
+        for key in keys:
+            child = f"{path}.{key}"
+            if child not in taken:
+                fields[f"__key:{child}"] = Field(child, "VARCHAR")
+                taken.add(child)
+    return fields
+
+
+def _structure(fields: dict[str, Field]) -> tuple[str, dict[str, str]]:
+    """The json_transform structure of ``fields`` and the SQL accessor of each alias."""
+    tree: dict = {}
+    access: dict[str, str] = {}
+    for alias, f in fields.items():
+        keys = _label(f.path).split(".")
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = _READ_AS[f.type]
+        access[alias] = "_s" + "".join(f".{_ident(k)}" for k in keys)
+    return json.dumps(tree), access
+
+
+def _typed(alias: str, f: Field, read: str) -> str:
+    name = _ident(alias)
+    if f.type in _INTEGER_TYPES:
+        return f"CASE WHEN {read} = trunc({read}) THEN TRY_CAST({read} AS {f.type}) END AS {name}"
+    if f.type == "TIMESTAMPTZ":
+        return f"TRY_CAST({read} AS TIMESTAMPTZ) AS {name}"
+    return f"{read} AS {name}"
+
+
+def _type_error(alias: str, f: Field, slot: str) -> str | None:
+    """SQL: NULL, or why this field's text value (``slot``) does not have its type."""
     if f.type == "VARCHAR":
         return None
+    shown = f"'\"' || left({slot}, 60) || '\"'"
     label = sql_string(_label(f.path) + ": ")
-    if f.type == "MAP":
-        return (f"({slot} IS NOT NULL AND {_entries(alias)} IS NULL)",
-                f"{label} || {shown} || ' is not an object'")
-    bad = f"{_ident(alias)} IS NULL"
-    if f.type in _INTEGER_TYPES:
-        # TRY_CAST rounds '41.5' to 42: an integer field written with a fraction is an
-        # error, never silently rounded.
-        bad = f"({bad} OR contains({slot}, '.'))"
-    return (f"({slot} IS NOT NULL AND {bad})",
-            f"{label} || {shown} || {sql_string(' is not ' + _KIND[f.type])}")
+    what = "an object" if f.type == "MAP" else _KIND[f.type]
+    return (f"CASE WHEN {slot} IS NOT NULL AND {_ident(alias)} IS NULL THEN "
+            f"{label} || {shown} || {sql_string(' is not ' + what)} END")
 
 
-def _child_error(child: Child, route: Route) -> tuple[str, str]:
-    path = _label(route.fields[child.source].path)
+def _child_invalid(child: Child) -> str:
     return (f"coalesce(list_bool_or(list_transform({_entries(child.source)}, "
-            f"lambda e: coalesce({child.invalid}, false))), false)",
-            sql_string(path + ": an entry has a key or value of the wrong type"))
+            f"lambda e: coalesce({child.invalid}, false))), false)")
 
 
-def _type_errors(checks: list[tuple[str, str]]) -> str:
-    """NULL, or the messages of all failed checks (built only for rows with an error)."""
-    if not checks:
-        return "NULL"
-    messages = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in checks)
-    return (f"CASE WHEN {' OR '.join(cond for cond, _ in checks)} "
-            f"THEN concat_ws('; ', {messages}) END")
+def _child_error(child: Child, route: Route) -> str:
+    path = _label(route.fields[child.source].path)
+    return (f"CASE WHEN {_child_invalid(child)} THEN "
+            f"{sql_string(path + ': an entry has a key or value of the wrong type')} END")
 
 
-def _presence(route: Route, slots: dict[str, str], level: int, path: str,
+def _presence(route: Route, fields: dict[str, Field], path: str,
               keys: tuple[str, ...]) -> str:
-    """How many known keys of the object at ``path`` are present (JSON nulls not counted)."""
+    """How many known keys of the object at ``path`` hold a value of the right type."""
     levels = list(route.known)
-    by_path = {f.path: a for a, f in route.fields.items()}
+    by_path = {f.path: a for a, f in fields.items()}
     terms = []
     for key in keys:
         child = f"{path}.{key}"
         if child in levels:
             terms.append(f"(_k[{levels.index(child) + 1}] IS NOT NULL)::INTEGER")
-        elif child in by_path:
-            terms.append(f"({slots[by_path[child]]} IS NOT NULL)::INTEGER")
         else:
-            terms.append(f"({slots[child]} IS NOT NULL)::INTEGER")
+            terms.append(f"({_ident(by_path[child])} IS NOT NULL)::INTEGER")
     return " + ".join(terms) if terms else "0"
 
 
-def _extra(route: Route, slots: dict[str, str]) -> str:
-    """Unknown keys of every known object, as one JSON object of ``path: value`` (or NULL).
+def _fast(route: Route, fields: dict[str, Field]) -> str:
+    """SQL: true when the frame needs no slow path (see the module docstring)."""
+    if not route.known:
+        return "false"  # no key list to count against (outbound commands: rare)
+    conditions = [
+        f"coalesce(len(_k[{i}]), 0) = {_presence(route, fields, path, keys)}"
+        for i, (path, keys) in enumerate(route.known.items(), start=1)
+    ]
+    conditions += [f"NOT {_child_invalid(c)}" for c in route.children.values()]
+    return " AND ".join(conditions)
 
-    Fast path: an object with no more keys than known keys present has no unknown key.
-    Only the other rows (new fields, or known keys holding JSON null) pay for the
-    exact key-by-key comparison.
-    """
+
+def _extra(route: Route) -> str:
+    """Unknown keys of every known object, as one JSON object of ``path: value``."""
     if not route.known:
         return "NULL"
-    maybe = []
     parts = []
-    for i, (path, keys) in enumerate(route.known.items(), start=1):
-        present = _presence(route, slots, i, path, keys)
-        maybe.append(f"coalesce(len(_k[{i}]), 0) > {present}")
+    for path, keys in route.known.items():
         known = sql_list(keys)
         prefix = _label(path)
         prefix = prefix + "." if prefix else ""
@@ -138,22 +178,7 @@ def _extra(route: Route, slots: dict[str, str]) -> str:
         for i, keys in enumerate(route.known.values(), start=1)
     )
     built = f"TRY(to_json(map_from_entries(flatten([{', '.join(parts)}])))::VARCHAR)"
-    return (f"CASE WHEN {' OR '.join(maybe)} THEN "
-            f"CASE WHEN {exact} THEN nullif({built}, '{{}}') END END")
-
-
-def _extraction_paths(route: Route) -> dict[str, str]:
-    """Alias → JSONPath of everything the query extracts: the fields, plus the known keys
-    that are neither a field nor an object of ``known`` (to count them as present)."""
-    paths = {a: f.path for a, f in route.fields.items()}
-    field_paths = set(paths.values())
-    for path, keys in route.known.items():
-        for key in keys:
-            child = f"{path}.{key}"
-            if child not in field_paths and child not in route.known:
-                paths[child] = child
-                field_paths.add(child)
-    return paths
+    return f"CASE WHEN {exact} THEN nullif({built}, '{{}}') END"
 
 
 def _column(table: str, column: str, expr: str) -> str:
@@ -191,17 +216,16 @@ def _present(route: Route, condition: str) -> str:
 
 def route_query(route: Route, relation: str = "batch") -> str:
     """The DuckDB query that turns the frames of ``route`` into rows of its tables."""
-    extraction = _extraction_paths(route)
-    slots = {a: f"_v[{i}]" for i, a in enumerate(extraction, start=1)}
-    aliases = list(route.fields)
-    typed = [_typed(a, route.fields[a], slots[a]) for a in aliases]
-    typed += [
-        f"map_entries(TRY(json_transform({slots[a]}, '\"MAP(VARCHAR, VARCHAR)\"'))) "
-        f"AS {_entries(a)}"
-        for a in aliases if route.fields[a].type == "MAP"
-    ]
-    checks = [c for a in aliases if (c := _type_error(a, route.fields[a], slots[a]))]
-    checks += [_child_error(c, route) for c in route.children.values()]
+    fields = _all_fields(route)
+    structure, access = _structure(fields)
+    typed = [_typed(a, f, access[a]) for a, f in fields.items()]
+    typed += [f"map_entries({access[a]}) AS {_entries(a)}"
+              for a, f in route.fields.items() if f.type == "MAP"]
+    slots = {a: f"_v[{i}]" for i, a in enumerate(route.fields, start=1)}
+    errors = [e for a, f in route.fields.items() if (e := _type_error(a, f, slots[a]))]
+    errors += [_child_error(c, route) for c in route.children.values()]
+    type_errors = (f"nullif(concat_ws('; ', {', '.join(errors)}), '')" if errors else "NULL")
+    paths = sql_list([f.path for f in route.fields.values()])
     keys = f"json_keys(doc, {sql_list(list(route.known))})" if route.known else "NULL"
     outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
     outputs += [f"({_present(route, cond)}) AS {_ident(t + '.' + WHEN)}"
@@ -212,14 +236,18 @@ WITH src AS (
     SELECT _file, _row, seq, received_at, doc FROM {relation}
     WHERE route = {sql_string(route.name)}
 ), ext AS (
-    SELECT *, json_extract_string(doc, {sql_list(list(extraction.values()))}) AS _v,
-           {keys} AS _k
-    FROM src
+    SELECT *, json_transform(doc, {sql_string(structure)}) AS _s, {keys} AS _k FROM src
 ), typed AS (
-    SELECT *, {', '.join(typed)} FROM ext
+    SELECT * EXCLUDE (_s), {', '.join(typed)} FROM ext
+), fast AS (
+    SELECT *, {_fast(route, fields)} AS _fast FROM typed
+), slow AS (
+    SELECT *, CASE WHEN NOT _fast THEN json_extract_string(doc, {paths}) END AS _v FROM fast
 ), checked AS (
-    SELECT *, {_type_errors(checks)} AS _type_errors, {_extra(route, slots)} AS extra
-    FROM typed
+    SELECT *,
+        CASE WHEN NOT _fast THEN {type_errors} END AS _type_errors,
+        CASE WHEN NOT _fast THEN {_extra(route)} END AS extra
+    FROM slow
 )
 SELECT _file, _row, _type_errors, {', '.join(outputs)}
 FROM checked
