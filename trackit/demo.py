@@ -199,7 +199,7 @@ class Demo:
                         "--auth-url", f"http://127.0.0.1:{port}/ws/websocketAuth",
                         "--user-id", str(DEMO_USER_ID), "--data", str(self.layout.root),
                         "--duration", str(seconds), "--roll-seconds", "10",
-                        "--status-interval", "10",
+                        "--status-interval", "5",
                     ),
                     stdout=ingest_out, stderr=subprocess.STDOUT, env=env,
                 )
