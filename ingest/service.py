@@ -27,6 +27,7 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
+from websockets.frames import CLOSE_CODE_EXPLANATIONS, CloseCode
 
 from ingest.auth import http_authenticate
 from ingest.backoff import Backoff
@@ -175,7 +176,7 @@ class IngestService:
                 if first:
                     raise AuthError(str(exc)) from None
                 delay = self.backoff.next_delay()
-                log.warning("reconnect failed (%s); next attempt in %.1f s", exc, delay)
+                log.warning("reconnect failed (%s); next attempt in %.2f s", exc, delay)
                 await self._sleep_unless_stopped(delay)
                 continue
             if not first:
@@ -192,7 +193,7 @@ class IngestService:
                 self.backoff.reset()
             delay = self.backoff.next_delay()
             log.warning(
-                "connection %s lost (%s); reconnecting in %.1f s",
+                "connection %s lost (%s); reconnecting in %.2f s",
                 self._connection_id, cause, delay,
             )
             await self._sleep_unless_stopped(delay)
@@ -449,10 +450,12 @@ class IngestService:
 
 
 def _close_cause(ws: JournalingConnection) -> str:
-    if ws.close_code is None:
+    code = ws.close_code
+    if code is None or code == CloseCode.ABNORMAL_CLOSURE:
         return "connection dropped without a close frame"
-    reason = f" {ws.close_reason}" if ws.close_reason else ""
-    return f"closed with code {ws.close_code}{reason}"
+    explanation = CLOSE_CODE_EXPLANATIONS.get(code, "unknown code")
+    reason = f": {ws.close_reason}" if ws.close_reason else ""
+    return f"closed by the server with code {code} ({explanation}){reason}"
 
 
 async def _abort(ws: JournalingConnection) -> None:
