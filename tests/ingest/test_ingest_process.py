@@ -64,7 +64,9 @@ async def test_socket_auth_refusal_names_the_cause(
     assert secret_env["TRACKIT_AUTHORIZATION"] not in err + out
 
 
-async def test_missing_credentials_is_a_clear_error(trackit_server, secret_env, trackit_cmd, tmp_path):
+async def test_missing_credentials_is_a_clear_error(
+    trackit_server, secret_env, trackit_cmd, tmp_path
+):
     del secret_env["TRACKIT_SESSID"]
     code, _, err = await _run(trackit_cmd(*_ingest_args(trackit_server, tmp_path)), secret_env)
     assert code != 0
@@ -127,7 +129,7 @@ async def test_kill_9_loses_no_journaled_frame_and_seq_keeps_increasing(
     assert len(reached) <= sent_before_kill
     old_max_seq = max(read_raw().column("seq").to_pylist())
 
-    code, out, err = await _run(
+    code, _, err = await _run(
         trackit_cmd(*_ingest_args(trackit_server, data, "--duration", "0.5")), secret_env
     )
     assert code == 0, err

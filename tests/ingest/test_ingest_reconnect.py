@@ -12,7 +12,9 @@ from ingest.service import serve
 async def test_reconnects_after_server_drops_the_connection(
     trackit_server, ingest_config, read_raw, waiter, caplog
 ):
-    frames = [json.dumps({"uid": 1, "params": {"type": "connection", "status": i}}) for i in range(6)]
+    frames = [
+        json.dumps({"uid": 1, "params": {"type": "connection", "status": i}}) for i in range(6)
+    ]
     trackit_server.frames = frames
     trackit_server.drop_after = 3
     stop = asyncio.Event()
