@@ -3,8 +3,9 @@
 Run: ``./run bench simulator [--vehicles N] [--frames N] [--seconds S]``. Measures, side by
 side in one run: the fleet model alone (generate + serialise, no sockets), then a
 ``trackit simulate --speedup max`` subprocess feeding one client live, then the same with
-``--prebuild`` (frames generated and serialised before serving). Prints frames/s, MB/s and
-the peak RSS of the server process. Target: >= 50,000 frames/s to one client.
+``--prebuild`` (frames generated and serialised before serving). Prints frames/s, MB/s,
+frames per server CPU second (what one free core would sustain, whatever the machine's
+load) and the peak RSS of the server process. Target: >= 50,000 frames/s to one client.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from simulator.fleet import Fleet  # noqa: E402
 TARGET = 50_000
 
 
-def model_only(vehicles: int, count: int) -> float:
-    """Frames/s of the fleet model plus serialisation, no I/O."""
+def model_only(vehicles: int, count: int) -> tuple[float, float]:
+    """Frames per wall second and per CPU second of the fleet model + serialisation."""
     fleet = Fleet(vehicles, seed=1, start=1_700_000_000.0)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for message in itertools.islice(fleet.messages(), count):
         frames.dumps(message)
-    return count / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started), count / (time.process_time() - cpu)
 
 
 class PeakRss:
@@ -88,6 +89,11 @@ async def consume(url: str, count: int, seconds: float) -> tuple[int, int, float
         return received, size, time.perf_counter() - started
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 def server_run(vehicles: int, count: int, seconds: float, prebuild: int) -> dict[str, float]:
     """Start ``trackit simulate --speedup max`` and measure one client against it."""
     env = {k: v for k, v in os.environ.items() if k not in ("TRACKIT_SESSID",
@@ -109,9 +115,12 @@ def server_run(vehicles: int, count: int, seconds: float, prebuild: int) -> dict
         if url is None:
             raise SystemExit("bench: the simulator did not start")
         ready = time.perf_counter() - started
+        cpu_before = _cpu_seconds(rss.process)
         received, size, elapsed = asyncio.run(consume(url, count, seconds))
+        server_cpu = _cpu_seconds(rss.process) - cpu_before
         return {"frames": received, "seconds": elapsed, "rate": received / elapsed,
-                "mb_s": size / elapsed / 1e6, "rss_mb": rss.stop() / 1e6, "startup_s": ready}
+                "mb_s": size / elapsed / 1e6, "rss_mb": rss.stop() / 1e6, "startup_s": ready,
+                "per_cpu_s": received / server_cpu if server_cpu else float("inf")}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -124,17 +133,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
 
-    model = model_only(args.vehicles, min(args.frames, 100_000))
-    print(f"fleet model alone ({args.vehicles} vehicles): {model:,.0f} frames/s "
-          "(generate + serialise, no I/O)")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    model, model_cpu = model_only(args.vehicles, min(args.frames, 100_000))
+    print(f"fleet model alone ({args.vehicles} vehicles): {model:,.0f} frames/s wall, "
+          f"{model_cpu:,.0f} frames per CPU second (generate + serialise, no I/O)")
     live = server_run(args.vehicles, args.frames, args.seconds, prebuild=0)
     print(f"live, --speedup max:     {live['rate']:,.0f} frames/s, {live['mb_s']:.1f} MB/s "
-          f"({live['frames']:,} frames in {live['seconds']:.1f} s), "
+          f"({live['frames']:,} frames in {live['seconds']:.1f} s); "
+          f"{live['per_cpu_s']:,.0f} frames per server CPU second; "
           f"server peak RSS {live['rss_mb']:.0f} MB")
     pre = server_run(args.vehicles, args.frames, args.seconds, prebuild=args.frames)
     print(f"pre-built {args.frames:,} frames: {pre['rate']:,.0f} frames/s, "
           f"{pre['mb_s']:.1f} MB/s ({pre['frames']:,} frames in {pre['seconds']:.1f} s; "
-          f"build {pre['startup_s']:.1f} s), server peak RSS {pre['rss_mb']:.0f} MB")
+          f"build {pre['startup_s']:.1f} s); {pre['per_cpu_s']:,.0f} frames per server CPU "
+          f"second; server peak RSS {pre['rss_mb']:.0f} MB")
     print(f"ratio pre-built / live: {pre['rate'] / live['rate']:.2f}; "
           f"target {TARGET:,} frames/s to one client: "
           f"{'met' if pre['rate'] >= TARGET else 'NOT met'} (pre-built), "

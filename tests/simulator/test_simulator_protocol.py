@@ -6,7 +6,15 @@ import asyncio
 import json
 
 import pytest
-from simulator_test_client import START, connect, kind, post_auth, receive, receive_until
+from simulator_test_client import (
+    START,
+    connect,
+    fleet_frames,
+    kind,
+    post_auth,
+    receive,
+    receive_until,
+)
 from websockets.exceptions import ConnectionClosed
 
 from protocol.messages import driver_message_command, getio_command
@@ -167,3 +175,43 @@ async def test_records_frames_have_the_manuals_shape() -> None:
     assert set(io["record"]["exd"]["tlm"]) == {"tio", "tlv"}
     assert io["event"]["hid"] == io["record"]["_id"]
     assert io["event"]["lng"] == io["record"]["loc"]["lon"]
+
+
+async def test_every_authenticated_client_gets_the_same_frames() -> None:
+    async with start_simulator(vehicles=3, speedup=6000, start=START, seed=2) as sim:
+        first, _ = await connect(sim.ws_url, sim.user_id, sim.sessid)
+        await asyncio.sleep(0.3)
+        second, _ = await connect(sim.ws_url, sim.user_id, sim.sessid)
+        a, b = await asyncio.gather(receive(first, seconds=2.0), receive(second, seconds=1.5))
+        await first.close()
+        await second.close()
+    # The second client joined later: it gets the same stream from where it joined.
+    fleet = [f.decode() for f in fleet_frames(2, 3, len(a) + 100)]
+    assert len(b) > 50
+    assert a == fleet[: len(a)]
+    joined = fleet.index(b[0])
+    assert joined > 0 and b == fleet[joined: joined + len(b)]
+
+
+async def test_speedup_runs_simulated_time_that_much_faster() -> None:
+    async with start_simulator(vehicles=2, speedup=600, start=START) as sim:
+        ws, _ = await connect(sim.ws_url, sim.user_id, sim.sessid)
+        started = asyncio.get_running_loop().time()
+        await receive(ws, seconds=2.0)
+        elapsed = asyncio.get_running_loop().time() - started
+        simulated = sim.server.clock.now() - START
+        await ws.close()
+    assert 0.8 * 600 * elapsed <= simulated <= 1.2 * 600 * elapsed + 60
+
+
+async def test_simulated_time_stands_still_while_nobody_listens() -> None:
+    async with start_simulator(vehicles=2, speedup=600, start=START) as sim:
+        await asyncio.sleep(0.5)
+        assert sim.server.clock.now() == START
+        ws, _ = await connect(sim.ws_url, sim.user_id, sim.sessid)
+        await receive(ws, seconds=0.5)
+        await ws.close()
+        await asyncio.sleep(0.2)
+        paused_at = sim.server.clock.now()
+        await asyncio.sleep(0.5)
+        assert sim.server.clock.now() == paused_at > START
