@@ -19,7 +19,6 @@ import pytest
 from conftest import REPO, airflow_env
 
 from lake.layout import DataLayout
-from warehouse.database import builder_path
 from warehouse.sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
 
 DAG_FILE = REPO / "dags" / "trackit_warehouse.py"
@@ -44,16 +43,21 @@ print(json.dumps({{
 }}))
 """
 
+# Runs the DAG once per logical date in one process (Airflow's start-up is the slow part);
+# sys.argv[2] is a JSON list of Python snippets to execute after each run but the last.
 RUN_DAG = f"""
-import sys
+import json, sys
 from datetime import UTC, datetime
 from airflow.dag_processing.dagbag import DagBag
 dag = DagBag(dag_folder={str(DAG_FILE)!r}).get_dag("trackit_warehouse")
-for n, logical in enumerate(sys.argv[2:]):
+between = json.loads(sys.argv[2])
+for n, logical in enumerate(sys.argv[3:]):
     run = dag.test(logical_date=datetime.fromisoformat(logical),
                    run_conf={{"data_dir": sys.argv[1]}})
     states = {{ti.task_id: str(ti.state) for ti in run.get_task_instances()}}
     print("RUN-STATE", n, run.state, sorted(states.items()), flush=True)
+    if n < len(between):
+        exec(between[n])
 """
 
 
@@ -64,8 +68,10 @@ def inspect_dag(home: Path) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_dag(home: Path, data: Path, *logical_dates: str) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", RUN_DAG, str(data), *logical_dates],
+def run_dag(home: Path, data: Path, *logical_dates: str, between: tuple[str, ...] = ()
+            ) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", RUN_DAG, str(data), json.dumps(between),
+                           *logical_dates],
                           capture_output=True, text=True, env=airflow_env(home), cwd=home,
                           timeout=300)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
@@ -164,18 +170,27 @@ def test_a_failed_check_fails_the_dag_run_and_publishes_nothing(
     airflow_home: Path, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    tables = generate(FleetSpec(start=DEFAULT_START, hours=12, vehicles=2))
-    write_core_lake(data, tables, stem="first")
-    assert run_dag(airflow_home, data, "2026-03-02T12:00:00+00:00")[0].split()[2] == "success"
-
-    con = duckdb.connect(str(builder_path(data)))
-    con.execute("update marts.trips set distance_km = distance_km * 2")  # a bug in a mart
-    con.close()
-    later = generate(FleetSpec(start=DEFAULT_START + timedelta(days=1), hours=12, vehicles=3))
-    write_core_lake(data, {k: [r for r in v if r["vid"] == 800002] for k, v in later.items()},
-                    stem="second")
-    [state] = run_dag(airflow_home, data, "2026-03-02T12:15:00+00:00")
-    assert state.split()[2] == "failed", state
-    assert "('check', 'failed')" in state and "('publish', 'upstream_failed')" in state
+    write_core_lake(data, generate(FleetSpec(start=DEFAULT_START, hours=12, vehicles=2)),
+                    stem="first")
+    # after a good run: a bug doubles the trips' distances, then a new vehicle's data lands
+    bug_then_new_data = f"""
+import duckdb
+from datetime import timedelta
+from pathlib import Path
+from warehouse.database import builder_path
+from warehouse.sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
+con = duckdb.connect(str(builder_path(Path({str(data)!r}))))
+con.execute("update marts.trips set distance_km = distance_km * 2")
+con.close()
+later = generate(FleetSpec(start=DEFAULT_START + timedelta(days=1), hours=12, vehicles=3))
+write_core_lake(Path({str(data)!r}),
+                {{k: [r for r in v if r["vid"] == 800002] for k, v in later.items()}},
+                stem="second")
+"""
+    first, second = run_dag(airflow_home, data, "2026-03-02T12:00:00+00:00",
+                            "2026-03-02T12:15:00+00:00", between=(bug_then_new_data,))
+    assert first.split()[2] == "success", first
+    assert second.split()[2] == "failed", second
+    assert "('check', 'failed')" in second and "('publish', 'upstream_failed')" in second
     [(vehicles,)] = warehouse_rows(data, "select count(distinct vid) from marts.trips")
     assert vehicles == 2  # readers still see the last checked build
