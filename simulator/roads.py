@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 
 from simulator import catalog
-from simulator.geo import haversine_m, offset
+from simulator.geo import bearing_deg, haversine_m, offset
 
 CENTRE = (38.7369, -9.1427)
 TOP_SPEED_KMH = 80.0
@@ -32,6 +32,7 @@ class Edge:
     length_m: float
     speed_limit_kmh: float
     street: str
+    heading: float
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,8 +93,10 @@ class RoadNetwork:
     def _link(edges: list[list[Edge]], lats: list[float], lons: list[float], a: int, b: int,
               limit: float, street: str) -> None:
         length = haversine_m(lats[a], lons[a], lats[b], lons[b])
-        edges[a].append(Edge(b, length, limit, street))
-        edges[b].append(Edge(a, length, limit, street))
+        edges[a].append(Edge(b, length, limit, street, bearing_deg(lats[a], lons[a], lats[b],
+                                                                   lons[b])))
+        edges[b].append(Edge(a, length, limit, street, bearing_deg(lats[b], lons[b], lats[a],
+                                                                   lons[a])))
 
     def distance_m(self, a: int, b: int) -> float:
         """Straight-line distance between two intersections."""

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from simulator import catalog
 from simulator.catalog import DeviceEventKind
-from simulator.geo import bearing_deg
 from simulator.ground_truth import GroundTruth
 from simulator.ids import IdMaker
 from simulator.messages import (
@@ -226,7 +225,7 @@ class Vehicle:
         idle_s = warmup
         for number, (_, edge) in enumerate(steps):
             lat1, lon1 = self.roads.lats[edge.to], self.roads.lons[edge.to]
-            heading = bearing_deg(lat, lon, lat1, lon1)
+            heading = edge.heading
             speed = round(edge.speed_limit_kmh * profile.speed_factor * rng.uniform(0.85, 1.05))
             duration = edge.length_m / (speed / 3.6)
             legs.append(_Leg(t, t + duration, lat, lon, lat1, lon1, speed, heading, odo,
