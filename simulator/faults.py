@@ -91,7 +91,7 @@ class FaultInjector:
         payload = frame.payload
         text = True
         if kind == "truncated":
-            payload = payload[: len(payload) // 2]
+            payload = _cut(payload)
         elif kind == "trailing_comma":
             payload = payload[:-1] + b",}"
         elif kind == "stray_braces":
@@ -100,7 +100,7 @@ class FaultInjector:
             if b'Z"' in payload:
                 payload = payload.replace(b'Z"', b'"')
             else:
-                kind, payload = "truncated", payload[: len(payload) // 2]
+                kind, payload = "truncated", _cut(payload)
         elif kind == "not_json":
             payload = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
         elif kind == "binary":
@@ -121,3 +121,9 @@ class FaultInjector:
             body = {"params": {"type": "server-notice", "msg": "maintenance at 03:00 UTC"}}
         self.truth.faults["unknown_type"] += 1
         return OutFrame(emit, orjson.dumps(body), "unknown_type")
+
+
+def _cut(payload: bytes) -> bytes:
+    """The first half of a frame, cut on a character boundary (text frames must stay UTF-8,
+    or the client's WebSocket library would close the connection instead of passing it on)."""
+    return payload[: len(payload) // 2].decode("utf-8", "ignore").encode()

@@ -139,13 +139,16 @@ class SimulatorServer:
         self._server = await serve(
             self._session, self.config.host, self.config.port,
             create_connection=functools.partial(TrackitConnection, simulator=self),
-            compression=None, max_queue=64, write_limit=2**20,
+            compression=None, max_queue=64, write_limit=2**20, close_timeout=2,
         )
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = sockname[0], sockname[1]
         self._tasks.append(asyncio.create_task(self._pump(), name="simulator-pump"))
         if self.config.ground_truth_path is not None:
-            self._tasks.append(asyncio.create_task(self._write_truth_periodically()))
+            self._tasks.append(asyncio.create_task(self._write_truth_periodically(),
+                                                   name="simulator-ground-truth"))
+        for task in self._tasks:
+            task.add_done_callback(_report_crash)
 
     async def stop(self) -> None:
         """Stop serving, close every connection and write the final ground truth."""
@@ -325,3 +328,10 @@ def _write(conn: ServerConnection, batch: list[OutFrame]) -> None:
     # One write per batch; safe beside websockets' own writes (pings, close) because both
     # only ever append whole frames to the same transport, in the event loop's order.
     conn.transport.write(b"".join([frame.wire() for frame in batch]))
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """Log a background task that died, so a stalled simulator says why."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("%s crashed; the simulator stopped sending", task.get_name(),
+                     exc_info=task.exception())

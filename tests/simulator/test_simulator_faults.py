@@ -169,3 +169,15 @@ async def test_refuse_auth_minus_one_refuses_forever() -> None:
             ws, reply = await connect(sim.ws_url, sim.user_id, sim.sessid)
             await ws.close()
             assert status == 401 and reply["params"]["success"] is False
+
+
+def test_every_malformed_text_frame_is_still_valid_utf8() -> None:
+    from simulator.faults import FaultInjector, OutFrame
+    from simulator.ground_truth import GroundTruth
+
+    injector = FaultInjector(Faults(malformed_rate=1.0), seed=1, truth=GroundTruth(1, START))
+    payload = '{"uid":1001,"params":{"type":"pnd-msg","event":{"txt":"não às 15h ÁÉÍ"}}}'.encode()
+    for _ in range(300):
+        for frame in injector.apply(OutFrame(START, payload, "pnd-msg")):
+            if frame.text:
+                frame.payload.decode("utf-8")
