@@ -24,6 +24,9 @@ from websockets.protocol import Protocol as WebSocketProtocol
 
 from ingest.journal import RecordKind
 
+_TEXT = Opcode.TEXT
+_TEXT_IN = int(RecordKind.TEXT_IN)
+
 
 class FrameSink(Protocol):
     """Where complete messages go (``ingest.journal.JournalWriter`` is one)."""
@@ -49,9 +52,14 @@ class JournalingConnection(ClientConnection):
         self._fragment_kind = RecordKind.TEXT_IN
 
     def process_event(self, event: Any) -> None:
-        if self.response is not None and type(event) is Frame:
+        if type(event) is Frame:
             opcode = event.opcode
-            if opcode is Opcode.TEXT or opcode is Opcode.BINARY or opcode is Opcode.CONT:
+            if opcode is _TEXT and event.fin:
+                # The hot path: one complete text message.
+                data = event.data
+                self.sink.add(_TEXT_IN, data if type(data) is bytes else bytes(data))
+                return
+            if opcode is Opcode.BINARY or opcode is Opcode.CONT or opcode is _TEXT:
                 self._data_frame(event, opcode)
                 return
         super().process_event(event)

@@ -27,59 +27,70 @@ class SegmentColumns:
     """Raw-lake columns of consecutive frames, starting at ``first_seq``.
 
     ``data`` holds every frame's raw-lake text back to back (binary frames already in
-    their base64 form, listed in ``encoded_rows``), ``offsets`` the Arrow string offsets.
+    their base64 form, listed in ``encoded_rows``) and ``offsets`` the Arrow string
+    offsets. Per-frame work is two appends; everything else is recorded per run:
+    ``time_runs`` (first row, receive time in µs) once per network read,
+    ``connections`` (first row, connection id) once per connection, and the rare
+    ``out_rows`` / ``encoded_rows``.
     """
 
     __slots__ = (
         "connections",
         "data",
-        "directions",
         "encoded_rows",
         "first_seq",
         "offsets",
-        "received_at",
+        "out_rows",
+        "time_runs",
     )
 
     def __init__(self, first_seq: int) -> None:
         self.first_seq = first_seq
-        self.received_at = array("q")
-        self.directions = array("b")
         self.data = bytearray()
         self.offsets = array("i", [0])
+        self.time_runs: list[tuple[int, int]] = []
+        self.out_rows: list[int] = []
         self.encoded_rows: list[int] = []
         self.connections: list[tuple[int, str]] = []
 
     def __len__(self) -> int:
-        return len(self.received_at)
+        return len(self.offsets) - 1
 
     @property
     def last_seq(self) -> int:
         """The ``seq`` of the last frame (``first_seq - 1`` when empty)."""
-        return self.first_seq + len(self.received_at) - 1
+        return self.first_seq + len(self) - 1
 
     def set_connection(self, connection_id: str) -> None:
         """Frames appended from now on belong to ``connection_id``."""
-        self.connections.append((len(self.received_at), connection_id))
+        self.connections.append((len(self), connection_id))
+
+    def set_time(self, received_at_us: int) -> None:
+        """Frames appended from now on were received at ``received_at_us``."""
+        self.time_runs.append((len(self), received_at_us))
 
     def append(self, received_at_us: int, outbound: bool, payload: bytes, binary: bool) -> None:
-        """Append one frame (the journal writer inlines this on its hot path)."""
+        """Append one frame (the journal writer inlines the common case)."""
+        row = len(self)
+        if not self.time_runs or self.time_runs[-1][1] != received_at_us:
+            self.time_runs.append((row, received_at_us))
+        if outbound:
+            self.out_rows.append(row)
         if binary:
-            self.encoded_rows.append(len(self.received_at))
+            self.encoded_rows.append(row)
             payload = binary_as_text(payload)
         self.data += payload
         self.offsets.append(len(self.data))
-        self.received_at.append(received_at_us)
-        self.directions.append(outbound)
 
     def to_table(self) -> pa.Table:
         """The frames as one table with exactly ``lake.raw_schema.RAW_SCHEMA``."""
-        n = len(self.received_at)
-        received_at = pa.Array.from_buffers(
-            pa.timestamp("us", tz="UTC"), n, [None, pa.py_buffer(self.received_at)]
-        )
-        directions = pc.take(
-            _DIRECTIONS, pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(self.directions)])
-        )
+        n = len(self)
+        received_at = pa.array(
+            _expand_runs(self.time_runs, n, np.int64, 0), pa.int64()
+        ).cast(pa.timestamp("us", tz="UTC"))
+        flags = np.zeros(n, dtype=np.int8)
+        flags[self.out_rows] = 1
+        directions = pc.take(_DIRECTIONS, pa.array(flags))
         seq = pa.array(np.arange(self.first_seq, self.first_seq + n, dtype=np.int64))
         return pa.Table.from_arrays(
             [received_at, directions, self._connection_column(n), seq, self._frame_column(n)],
@@ -132,3 +143,13 @@ class SegmentColumns:
             else:
                 texts.append(binary_as_text(payload).decode())
         return pa.array(texts, pa.string())
+
+
+def _expand_runs(runs: list[tuple[int, int]], n: int, dtype: type, default: int) -> np.ndarray:
+    """Per-row values from ``(first row, value)`` runs (rows before the first: ``default``)."""
+    if not runs:
+        return np.full(n, default, dtype=dtype)
+    starts = np.array([row for row, _ in runs] + [n], dtype=np.int64)
+    values = np.array([value for _, value in runs], dtype=dtype)
+    head = np.full(int(starts[0]), default, dtype=dtype)
+    return np.concatenate([head, np.repeat(values, np.diff(starts))])

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.frames import decode_raw_text
-from ingest.journal import MAGIC, JournalWriter, RecordKind, encode_record, read_segment
+from ingest.journal import MAGIC, JournalWriter, RecordKind, encode_batch, read_segment
 from ingest.rawfiles import publish_segment, raw_file_name
 from ingest.recovery import recover_journal
 from ingest.segment import SegmentColumns
@@ -26,11 +26,14 @@ T0 = 1_775_000_000_000_000  # 2026-03-31T23:33:20Z, in µs
 
 
 def _write_segment(path: Path, frames: list[tuple[RecordKind, bytes]], first_seq: int = 1,
-                   start_us: int = T0, step_us: int = 1) -> bytes:
+                   start_us: int = T0, step_us: int = 1, per_batch: int = 1) -> bytes:
+    """A segment with one connection record, then ``per_batch`` frames per batch."""
     blob = bytearray(MAGIC)
-    blob += encode_record(RecordKind.CONNECTION, -1, start_us, b"conn-1")
-    for index, (kind, payload) in enumerate(frames):
-        blob += encode_record(kind, first_seq + index, start_us + index * step_us, payload)
+    blob += encode_batch(start_us, [(RecordKind.CONNECTION, -1, b"conn-1")])
+    for start in range(0, len(frames), per_batch):
+        records = [(kind, first_seq + start + i, payload)
+                   for i, (kind, payload) in enumerate(frames[start:start + per_batch])]
+        blob += encode_batch(start_us + start * step_us, records)
     path.write_bytes(blob)
     return bytes(blob)
 
@@ -46,6 +49,15 @@ def test_torn_tail_keeps_exactly_the_complete_records(tmp_path):
         kept = read.columns.to_table().column("frame").to_pylist()
         assert kept == [p.decode() for _, p in frames[: len(kept)]]
         assert read.valid_bytes + read.discarded_bytes == length
+
+
+def test_a_torn_batch_is_dropped_whole(tmp_path):
+    frames = [(RecordKind.TEXT_IN, f'{{"n":{i}}}'.encode()) for i in range(10)]
+    path = tmp_path / "0000000000000001.wal"
+    blob = _write_segment(path, frames, per_batch=4)
+    path.write_bytes(blob[:-3])
+    kept = read_segment(path, 1).columns.to_table().column("frame").to_pylist()
+    assert kept == [p.decode() for _, p in frames[:8]]
 
 
 def test_corrupt_record_ends_the_segment(tmp_path):
