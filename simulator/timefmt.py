@@ -39,3 +39,16 @@ def parse_iso(text: str) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_start(text: str, now: float) -> float:
+    """A start time: ISO-8601, or an offset from ``now`` such as ``-6h``, ``-90m``, ``-2d``."""
+    if text.startswith("-") and text[-1:] in _UNITS:
+        try:
+            return float(int(now - float(text[1:-1]) * _UNITS[text[-1]]))
+        except ValueError:
+            raise ValueError(f"not a time offset: {text!r}") from None
+    return parse_iso(text)

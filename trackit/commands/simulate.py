@@ -52,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--speedup", type=_speedup, default=1.0,
                         help="simulated seconds per wall second, or 'max' (default 1)")
-    parser.add_argument("--start", help="simulated start time, ISO-8601 (default: now)")
+    parser.add_argument("--start",
+                        help="simulated start: ISO-8601 or an offset like -6h / -90m "
+                             "(default: now)")
     parser.add_argument("--user-id", type=int, default=None,
                         help="accepted user_id (default: the demo 123456)")
     parser.add_argument("--ground-truth", type=Path, default=None, metavar="FILE",
@@ -94,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace) -> SimulatorConfig:
     """The simulator configuration the arguments describe."""
     from simulator.config import Credentials, Faults, ReplyDelays, SimulatorConfig
-    from simulator.timefmt import parse_iso
+    from simulator.timefmt import parse_start
 
     if args.vehicles < 1:
         raise TrackitError("--vehicles must be at least 1")
@@ -103,9 +105,10 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
     start = None
     if args.start:
         try:
-            start = parse_iso(args.start)
+            start = parse_start(args.start, time.time())
         except ValueError:
-            raise TrackitError(f"--start is not an ISO-8601 time: {args.start!r}") from None
+            raise TrackitError(f"--start is neither an ISO-8601 time nor an offset like -6h: "
+                               f"{args.start!r}") from None
     return SimulatorConfig(
         host=args.host, port=args.port, vehicles=args.vehicles, seed=args.seed,
         speedup=args.speedup, start=start,
