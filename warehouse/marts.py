@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 
@@ -66,15 +67,18 @@ new_records as (
     from core.records where _load_id > $since_load_id
     group by vid
 ),
+-- the ignition history of a unit changes from its io window on (the new I/O rows and
+-- io_changes, which is small, map units to vehicles)
 new_ignition as (
-    select r.vid, min(w.window_start) as first_new_tmx
+    select c.vid, min(w.window_start) as first_new_tmx
     from io_windows as w
     join (
-        select distinct uid, vid from core.records
-        where uid in (select uid from io_windows where io = $ignition_io)
-    ) as r using (uid)
-    where w.io = $ignition_io
-    group by r.vid
+        select uid, vid from core.record_io where _load_id > $since_load_id
+        union select uid, vid from core.io_events where _load_id > $since_load_id
+        union select uid, vid from marts.io_changes where io = $ignition_io
+    ) as c using (uid)
+    where w.io = $ignition_io and c.vid is not null
+    group by c.vid
 ),
 dirty_vehicles as (
     select vid, min(first_new_tmx) as first_new_tmx
@@ -200,13 +204,19 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(MART_TABLES_SQL)
 
 
+def _earliest(con: duckdb.DuckDBPyConnection, windows: str) -> datetime:
+    """The earliest window start (a constant filter lets DuckDB skip old row groups)."""
+    earliest = con.execute(f"select min(window_start) from {windows}").fetchone()[0]
+    return earliest if earliest is not None else datetime.max.replace(tzinfo=UTC)
+
+
 def _rebuild(con: duckdb.DuckDBPyConnection, mart: str, config: WarehouseConfig,
-             since_load_id: int) -> int:
+             since_load_id: int, bounds: dict[str, datetime]) -> int:
     sql = mart_sql(mart)
     delete = DELETES[mart].replace("{event_latency_sql}", sql)
-    _run(con, delete, config, since_load_id=since_load_id)
+    _run(con, delete, config, since_load_id=since_load_id, **bounds)
     inserted = _run(con, f"insert into marts.{mart} by name select * from ({sql})", config,
-                    since_load_id=since_load_id).fetchone()
+                    since_load_id=since_load_id, **bounds).fetchone()
     return int(inserted[0]) if inserted else 0
 
 
@@ -243,14 +253,19 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
         _run(con, IO_WINDOWS, config, since_load_id=since)
         _run(con, TRIP_WINDOWS, config, since_load_id=since)
         _run(con, MESSAGE_WINDOWS, config, since_load_id=since)
+        bounds = {
+            "earliest_window_start": _earliest(con, "trip_windows"),
+            "earliest_io_window_start": _earliest(con, "io_windows"),
+        }
         summary.vehicles_rebuilt = con.execute("select count(*) from trip_windows").fetchone()[0]
         summary.records_read = con.execute(
             "select count(*) from core.records as r join trip_windows as w "
-            "on r.vid = w.vid and r.tmx >= w.window_start"
+            "on r.vid = w.vid and r.tmx >= w.window_start where r.tmx >= $earliest",
+            {"earliest": bounds["earliest_window_start"]},
         ).fetchone()[0]
         _note_pending_checks(con, config, since)
         for mart in MART_NAMES:
-            summary.rows_written[mart] = _rebuild(con, mart, config, since)
+            summary.rows_written[mart] = _rebuild(con, mart, config, since, bounds)
             log.info("marts: %s %d rows (re)built", mart, summary.rows_written[mart])
         set_state(con, "marts_load_id", current)
         con.execute("commit")

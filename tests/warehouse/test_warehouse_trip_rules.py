@@ -200,3 +200,18 @@ def test_a_motion_trip_counts_its_distance_from_the_last_record_at_rest(tmp_path
     assert trip["distance_km"] == pytest.approx(6.2)
     [stop] = query(tmp_path, "select * from marts.stops") or [None]
     assert stop is None  # no trip before it: no stop between trips
+
+
+def test_ignition_that_arrives_late_rebuilds_the_trips_it_decides(tmp_path: Path) -> None:
+    crawl = drive(VID, 0, 1200, speed_kmh=3, every_s=60, odometer0=0)
+    rest = parked(VID, 1260, 900, at_m=1000, odometer=1000)
+    write(tmp_path, "records", records=crawl + rest)
+    build(tmp_path)
+    assert trips(tmp_path) == []  # by motion alone: too slow, too small steps
+    io = [{"vid": VID, "uid": VID + 1000, "tmx": r["tmx"], "io": 1,
+           "value": 1.0 if r in crawl else 0.0, "received_at": r["received_at"], "seq": 0}
+          for r in crawl + rest]
+    write(tmp_path, "late-io", record_io=io)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["detection"] == "ignition" and trip["distance_km"] == pytest.approx(1.0)

@@ -5,7 +5,8 @@
 -- once) and getio snapshots (core.io_snapshots). Repeating the same value is not a change.
 -- The first value ever seen of an input opens its history: from_value is NULL there.
 --
--- Recomputed per (uid, io) from io_windows.window_start on, continuing from the last change
+-- $earliest_io_window_start (the minimum of io_windows.window_start) lets DuckDB skip old
+-- row groups. Recomputed per (uid, io) from io_windows.window_start on, continuing from the last change
 -- stored before it, so building hour by hour gives the rows of one build over everything.
 
 with
@@ -18,21 +19,21 @@ observations as (
     select r.uid, r.vid, r.io, r.tmx, r.value, 'record_io' as source
     from core.record_io as r
     join windows as w on r.uid = w.uid and r.io = w.io and r.tmx >= w.window_start
-    where r.value is not null
+    where r.value is not null and r.tmx >= $earliest_io_window_start
 
     union all
 
     select e.uid, e.vid, e.io, e.tmx, e.level as value, 'io_event' as source
     from core.io_events as e
     join windows as w on e.uid = w.uid and e.io = w.io and e.tmx >= w.window_start
-    where e.level is not null
+    where e.level is not null and e.tmx >= $earliest_io_window_start
 
     union all
 
     select s.uid, null as vid, s.io, s.tmx, s.level as value, 'io_snapshot' as source
     from core.io_snapshots as s
     join windows as w on s.uid = w.uid and s.io = w.io and s.tmx >= w.window_start
-    where s.level is not null
+    where s.level is not null and s.tmx >= $earliest_io_window_start
 ),
 
 -- the state each recomputation continues from: the last change stored before its window

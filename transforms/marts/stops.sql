@@ -6,7 +6,8 @@
 --
 -- Recomputed per vehicle for the stops starting at or after trip_windows.window_start
 -- (that is, after the trips of the same windows were rebuilt).
--- Parameters: $ignition_io.
+-- Parameters: $earliest_window_start (the minimum of trip_windows.window_start),
+-- $ignition_io.
 
 with
 
@@ -18,6 +19,7 @@ trips_in_window as (
     select t.vid, t.start_time, t.end_time, t.end_lat, t.end_lon, t.is_open
     from marts.trips as t
     join windows as w on t.vid = w.vid and t.end_time >= w.window_start
+    where t.end_time >= $earliest_window_start
 ),
 
 stops as (
@@ -40,6 +42,7 @@ window_records as (
         lead(r.tmx) over (partition by r.vid order by r.tmx) as next_tmx
     from core.records as r
     join windows as w on r.vid = w.vid and r.tmx >= w.window_start
+    where r.tmx >= $earliest_window_start  -- lets DuckDB skip older row groups
 ),
 
 ignition_changes as (

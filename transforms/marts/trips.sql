@@ -6,7 +6,8 @@
 --
 -- Sums of floating-point steps are rounded (distances to the millimetre) so that the
 -- order in which a parallel aggregate adds them cannot change a result.
--- Parameters: $ignition_io, $min_speed_kmh, $min_move_m, $min_stop_s, $min_trip_m,
+-- Parameters: $earliest_window_start (the minimum of trip_windows.window_start),
+-- $ignition_io, $min_speed_kmh, $min_move_m, $min_stop_s, $min_trip_m,
 -- $max_gap_s, $gap_min_odometer_m, $gap_min_speed_kmh, $max_odometer_speed_kmh.
 
 with
@@ -19,6 +20,7 @@ window_records as (
     select r.vid, r.uid, r.tmx, r.lat, r.lon, r.speed_kmh, r.odometer, r.driver_card
     from core.records as r
     join windows as w on r.vid = w.vid and r.tmx >= w.window_start
+    where r.tmx >= $earliest_window_start  -- lets DuckDB skip older row groups
 ),
 
 -- value of the ignition input at each record, when known (as of the record's time)

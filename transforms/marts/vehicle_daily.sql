@@ -3,7 +3,7 @@
 --
 -- A trip and a stop count on the local day they start. Recomputed per vehicle for the days
 -- from the local day of trip_windows.window_start on.
--- Parameters: $timezone.
+-- Parameters: $timezone, $earliest_window_start (the minimum of trip_windows.window_start).
 
 with
 
@@ -22,7 +22,8 @@ daily_records as (
     from core.records as r
     join windows as w
         on r.vid = w.vid and r.tmx >= w.window_start - interval 2 day
-    where (r.tmx at time zone $timezone)::date >= w.first_day
+    where r.tmx >= $earliest_window_start - interval 2 day
+      and (r.tmx at time zone $timezone)::date >= w.first_day
     group by all
 ),
 
@@ -36,7 +37,8 @@ daily_trips as (
     from marts.trips as t
     join windows as w
         on t.vid = w.vid and t.start_time >= w.window_start - interval 2 day
-    where (t.start_time at time zone $timezone)::date >= w.first_day
+    where t.start_time >= $earliest_window_start - interval 2 day
+      and (t.start_time at time zone $timezone)::date >= w.first_day
     group by all
 ),
 
@@ -48,7 +50,8 @@ daily_stops as (
     from marts.stops as s
     join windows as w
         on s.vid = w.vid and s.start_time >= w.window_start - interval 2 day
-    where (s.start_time at time zone $timezone)::date >= w.first_day
+    where s.start_time >= $earliest_window_start - interval 2 day
+      and (s.start_time at time zone $timezone)::date >= w.first_day
     group by all
 ),
 
