@@ -46,7 +46,7 @@ def record_body(record: Record) -> dict[str, Any]:
         if record.eco.driver_card is not None:
             eco["dcl"] = record.eco.driver_card
         exd["eco"] = eco
-    exd["io"] = {str(k): v for k, v in record.io.items()}
+    exd["io"] = record.io
     return {
         "tmx": iso_utc(record.tmx), "vid": record.vid, "dmx": 1,
         "loc": {"lon": record.lon, "lat": record.lat},

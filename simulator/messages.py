@@ -35,7 +35,9 @@ class Record:
     odometer_m: int
     sat: int
     alt: int
-    io: dict[int, int]
+    io: dict[str, int]
+    """Input levels keyed by input number as a string (``"1"``), as the frames spell them;
+    shared between records, never mutated."""
     eco: Eco | None
 
 

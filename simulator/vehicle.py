@@ -45,6 +45,11 @@ PARKED_LOG_S = 900.0
 RECORDS_PER_UPLOAD = 3
 
 
+def _io_snapshot(levels: dict[int, int]) -> dict[str, int]:
+    """Input levels keyed as the frames spell them; shared by records until a level changes."""
+    return {str(io): level for io, level in levels.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class VehicleProfile:
     """The fixed traits of one vehicle and its device."""
@@ -130,6 +135,7 @@ class Vehicle:
             self.levels[catalog.IO_DOOR] = 0
         if profile.has_can:
             self.levels[catalog.IO_PRIVATE] = 1
+        self.io_snapshot = _io_snapshot(self.levels)
         self.io_history: dict[int, tuple[list[float], list[int]]] = {
             io: ([start], [level]) for io, level in self.levels.items()
         }
@@ -420,7 +426,7 @@ class Vehicle:
         alt = int(45 + 35 * math.sin(lat * 250) + 25 * math.cos(lon * 310))
         satellites = 7 + int(self.rng.random() * 10)
         return Record(t, self.profile.vid, lat, lon, speed, heading, round(odo), satellites, alt,
-                      dict(self.levels), eco)
+                      self.io_snapshot, eco)
 
     def _log(self, t: float, records: int) -> None:
         """Log ``records`` records ending at ``t`` and upload them unless the device is silent.
@@ -439,6 +445,7 @@ class Vehicle:
         t = float(int(t))
         previous = self.levels.get(io)
         self.levels[io] = level
+        self.io_snapshot = _io_snapshot(self.levels)
         times, values = self.io_history[io]
         times.append(t)
         values.append(level)
