@@ -122,7 +122,12 @@ class IngestService:
         self._loop = asyncio.get_running_loop()
         lock_fd = self.state.acquire_lock()
         try:
-            recovered = await asyncio.to_thread(recover_journal, self.state)
+            try:
+                recovered = await asyncio.to_thread(recover_journal, self.state)
+            except OSError as exc:
+                raise IngestError(
+                    f"cannot recover the journal {self.state.journal}: {exc}"
+                ) from None
             self._fail_interrupted_commands()
             first_seq = recovered.next_seq
             self._journal = JournalWriter(
@@ -148,6 +153,7 @@ class IngestService:
                 await asyncio.gather(*timers, return_exceptions=True)
                 self._journal.close()
                 await asyncio.to_thread(self._roller.shutdown, wait=True)
+                await asyncio.sleep(0)  # let the last roll's accounting callback run
                 self._update_counters()
             if self._fatal is not None:
                 raise self._fatal
