@@ -4,7 +4,8 @@ Pure: ``CommandDesk.handle`` takes a command and the simulated time it arrived a
 the reply messages, each stamped with the simulated time it goes out. ``api`` ``getio``
 gets a ``cmd-status`` then a ``cmd-parsed`` (or only a failed ``cmd-status`` when the device
 is unknown or silent); ``pnd-api`` ``msg`` gets ``msg-sts`` ``txs`` 0 echoing the content
-with the server's message id, then 1, 3, 4 and maybe 5, or 2 on a simulated failure.
+with the server's message id, then 1, 3, 4 and maybe 5, or 2 on a simulated failure; a
+message to a driver whose app is disconnected stays pending until the app comes back.
 """
 
 from __future__ import annotations
@@ -102,8 +103,11 @@ class CommandDesk:
         else:
             times[MessageStatus.PENDING] = self._after(times[MessageStatus.BUFFERED],
                                                        delays.pending)
-            times[MessageStatus.DELIVERED] = self._after(times[MessageStatus.PENDING],
-                                                         delays.delivered)
+            delivered = self._after(times[MessageStatus.PENDING], delays.delivered)
+            back = self.fleet.by_uid[uid].app_back_online(delivered)
+            if back is not None:  # the app is closed: the message waits on the server
+                delivered = self._after(back, delays.delivered)
+            times[MessageStatus.DELIVERED] = delivered
             if rng.random() < delays.message_read_rate:
                 times[MessageStatus.READ] = self._after(times[MessageStatus.DELIVERED],
                                                         delays.read)

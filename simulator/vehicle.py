@@ -145,6 +145,7 @@ class Vehicle:
         self.unsent = 0
         self.last_logged: Record | None = None
         self.silences: list[_Silence] = []
+        self.app_offline: list[tuple[float, float]] = []
         self.pending: list[tuple[float, int, Message]] = []
         self.seq = 0
         self.services_since_break = 0
@@ -174,6 +175,13 @@ class Vehicle:
         for io, (times, values) in self.io_history.items():
             levels[io] = values[max(0, bisect.bisect_right(times, t) - 1)]
         return levels
+
+    def app_back_online(self, t: float) -> float | None:
+        """When the driver's app reconnects, if it is disconnected at ``t`` (else None)."""
+        for off, on in reversed(self.app_offline[-3:]):
+            if off <= t < on:
+                return on
+        return None
 
     # Planning -------------------------------------------------------------------------
 
@@ -327,8 +335,10 @@ class Vehicle:
         else:
             plan.append((t0 + rng.uniform(20, 60), 1, ("text", 2, "ON BREAK")))
             if rng.random() < 0.5:
-                plan.append((t0 + rng.uniform(120, 400), 1, ("app", 0)))
-                plan.append((t1 - rng.uniform(30, 100), 1, ("app", 1)))
+                app_off, app_on = t0 + rng.uniform(120, 400), t1 - rng.uniform(30, 100)
+                plan.append((app_off, 1, ("app", 0)))
+                plan.append((app_on, 1, ("app", 1)))
+                self.app_offline.append((app_off, app_on))
         if rng.random() < 0.06:
             cut = t0 + rng.uniform(60, duration / 2)
             plan.append((cut, 1, ("device", DeviceEventKind.INTERNAL_BATTERY)))

@@ -115,3 +115,14 @@ def test_clock_pauses_and_jumps_at_infinite_speed() -> None:
     fast.advance_to(START + 50)
     assert fast.now() == START + 100
     assert fast.wall_seconds_until(START + 1e6) == 0
+
+
+def test_a_message_to_a_closed_app_waits_until_the_app_is_back() -> None:
+    fleet, commands = desk(vehicles=6, message_failure_rate=0.0)
+    closed = [(v, off, on) for v in fleet.vehicles for off, on in v.app_offline]
+    assert closed
+    vehicle, off, on = closed[0]
+    command = driver_message_command(vehicle.profile.uid, "x", 42, "Ops", "G" * 25)
+    replies = commands.handle(command, off + 1)
+    delivered = next(r for r in replies if r.txs == MessageStatus.DELIVERED)
+    assert delivered.emit > on
