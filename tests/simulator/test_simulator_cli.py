@@ -66,7 +66,8 @@ def test_real_credentials_from_the_environment_are_used_and_never_printed() -> N
 
 
 def test_bad_arguments_fail_with_one_line() -> None:
-    for args in (["--vehicles", "0"], ["--start", "yesterday"], ["--duplicate-rate", "2"]):
+    for args in (["--vehicles", "0"], ["--start", "yesterday"], ["--duplicate-rate", "2"],
+                 ["--drop-every", "0"], ["--late-hours", "-1"], ["--speedup", "0"]):
         started = time.monotonic()
         result = subprocess.run([sys.executable, "-m", "trackit", "simulate", *args],
                                 capture_output=True, text=True, timeout=30)

@@ -102,6 +102,16 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         raise TrackitError("--vehicles must be at least 1")
     if not 0 <= args.port <= 65535:
         raise TrackitError("--port must be between 0 and 65535")
+    positive = {"--drop-every": args.drop_every, "--slow-consumer-bytes":
+                args.slow_consumer_bytes, "--ground-truth-every": args.ground_truth_every,
+                "--duration": args.duration}
+    for flag, value in positive.items():
+        if value is not None and not value > 0:
+            raise TrackitError(f"{flag} must be positive")
+    for flag, value in {"--reply-delay-scale": args.reply_delay_scale,
+                        "--late-hours": args.late_hours, "--prebuild": args.prebuild}.items():
+        if value < 0:
+            raise TrackitError(f"{flag} must not be negative")
     start = None
     if args.start:
         try:
