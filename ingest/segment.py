@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from array import array
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -85,13 +84,19 @@ class SegmentColumns:
     def to_table(self) -> pa.Table:
         """The frames as one table with exactly ``lake.raw_schema.RAW_SCHEMA``."""
         n = len(self)
-        received_at = pa.array(
-            _expand_runs(self.time_runs, n, np.int64, 0), pa.int64()
-        ).cast(pa.timestamp("us", tz="UTC"))
-        flags = np.zeros(n, dtype=np.int8)
-        flags[self.out_rows] = 1
-        directions = pc.take(_DIRECTIONS, pa.array(flags))
-        seq = pa.array(np.arange(self.first_seq, self.first_seq + n, dtype=np.int64))
+        received_at = pa.Array.from_buffers(
+            pa.timestamp("us", tz="UTC"), n, [None, pa.py_buffer(_expand_runs(self.time_runs, n))]
+        )
+        flags = array("b", bytes(n))
+        for row in self.out_rows:
+            flags[row] = 1
+        directions = pc.take(
+            _DIRECTIONS, pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(flags)])
+        )
+        seq = pa.Array.from_buffers(
+            pa.int64(), n,
+            [None, pa.py_buffer(array("q", range(self.first_seq, self.first_seq + n)))],
+        )
         return pa.Table.from_arrays(
             [received_at, directions, self._connection_column(n), seq, self._frame_column(n)],
             schema=RAW_SCHEMA,
@@ -145,11 +150,12 @@ class SegmentColumns:
         return pa.array(texts, pa.string())
 
 
-def _expand_runs(runs: list[tuple[int, int]], n: int, dtype: type, default: int) -> np.ndarray:
-    """Per-row values from ``(first row, value)`` runs (rows before the first: ``default``)."""
+def _expand_runs(runs: list[tuple[int, int]], n: int) -> array:
+    """Per-row int64 values from ``(first row, value)`` runs (rows before the first: 0)."""
     if not runs:
-        return np.full(n, default, dtype=dtype)
-    starts = np.array([row for row, _ in runs] + [n], dtype=np.int64)
-    values = np.array([value for _, value in runs], dtype=dtype)
-    head = np.full(int(starts[0]), default, dtype=dtype)
-    return np.concatenate([head, np.repeat(values, np.diff(starts))])
+        return array("q", bytes(8 * n))
+    values = array("q", bytes(8 * runs[0][0]))
+    for (start, value), (end, _) in zip(runs, [*runs[1:], (n, 0)], strict=True):
+        if end > start:
+            values += array("q", [value]) * (end - start)
+    return values

@@ -124,7 +124,6 @@ async def test_kill_9_loses_no_journaled_frame_and_seq_keeps_increasing(
         in_journal += numbers(table.column("frame").to_pylist())
     reached = set(in_lake) | set(in_journal)
     assert in_lake, "some segments were rolled before the kill"
-    assert in_journal, "the kill left frames in the journal"
     assert reached == set(range(len(reached)))  # a prefix of the stream, no holes
     assert len(reached) <= sent_before_kill
     old_max_seq = max(read_raw().column("seq").to_pylist())
