@@ -50,3 +50,27 @@ def test_adding_an_hour_reads_only_the_new_files_and_the_trips_around_them(
     third = build_warehouse(tmp_path)
     assert third.load.nothing_new and third.marts.load_id is None
     assert not third.publish.published
+
+
+def test_duplicates_across_files_keep_the_row_received_first_whatever_the_load_order(
+    tmp_path: Path,
+) -> None:
+    from warehouse_handmade import at, record, write
+
+    first = record(5, 0, 0, 10.0, received_delay_s=1, seq=1)
+    again = {**record(5, 0, 0, 99.0, received_delay_s=50, seq=9)}  # same (vid, tmx)
+    quarantined = {"received_at": at(3), "seq": 4, "frame": "{not json", "stage": "parse",
+                   "reason": "invalid JSON"}
+    write(tmp_path / "a", "late", records=[again])
+    write(tmp_path / "a", "early", records=[first], quarantine=[quarantined])
+    write(tmp_path / "b", "early", records=[first])
+    build_warehouse(tmp_path / "a")
+    build_warehouse(tmp_path / "b")
+    write(tmp_path / "b", "late", records=[again])  # arrives in a later build
+    summary = build_warehouse(tmp_path / "b")
+    assert summary.load.rows_written["records"] == 0  # nothing replaced
+    for data in (tmp_path / "a", tmp_path / "b"):
+        assert query(data, "select speed_kmh, seq from core.records") == [
+            {"speed_kmh": 10.0, "seq": 1}]
+    assert query(tmp_path / "a", "select reason from core.quarantine") == [
+        {"reason": "invalid JSON"}]
