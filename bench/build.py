@@ -46,23 +46,18 @@ STEPS = {
 }
 
 
-def timed_builds(history: Path, next_hour: dict, repeats: int, scratch: Path) -> dict[str, float]:
-    """Median seconds of each step of the build that adds ``next_hour`` to ``history``."""
-    steps: dict[str, list[float]] = {name: [] for name in (*STEPS, "total")}
-    for n in range(repeats):
-        work = scratch / f"run{n}"
-        shutil.copytree(history, work)
-        write_core_lake(work, next_hour, stem="next-hour")
-        total = 0.0
-        for name, step in STEPS.items():
-            started = time.perf_counter()
-            step(work)
-            elapsed = time.perf_counter() - started
-            steps[name].append(elapsed)
-            total += elapsed
-        steps["total"].append(total)
-        shutil.rmtree(work)
-    return {name: statistics.median(values) for name, values in steps.items()}
+def timed_build(history: Path, next_hour: dict, work: Path) -> dict[str, float]:
+    """Seconds of each step of the build that adds ``next_hour`` to a copy of ``history``."""
+    shutil.copytree(history, work)
+    write_core_lake(work, next_hour, stem="next-hour")
+    times: dict[str, float] = {}
+    for name, step in STEPS.items():
+        started = time.perf_counter()
+        step(work)
+        times[name] = time.perf_counter() - started
+    times["total"] = sum(times.values())
+    shutil.rmtree(work)
+    return times
 
 
 def main() -> int:
@@ -81,11 +76,12 @@ def main() -> int:
           f"(generated in {time.perf_counter() - started:.1f}s); the added hour has "
           f"{len(next_hour.get('records', []))} records")
 
-    results = {}
+    runs: dict[int, list[dict[str, float]]] = {1: [], 7: []}
     with tempfile.TemporaryDirectory(prefix="trackit-bench-build-") as tmp:
         scratch = Path(tmp)
-        for days in (1, 7):
-            history = scratch / f"history-{days}d"
+        histories = {}
+        for days in runs:
+            history = histories[days] = scratch / f"history-{days}d"
             since = end - timedelta(days=days)
             write_core_lake(history, rows_received_before(tables, end, since=since),
                             stem="history")
@@ -93,7 +89,12 @@ def main() -> int:
             size_mb = (history / "warehouse.duckdb").stat().st_size / 1e6
             print(f"{days} day(s) of history: {first.load.rows_read['records']} records, "
                   f"initial build {first.seconds:.2f}s, warehouse {size_mb:.1f} MB")
-            results[days] = timed_builds(history, next_hour, args.repeats, scratch)
+        # interleaved, so that warm-up and machine noise fall on both sides alike
+        for n in range(args.repeats):
+            for days in runs:
+                runs[days].append(timed_build(histories[days], next_hour, scratch / f"r{n}"))
+    results = {days: {step: statistics.median(r[step] for r in rs) for step in rs[0]}
+               for days, rs in runs.items()}
 
     print()
     print(f"{'step (median of ' + str(args.repeats) + ')':<24}{'1 day':>10}{'7 days':>10}"
