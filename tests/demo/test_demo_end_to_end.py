@@ -1,0 +1,100 @@
+"""``trackit demo`` end to end, as a new user runs it: simulator, ingest, commands on the live
+socket, the real Airflow DAG, the summary; then the daily report and the notebook on the
+demo's warehouse, and a second run that adds to the first.
+
+One demo run (about a minute and a half) is shared by the tests of this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    data: Path
+    stdout: str
+
+
+def run_demo(data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trackit", "demo", "--data", str(data), "--vehicles", "6",
+         "--speedup", "240", *extra],
+        capture_output=True, text=True, timeout=600, cwd=data.parent,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    data = tmp_path_factory.mktemp("demo") / "data"
+    done = run_demo(data, "--minutes", "0.5")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return DemoRun(data, done.stdout)
+
+
+def scalar(warehouse: Path, sql: str) -> object:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]  # type: ignore[index]
+    finally:
+        con.close()
+
+
+def test_demo_prints_a_summary_of_every_stage(demo: DemoRun) -> None:
+    for heading in ("raw lake:", "core tables:", "quarantine:", "trips:", "I/O changes:",
+                    "messages:", "DAG trackit_warehouse succeeded"):
+        assert heading in demo.stdout, demo.stdout
+    assert "2 frames out" in demo.stdout
+
+
+def test_demo_warehouse_holds_trips_messages_and_quarantined_faults(demo: DemoRun) -> None:
+    warehouse = demo.data / "warehouse.duckdb"
+    assert scalar(warehouse, "select count(*) from marts.trips") > 0
+    assert scalar(warehouse, "select count(*) from marts.io_changes") > 0
+    # The driver message sent through the live socket has its statuses in the latency mart.
+    assert scalar(warehouse, "select count(*) from marts.message_latency "
+                             "where guid is not null and not_processed_at is not null") == 1
+    # The simulator's malformed frames were quarantined with a reason, not dropped.
+    assert scalar(warehouse, "select count(*) from core.quarantine where stage = 'parse'") > 0
+
+
+def test_demo_trips_agree_with_the_simulators_ground_truth(demo: DemoRun) -> None:
+    truth = json.loads((demo.data / "state/demo/ground_truth-run1.json").read_text())
+    finished = [t for t in truth["trips"] if not t["open"]]
+    line = next(x for x in demo.stdout.splitlines() if x.startswith("trips:"))
+    matched = int(line.split(" were found")[0].rsplit(" ", 1)[-1])
+    assert finished, "the simulator drove no trip"
+    assert matched >= 0.8 * len(finished), line
+
+
+def test_report_and_notebook_agree_with_the_demo_warehouse(demo: DemoRun) -> None:
+    env = {**os.environ, "TRACKIT_REPORT_TEST_DATA": str(demo.data)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/reports/test_report_daily_matches_marts.py",
+         "tests/reports/test_report_notebook.py"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert " passed" in done.stdout and " failed" not in done.stdout
+
+
+def test_second_demo_run_continues_the_clock_and_adds_data(demo: DemoRun) -> None:
+    before = scalar(demo.data / "warehouse.duckdb", "select count(*) from core.records")
+    done = run_demo(demo.data, "--minutes", "0.25")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    runs = json.loads((demo.data / "state/demo/runs.json").read_text())["runs"]
+    assert [r["run"] for r in runs] == [1, 2]
+    assert runs[1]["simulated_start"] == runs[0]["simulated_end"]
+    after = scalar(demo.data / "warehouse.duckdb", "select count(*) from core.records")
+    assert after > before
