@@ -90,8 +90,10 @@ class FrameStream:
         return self._take(t, limit, include_prebuilt=True)
 
     def _take(self, t: float, limit: int, include_prebuilt: bool) -> list[OutFrame]:
-        out: list[OutFrame] = []
         replies, injector, prebuilt = self._replies, self._injector, self._prebuilt
+        if not replies and injector is None and not (include_prebuilt and prebuilt):
+            return self._take_fleet_only(t, limit)
+        out: list[OutFrame] = []
         dumps, type_name = frames.dumps, frames.type_name
         while len(out) < limit:
             head = self._fleet_head
@@ -123,4 +125,15 @@ class FrameStream:
                 out.append(frame)
             else:
                 out.extend(injector.apply(frame))
+        return out
+
+    def _take_fleet_only(self, t: float, limit: int) -> list[OutFrame]:
+        """``_take`` when only the fleet has frames: the common case, kept tight."""
+        out: list[OutFrame] = []
+        dumps, type_name, fleet_next = frames.dumps, frames.type_name, self._fleet.__next__
+        head = self._fleet_head
+        while head is not None and head.emit <= t and len(out) < limit:
+            out.append(OutFrame(head.emit, dumps(head), type_name(head)))
+            head = fleet_next()
+        self._fleet_head = head
         return out
