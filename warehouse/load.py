@@ -91,22 +91,17 @@ def _load_table(
     non_key = [c for c in [*table.column_names, LOAD_ID] if c not in table.key]
     updates = ", ".join(f"{c} = excluded.{c}" for c in non_key)
     older = f"({', '.join('excluded.' + c for c in order.split(', '))}) < ({order})"
-    before = con.execute(
-        f"select count(*) from core.{table.name} where {LOAD_ID} = $load_id", {"load_id": load_id}
-    ).fetchone()[0]
-    con.execute(
+    # the count DuckDB returns is of the rows inserted or updated (a kept row is neither)
+    written = con.execute(
         f"""
         insert into core.{table.name}
         select * from batch
         qualify row_number() over (partition by {key} order by {order}) = 1
         on conflict do update set {updates} where {older}
         """
-    )
-    written = con.execute(
-        f"select count(*) from core.{table.name} where {LOAD_ID} = $load_id", {"load_id": load_id}
     ).fetchone()[0]
     con.execute("drop table batch")
-    return rows_read, written - before
+    return rows_read, int(written)
 
 
 def _update_command_status(con: duckdb.DuckDBPyConnection, load_id: int) -> None:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from warehouse_airflow_env import airflow_env
 
-REPO = Path(__file__).resolve().parents[2]
 SIM_START = "2026-03-02T07:00:00Z"
 SIM_SPEEDUP = "300"
 INGEST_SECONDS = "20"
@@ -74,19 +74,6 @@ def simulated_data(simulated_lake: Path, tmp_path: Path) -> Path:
     shutil.copytree(simulated_lake / "data" / "raw", tmp_path / "data" / "raw")
     shutil.copy(simulated_lake / "truth.json", tmp_path / "truth.json")
     return tmp_path / "data"
-
-
-def airflow_env(home: Path, **extra: str) -> dict[str, str]:
-    """Environment of an Airflow subprocess using ``home`` and this repo's DAGs."""
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
-        "TRACKIT_TZ": "",
-        **extra,
-    }
 
 
 @pytest.fixture(scope="session")
