@@ -156,6 +156,7 @@ class Demo:
         ground_truth = self.demo_dir / f"ground_truth-run{self.run_number}.json"
         started_wall = datetime.now(UTC)
         self._stream(start, seconds, ground_truth)
+        simulated_end = _simulated_now(ground_truth) or simulated_end
         self.state.runs.append({
             "run": self.run_number,
             "started_at": started_wall.isoformat(),
@@ -294,6 +295,15 @@ def _run_logged(command: list[str], env: dict[str, str], out: IO[bytes], log: Pa
         time.sleep(0.5)
     if process.returncode != 0:
         raise TrackitError(f"{what} failed (exit {process.returncode}); see {log}")
+
+
+def _simulated_now(ground_truth: Path) -> datetime | None:
+    """The simulator's clock when it stopped (it pauses while no client is connected)."""
+    try:
+        now = json.loads(ground_truth.read_text(encoding="utf-8"))["now"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return datetime.fromtimestamp(float(now), UTC).replace(microsecond=0)
 
 
 def _latest_status(log: Path) -> str:
