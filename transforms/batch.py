@@ -2,8 +2,11 @@
 
 Steps, all vectorised (DuckDB for JSON, polars for the rest):
 
-1. ``classify``: read the files, label each frame with its route, repair what is safe;
-2. one DuckDB query per route present (``route_sql``) → Arrow → polars;
+1. ``classify.read_batch``: read the files, guess each frame's route from its text;
+2. one DuckDB query per route guessed (``route_sql``) → Arrow → polars: one parse per
+   frame; the frames it finds were guessed wrong, and those without a route guess, are
+   labelled by parsing (``classify_rows``, which also repairs what is safe) and routed in
+   a second, small round;
 3. validate each table with its pandera model; a failing row quarantines its frame;
 4. collapse duplicates: within each raw file, rows with the same key keep the first
    (first received; a records frame's row before an event's copy of the record);
@@ -26,12 +29,21 @@ import pyarrow.parquet as pq
 
 from schemas.core_tables import CORE_TABLES
 from trackit.errors import TrackitError
-from transforms.classify import BINARY, UNPARSED, UNTYPED, ClassifiedBatch, classify
-from transforms.route_sql import WHEN, route_query
+from transforms.classify import (
+    BINARY,
+    GUESS_NONE,
+    UNPARSED,
+    UNTYPED,
+    ClassifiedBatch,
+    classify_rows,
+    read_batch,
+)
+from transforms.route_sql import COLONS, WHEN, route_query
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
-_PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED})
+_PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED, GUESS_NONE})
+_RANK = {name: rank for rank, name in enumerate(ROUTES)}
 _QUERIES = {name: route_query(route) for name, route in ROUTES.items()}
 
 
@@ -144,39 +156,76 @@ def _quarantine_rows(batch: ClassifiedBatch, early: pl.DataFrame,
                        on=LINEAGE, how="left").with_columns(raw_file=pl.lit(None, pl.String))
 
 
-def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
-               present: set[str]) -> dict[str, list[pl.DataFrame]]:
-    """Run the query of every route present in the batch; parts of each table."""
-    parts: dict[str, list[pl.DataFrame]] = {}
-    con.register("batch", batch.frames)
+def _colons(docs: pa.ChunkedArray) -> pa.Array:
+    """How many ``":`` each text holds (see ``route_sql._fast``)."""
+    counts = pl.Series(docs).str.count_matches('":', literal=True)
+    return counts.cast(pl.Int64).to_arrow()
+
+
+Parts = dict[str, list[tuple[int, pl.DataFrame]]]
+
+
+def run_routes(con: duckdb.DuckDBPyConnection, frames: pa.Table, labels: set[str],
+               parts: Parts) -> list[int]:
+    """Run the query of every route in ``labels`` over ``frames``; add each table's rows
+    to ``parts`` (with the route's rank). Returns the batch indices of the frames whose
+    parsed label is not the route they were labelled with (a wrong guess)."""
+    wrong: list[int] = []
+    con.register("batch", frames.append_column(COLONS, _colons(frames.column("doc"))))
     try:
         for name, route in ROUTES.items():
-            if name not in present:
+            if name not in labels:
                 continue
             rows = pl.from_arrow(con.sql(_QUERIES[name]).to_arrow_table())
-            for table, part in _split(route, rows).items():
-                parts.setdefault(table, []).append(part)
+            right = pl.col("_label") == name
+            wrong += rows.filter(~right).get_column("_index").to_list()
+            for table, part in _split(route, rows.filter(right)).items():
+                parts.setdefault(table, []).append((_RANK[name], part))
     finally:
         con.unregister("batch")
-    return parts
+    return wrong
 
 
-def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    # Parts follow the order of ROUTES (records before events), each in file order: on a
-    # duplicate key the row of a records frame wins over an event's record, and within a
-    # route the first received wins. The order is fixed, so reruns give identical files.
-    return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal")
+def _concat(parts: list[tuple[int, pl.DataFrame]]) -> pl.DataFrame:
+    # Route order (records before events), each route in file order: on a duplicate key
+    # the row of a records frame wins over an event's record, and within a route the first
+    # received wins. The order is fixed, so reruns give identical files.
+    ranks = [rank for rank, _ in parts]
+    if len(parts) == 1:
+        return parts[0][1]
+    if ranks == sorted(set(ranks)):  # one part per route, already in order
+        return pl.concat([df for _, df in parts], how="diagonal")
+    # Frames routed in the second round: merge them back into place.
+    merged = pl.concat([df.with_columns(_rank=pl.lit(rank, pl.Int32)) for rank, df in parts],
+                       how="diagonal")
+    return merged.sort("_rank", *LINEAGE, maintain_order=True).drop("_rank")
+
+
+def route_batch(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch
+                ) -> dict[str, pl.DataFrame]:
+    """Every table's rows for the batch; sets each frame's final route label."""
+    parts: Parts = {}
+    guessed = set(pc.unique(batch.frames.column("route")).to_pylist())
+    wrong = run_routes(con, batch.frames, guessed & set(ROUTES), parts)
+    unrouted = pc.invert(pc.is_in(batch.frames.column("route"), pa.array(list(ROUTES))))
+    rest = sorted({*wrong, *batch.indices(unrouted)})
+    if rest:
+        classify_rows(con, batch, rest)
+        frames = batch.frames.take(rest)
+        labels = set(pc.unique(frames.column("route")).to_pylist()) & set(ROUTES)
+        if run_routes(con, frames, labels, parts):
+            raise RuntimeError("a frame's route label differs between two parses")
+    return {table: _concat(p) for table, p in parts.items()}
 
 
 def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchResult:
     """Transform the raw ``files`` (one batch) into rows of the core tables."""
-    batch = classify(con, files)
+    batch = ClassifiedBatch(files=files, frames=read_batch(con, files))
+    tables = route_batch(con, batch)
     labels = pc.value_counts(batch.frames.column("route")).to_pylist()
     counts = {v["values"]: v["counts"] for v in labels}
     present = set(counts)
     direction_out = pc.sum(pc.equal(batch.frames.column("direction"), "out")).as_py() or 0
-
-    tables = {t: _concat(p) for t, p in run_routes(con, batch, present).items()}
     failures = []
     for table, df in tables.items():
         bad = validate_table(table, df)
