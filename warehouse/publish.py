@@ -10,6 +10,7 @@ the new build whole. A build whose checks did not pass is never published.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 from lake.layout import DataLayout
 from lake.storage import publishing
 from trackit.errors import TrackitError
-from warehouse.database import builder_path, connect, get_state, set_state
+from warehouse.database import builder_path, connect, get_state
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,23 @@ class PublishSummary:
     seconds: float = 0.0
 
 
+def _marker(data_dir: Path) -> Path:
+    return builder_path(data_dir).with_name("published.json")
+
+
+def _published_load_id(data_dir: Path) -> int | None:
+    """The load the published file holds (a small marker, so as not to reopen DuckDB)."""
+    try:
+        return int(json.loads(_marker(data_dir).read_text())["load_id"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
+def _mark_published(data_dir: Path, load_id: int, published_at: datetime) -> None:
+    with publishing(_marker(data_dir)) as tmp:
+        tmp.write_text(json.dumps({"load_id": load_id, "published_at": published_at.isoformat()}))
+
+
 def publish_warehouse(data_dir: Path) -> PublishSummary:
     """Swap the checked build in as ``DATA/warehouse.duckdb`` (no-op when already there)."""
     started = time.perf_counter()
@@ -65,7 +83,7 @@ def publish_warehouse(data_dir: Path) -> PublishSummary:
             raise UncheckedBuildError(
                 f"the marts of load {marts} have not passed their checks: not publishing"
             )
-        if get_state(con, "published_load_id", -1) == marts and final.exists():
+        if _published_load_id(data_dir) == marts and final.exists():
             log.info("publish: load %d is already published", marts)
             return PublishSummary(published=False, load_id=marts, path=final)
         published_at = datetime.now(UTC)
@@ -75,8 +93,7 @@ def publish_warehouse(data_dir: Path) -> PublishSummary:
         con.execute("checkpoint")
     with publishing(final) as tmp:
         shutil.copyfile(builder_path(data_dir), tmp)
-    with connect(data_dir) as con:
-        set_state(con, "published_load_id", marts)
+    _mark_published(data_dir, marts, published_at)
     summary = PublishSummary(
         published=True, load_id=marts, path=final, published_at=published_at,
         size_bytes=final.stat().st_size, seconds=time.perf_counter() - started,
