@@ -28,6 +28,10 @@ create table if not exists meta.loaded_files (
     mtime_ns bigint not null,
     load_id bigint not null
 );
+create table if not exists meta.scanned_dirs (
+    path varchar primary key,       -- a date folder of the lake, relative to the data dir
+    mtime_ns bigint not null        -- its mtime when last listed: unchanged means no new file
+);
 create table if not exists meta.loads (
     load_id bigint primary key,
     loaded_at timestamptz not null,

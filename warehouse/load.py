@@ -11,6 +11,7 @@ the marts find what is new. A load is one transaction: all of it or nothing.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -19,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from lake.layout import DataLayout
-from lake.storage import list_parquet
+from lake.storage import TMP_PREFIX, list_parquet
 from schemas.core_tables import CORE_TABLES, CoreTable
 from warehouse.database import LOAD_ID, connect
 
@@ -47,24 +48,61 @@ def table_folder(layout: DataLayout, table: str) -> Path:
     return layout.quarantine if table == "quarantine" else layout.core_table(table)
 
 
+FileEntry = tuple[Path, str, int, int]  # path, relative path, size, mtime_ns
+
+
+def _folders_to_list(con: duckdb.DuckDBPyConnection, folder: Path, root: Path
+                     ) -> tuple[list[Path], list[tuple[str, int]]]:
+    """The date folders of ``folder`` changed since they were last listed, and their mtimes.
+
+    A file is only ever published into a folder by a rename (``lake.storage``), which
+    changes the folder's mtime, so an unchanged folder holds no new or rewritten file. The
+    mtime is read before listing: a file landing meanwhile changes it again.
+    """
+    known = dict(con.execute("select path, mtime_ns from meta.scanned_dirs").fetchall())
+    changed: list[Path] = []
+    seen: list[tuple[str, int]] = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if not entry.is_dir():
+            continue
+        rel = Path(entry.path).relative_to(root).as_posix()
+        mtime = entry.stat().st_mtime_ns
+        if known.get(rel) != mtime:
+            changed.append(Path(entry.path))
+            seen.append((rel, mtime))
+    return changed, seen
+
+
 def _new_files(
     con: duckdb.DuckDBPyConnection, layout: DataLayout
-) -> dict[str, list[tuple[Path, str, int, int]]]:
-    """Per table, the files not in the ledger (or changed since): (path, rel, size, mtime)."""
+) -> tuple[dict[str, list[FileEntry]], list[tuple[str, int]]]:
+    """Per table, the files not in the ledger (or changed since), and the folders listed."""
     known = {
         path: (size, mtime)
         for path, size, mtime in con.execute(
             "select path, size_bytes, mtime_ns from meta.loaded_files"
         ).fetchall()
     }
-    found: dict[str, list[tuple[Path, str, int, int]]] = {}
+    found: dict[str, list[FileEntry]] = {}
+    listed: list[tuple[str, int]] = []
     for name in CORE_TABLES:
-        for path in list_parquet(table_folder(layout, name)):
+        folder = table_folder(layout, name)
+        if not folder.is_dir():
+            continue
+        changed, seen = _folders_to_list(con, folder, layout.root)
+        listed.extend(seen)
+        loose = [p for p in folder.glob("*.parquet") if not p.name.startswith(TMP_PREFIX)]
+        for path in loose + [p for sub in changed for p in list_parquet(sub)]:
             stat = path.stat()
             rel = path.relative_to(layout.root).as_posix()
             if known.get(rel) != (stat.st_size, stat.st_mtime_ns):
                 found.setdefault(name, []).append((path, rel, stat.st_size, stat.st_mtime_ns))
-    return found
+    return found, listed
+
+
+def _remember_listed(con: duckdb.DuckDBPyConnection, listed: list[tuple[str, int]]) -> None:
+    if listed:
+        con.executemany("insert or replace into meta.scanned_dirs values (?, ?)", listed)
 
 
 def _order_columns(table: CoreTable) -> str:
@@ -119,8 +157,9 @@ def _update_command_status(con: duckdb.DuckDBPyConnection, load_id: int) -> None
 def load_core_into(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LoadSummary:
     """Load every new core-lake file into ``core.*`` on an open builder connection."""
     layout = DataLayout(data_dir)
-    new = _new_files(con, layout)
+    new, listed = _new_files(con, layout)
     if not new:
+        _remember_listed(con, listed)
         log.info("load: no new core-lake files")
         return LoadSummary(load_id=None)
     load_id = int(con.execute("select coalesce(max(load_id), 0) + 1 from meta.loads").fetchone()[0])
@@ -139,6 +178,7 @@ def load_core_into(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LoadSummar
                 [(rel, name, size, mtime, load_id) for _, rel, size, mtime in entries],
             )
         _update_command_status(con, load_id)
+        _remember_listed(con, listed)
         con.execute(
             "insert into meta.loads values (?, ?, ?, ?)",
             [load_id, datetime.now(UTC), summary.files, sum(summary.rows_read.values())],

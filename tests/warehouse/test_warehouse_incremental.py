@@ -74,3 +74,20 @@ def test_duplicates_across_files_keep_the_row_received_first_whatever_the_load_o
             {"speed_kmh": 10.0, "seq": 1}]
     assert query(tmp_path / "a", "select reason from core.quarantine") == [
         {"reason": "invalid JSON"}]
+
+
+def test_a_rewritten_core_file_and_a_late_file_in_an_old_folder_are_loaded(
+    tmp_path: Path,
+) -> None:
+    from warehouse_handmade import record, write
+
+    write(tmp_path, "batch", records=[record(5, 0, 0, 10.0)])
+    build_warehouse(tmp_path)
+    # the transform reran and republished the same file with one more row
+    write(tmp_path, "batch", records=[record(5, 0, 0, 10.0), record(5, 60, 0, 0.0)])
+    # and a late file lands in the same (already listed) date folder
+    write(tmp_path, "late", records=[record(5, 120, 0, 0.0)])
+    again = build_warehouse(tmp_path)
+    assert again.load.files == 2
+    assert query(tmp_path, "select count(*) as n from core.records") == [{"n": 3}]
+    assert build_warehouse(tmp_path).load.nothing_new
