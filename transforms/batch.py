@@ -38,7 +38,7 @@ from transforms.classify import (
     classify_rows,
     read_batch,
 )
-from transforms.route_sql import COLONS, WHEN, route_query
+from transforms.route_sql import COLONS, PATH, PATHS, WHEN, route_query
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
@@ -61,6 +61,8 @@ class BatchResult:
     loaded: int = 0
     duplicates: Counter[str] = field(default_factory=Counter)
     quarantined: Counter[str] = field(default_factory=Counter)
+    # Frames by the path their route query took (``route_sql.PATHS``).
+    paths: Counter[str] = field(default_factory=Counter)
 
     @property
     def frames(self) -> int:
@@ -166,10 +168,11 @@ Parts = dict[str, list[tuple[int, pl.DataFrame]]]
 
 
 def run_routes(con: duckdb.DuckDBPyConnection, frames: pa.Table, labels: set[str],
-               parts: Parts) -> list[int]:
+               parts: Parts, paths: Counter[str]) -> list[int]:
     """Run the query of every route in ``labels`` over ``frames``; add each table's rows
-    to ``parts`` (with the route's rank). Returns the batch indices of the frames whose
-    parsed label is not the route they were labelled with (a wrong guess)."""
+    to ``parts`` (with the route's rank) and count the path each frame took. Returns the
+    batch indices of the frames whose parsed label is not the route they were labelled
+    with (a wrong guess)."""
     wrong: list[int] = []
     con.register("batch", frames.append_column(COLONS, _colons(frames.column("doc"))))
     try:
@@ -179,7 +182,10 @@ def run_routes(con: duckdb.DuckDBPyConnection, frames: pa.Table, labels: set[str
             rows = pl.from_arrow(con.sql(_QUERIES[name]).to_arrow_table())
             right = pl.col("_label") == name
             wrong += rows.filter(~right).get_column("_index").to_list()
-            for table, part in _split(route, rows.filter(right)).items():
+            rows = rows.filter(right)
+            for index, n in rows.get_column(PATH).value_counts().iter_rows():
+                paths[PATHS[index]] += n
+            for table, part in _split(route, rows).items():
                 parts.setdefault(table, []).append((_RANK[name], part))
     finally:
         con.unregister("batch")
@@ -201,19 +207,19 @@ def _concat(parts: list[tuple[int, pl.DataFrame]]) -> pl.DataFrame:
     return merged.sort("_rank", *LINEAGE, maintain_order=True).drop("_rank")
 
 
-def route_batch(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch
-                ) -> dict[str, pl.DataFrame]:
+def route_batch(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
+                paths: Counter[str]) -> dict[str, pl.DataFrame]:
     """Every table's rows for the batch; sets each frame's final route label."""
     parts: Parts = {}
     guessed = set(pc.unique(batch.frames.column("route")).to_pylist())
-    wrong = run_routes(con, batch.frames, guessed & set(ROUTES), parts)
+    wrong = run_routes(con, batch.frames, guessed & set(ROUTES), parts, paths)
     unrouted = pc.invert(pc.is_in(batch.frames.column("route"), pa.array(list(ROUTES))))
     rest = sorted({*wrong, *batch.indices(unrouted)})
     if rest:
         classify_rows(con, batch, rest)
         frames = batch.frames.take(rest)
         labels = set(pc.unique(frames.column("route")).to_pylist()) & set(ROUTES)
-        if run_routes(con, frames, labels, parts):
+        if run_routes(con, frames, labels, parts, paths):
             raise RuntimeError("a frame's route label differs between two parses")
     return {table: _concat(p) for table, p in parts.items()}
 
@@ -221,7 +227,8 @@ def route_batch(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch
 def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchResult:
     """Transform the raw ``files`` (one batch) into rows of the core tables."""
     batch = ClassifiedBatch(files=files, frames=read_batch(con, files))
-    tables = route_batch(con, batch)
+    paths: Counter[str] = Counter()
+    tables = route_batch(con, batch, paths)
     labels = pc.value_counts(batch.frames.column("route")).to_pylist()
     counts = {v["values"]: v["counts"] for v in labels}
     present = set(counts)
@@ -243,7 +250,7 @@ def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchRes
 
     result = BatchResult(files=files, tables={}, quarantine=quarantine,
                          frames_in=batch.frames.num_rows - direction_out,
-                         frames_out=direction_out, repaired=batch.repaired)
+                         frames_out=direction_out, repaired=batch.repaired, paths=paths)
     result.control = sum(counts.get(label, 0) for label in CONTROL_ROUTES)
     result.quarantined = Counter(quarantine.get_column("_category").to_list())
     bad_keys = invalid.select(pl.col("_file").cast(pl.Int32), pl.col("_row").cast(pl.Int64))

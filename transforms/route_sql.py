@@ -8,6 +8,7 @@ from the batch relation (columns ``_index``, ``_file``, ``_row``, ``seq``, ``rec
 * ``_label``: the frame's true route label, from its parsed ``type`` fields (or
   ``!unparsed``); rows whose label is not this route were guessed wrong and are ignored
   by the caller, which labels them properly and routes them again;
+* ``_path``: which path the frame took, an index into ``PATHS`` (for the counts);
 * ``_type_errors``: NULL, or a readable list of the fields whose value has the wrong type
   (validation turns it into a quarantine reason);
 * ``"<table>.<column>"`` for every column of every table the route feeds;
@@ -53,6 +54,8 @@ _READ_AS = {
     "MAP": "MAP(VARCHAR, VARCHAR)",
 }
 WHEN = "__when"
+PATH = "_path"
+PATHS = ("fast", "exact", "slow")
 TYPE_PATHS = ("$.params.type", "$.params.sub-type", "$.type")
 UNPARSED = "!unparsed"
 UNTYPED = "!untyped"
@@ -337,6 +340,8 @@ WITH src AS (
         CASE WHEN NOT _fast AND NOT _exact THEN {_extra(route)} END AS extra
     FROM slow
 )
-SELECT _index, _file, _row, _label, _type_errors, {', '.join(outputs)}
+SELECT _index, _file, _row, _label, _type_errors,
+    CASE WHEN _fast THEN 0 WHEN _exact THEN 1 ELSE 2 END::UTINYINT AS {PATH},
+    {', '.join(outputs)}
 FROM checked
 """
