@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from trackit.options import add_data_option, data_dir
 
@@ -18,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_option(parser)
     parser.add_argument(
-        "--timezone", default="UTC",
-        help="IANA time zone of the local day of marts.vehicle_daily (default: UTC)",
+        "--timezone", default=os.environ.get("TRACKIT_TZ") or "UTC",
+        help="IANA time zone of the local day of marts.vehicle_daily "
+             "(default: $TRACKIT_TZ or UTC, as the DAGs and trackit report)",
     )
     parser.set_defaults(handler=run)
 
