@@ -98,3 +98,16 @@ def test_second_demo_run_continues_the_clock_and_adds_data(demo: DemoRun) -> Non
     assert runs[1]["simulated_start"] == runs[0]["simulated_end"]
     after = scalar(demo.data / "warehouse.duckdb", "select count(*) from core.records")
     assert after > before
+
+
+def test_readme_queries_run_read_only_on_the_demo_warehouse(demo: DemoRun) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in readme.split("```sql\n")[1:]]
+    assert blocks, "README.md has no ```sql example"
+    con = duckdb.connect(str(demo.data / "warehouse.duckdb"), read_only=True)
+    try:
+        for block in blocks:
+            for statement in con.extract_statements(block):
+                assert con.execute(statement.query).fetchall(), statement.query
+    finally:
+        con.close()
