@@ -1,23 +1,17 @@
-"""Read a batch of raw files and give each frame its route.
+"""First pass over a batch of raw files: read the frames and give each one its route.
 
-Reading labels every frame with a **guessed** route from its text alone, without parsing
-it: the first ``"type": "..."`` (and, for events, ``"sub-type": "..."``) found by a regular
-expression, or ``!binary`` for a ``base64:`` payload. The guess only decides which route's
-query parses the frame; that query reads the real ``type`` fields in the same parse and
-hands back every frame whose true label differs (see ``transforms.route_sql``).
-
-Frames whose guess is not a route (no ``type`` found, control frames, unknown types) or
-was wrong are labelled properly by ``classify_rows``, which parses them, with a route
-label or a problem label:
+One DuckDB query reads the raw Parquet files and labels every frame with a route
+(``records``, ``event:io``, ``out:api``, ...) from ``params.type`` / ``sub-type`` / the
+outbound ``type``, or with a problem label:
 
 * ``!binary``   a binary frame (``base64:`` payload), never JSON;
 * ``!unparsed`` text that DuckDB's JSON parser rejects: it goes to ``transforms.repair``
   and, when recovered, is labelled again from the repaired text;
 * ``!untyped``  JSON without a type (not an object, no ``params``, no ``params.type``).
 
-The batch is an Arrow table (``_index``, ``_file``, ``_row``, ``received_at``,
-``direction``, ``connection_id``, ``seq``, ``frame``, ``doc``, ``route``) where ``doc`` is
-the text the routes parse: the frame itself, or its repaired text.
+The result is an Arrow table (``_file``, ``_row``, ``received_at``, ``direction``,
+``connection_id``, ``seq``, ``frame``, ``doc``, ``route``) where ``doc`` is the text the
+routes parse: the frame itself, or its repaired text.
 """
 
 from __future__ import annotations
@@ -32,24 +26,9 @@ import pyarrow.compute as pc
 from lake.raw_schema import BINARY_PREFIX
 from trackit.errors import TrackitError
 from transforms.repair import UnrecoverableFrame, repair_frame
-from transforms.route_sql import UNPARSED, UNTYPED, sql_string
+from transforms.route_sql import sql_string
 
-BINARY, GUESS_NONE = "!binary", "?"
-
-# A guess, from the text only; the route query checks it (a string value holding
-# '"type":"x"' before the real key can only make the guess wrong, never the label).
-GUESS_SQL = f"""
-CASE
-    WHEN starts_with(frame, {sql_string(BINARY_PREFIX)}) THEN '{BINARY}'
-    WHEN _g = '' THEN '{GUESS_NONE}'
-    WHEN direction = 'out' THEN 'out:' || _g
-    WHEN _g = 'event' THEN 'event:' || regexp_extract(frame, '"sub-type"\\s*:\\s*"([^"\\\\]*)"', 1)
-    ELSE _g
-END"""
-# Record batches of this many rows let DuckDB scan the batch with all its threads.
-_SCAN_ROWS = 16_384
-
-_GUESS_TYPE = """regexp_extract(frame, '"type"\\s*:\\s*"([^"\\\\]*)"', 1)"""
+BINARY, UNPARSED, UNTYPED = "!binary", "!unparsed", "!untyped"
 
 # Parsed once per frame; TRY turns a parse error into NULL (the frame is "!unparsed").
 TYPES_SQL = "TRY(json_extract_string(doc, ['$.params.type', '$.params.sub-type', '$.type']))"
@@ -95,23 +74,22 @@ class ClassifiedBatch:
 
 
 def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
-    """Every frame of ``files`` with its guessed route label (nothing parsed yet)."""
+    """Every frame of ``files`` with its route label (repairs not applied yet)."""
     names = [str(f) for f in files]
-    query = f"""
-SELECT CAST(list_position($files, filename) - 1 AS INTEGER) AS _file,
-    file_row_number AS _row, received_at, direction, connection_id, seq, frame,
-    {GUESS_SQL} AS route
-FROM (SELECT *, {_GUESS_TYPE} AS _g
-      FROM read_parquet($files, filename = true, file_row_number = true))"""
+    query = label_query(
+        "(SELECT *, frame AS doc "
+        "FROM read_parquet($files, filename = true, file_row_number = true))",
+        "CAST(list_position($files, filename) - 1 AS INTEGER) AS _file, "
+        "file_row_number AS _row, received_at, direction, connection_id, seq, frame",
+    )
     try:
-        table = con.sql(query, params={"files": names}).to_arrow_table(batch_size=_SCAN_ROWS)
+        table = con.sql(query, params={"files": names}).to_arrow_table()
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
         shown = ", ".join(f.name for f in files[:3])
         raise TrackitError(f"cannot read raw files {shown}: {str(exc).splitlines()[0]}") \
             from None
     # doc starts as the very same array as frame (no copy); repairs replace single values.
-    table = table.append_column("doc", table.column("frame"))
-    return table.add_column(0, "_index", pa.array(range(table.num_rows), pa.int64()))
+    return table.append_column("doc", table.column("frame"))
 
 
 def _relabel(con: duckdb.DuckDBPyConnection, docs: list[str], directions: list[str]) -> list[str]:
@@ -125,32 +103,28 @@ def _untyped_reasons(con: duckdb.DuckDBPyConnection, docs: list[str],
     return [r[0] for r in con.sql(f"SELECT {UNTYPED_REASON_SQL} FROM small").fetchall()]
 
 
-def classify_rows(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
-                  rows: list[int]) -> None:
-    """Label the frames at ``rows`` by parsing them, and repair what is safely repairable.
+def classify(con: duckdb.DuckDBPyConnection, files: list[Path]) -> ClassifiedBatch:
+    """Read ``files``, label every frame, repair what is safely repairable.
 
-    Sets their ``route``; ``early_reasons`` gets the batch index of each frame that cannot
-    be routed (binary, not JSON, no type) with its quarantine stage and reason.
+    ``early_reasons`` maps the batch index of each frame that cannot be routed (binary,
+    not JSON, no type) to its quarantine stage and reason.
     """
-    docs = batch.frames.column("doc").take(rows).to_pylist()
-    dirs = batch.frames.column("direction").take(rows).to_pylist()
-    labels = _relabel(con, docs, dirs)
-    _set(batch, rows, "route", labels)
-    unparsed = [i for i, label in zip(rows, labels, strict=True) if label == UNPARSED]
+    table = read_batch(con, files)
+    batch = ClassifiedBatch(files=files, frames=table)
+    route = table.column("route")
+    unparsed = batch.indices(pc.equal(route, UNPARSED))
     if unparsed:
         _repair(con, batch, unparsed)
-    route = batch.frames.column("route").take(rows).to_pylist()
-    untyped = []
-    for i, label in zip(rows, route, strict=True):
-        if label == BINARY:
-            batch.early_reasons[i] = ("parse", "binary frame (base64 payload), not JSON text")
-        elif label == UNTYPED:
-            untyped.append(i)
+        route = batch.frames.column("route")
+    for i in batch.indices(pc.equal(route, BINARY)):
+        batch.early_reasons[i] = ("parse", "binary frame (base64 payload), not JSON text")
+    untyped = batch.indices(pc.equal(route, UNTYPED))
     if untyped:
         docs = batch.frames.column("doc").take(untyped).to_pylist()
         dirs = batch.frames.column("direction").take(untyped).to_pylist()
         for i, reason in zip(untyped, _untyped_reasons(con, docs, dirs), strict=True):
             batch.early_reasons[i] = ("route", reason)
+    return batch
 
 
 def _repair(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch, rows: list[int]) -> None:
@@ -174,18 +148,15 @@ def _repair(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch, rows: list[i
     for i, label in zip(fixed_rows, labels, strict=True):
         if label == UNPARSED:
             batch.early_reasons[i] = ("parse", "not JSON: rejected by the JSON parser")
-    _set(batch, fixed_rows, "doc", fixed_docs)
-    _set(batch, fixed_rows, "route", labels)
-    batch.repaired += sum(1 for label in labels if label != UNPARSED)
-
-
-def _set(batch: ClassifiedBatch, rows: list[int], column: str, values: list[str]) -> None:
-    """Replace the values of ``column`` at ``rows`` (ascending) of the batch."""
+    mask = _mask(batch.frames.num_rows, fixed_rows)
     t = batch.frames
-    mask = _mask(t.num_rows, rows)
-    replaced = pc.replace_with_mask(t.column(column).combine_chunks(), mask,
-                                    pa.array(values, pa.string()))
-    batch.frames = t.set_column(t.schema.get_field_index(column), column, replaced)
+    doc = pc.replace_with_mask(t.column("doc").combine_chunks(), mask,
+                               pa.array(fixed_docs, pa.string()))
+    route = pc.replace_with_mask(t.column("route").combine_chunks(), mask,
+                                 pa.array(labels, pa.string()))
+    t = t.set_column(t.schema.get_field_index("doc"), "doc", doc)
+    batch.frames = t.set_column(t.schema.get_field_index("route"), "route", route)
+    batch.repaired = sum(1 for label in labels if label != UNPARSED)
 
 
 def _mask(n: int, rows: list[int]) -> pa.Array:

@@ -48,9 +48,6 @@ class TransformSummary:
     quarantined: Counter[str] = field(default_factory=Counter)
     control_frames: int = 0
     repaired_frames: int = 0
-    # Routed frames by the path their query took: "fast" (counted, one parse), "exact"
-    # (a null, a wrong type: parsed twice), "slow" (may hold unknown keys: keys listed).
-    paths: Counter[str] = field(default_factory=Counter)
     files_written: int = 0
     seconds: float = 0.0
 
@@ -85,7 +82,6 @@ class TransformSummary:
         self.quarantined.update(result.quarantined)
         self.control_frames += result.control
         self.repaired_frames += result.repaired
-        self.paths.update(result.paths)
         self.files_written += files_written
 
 

@@ -1,36 +1,29 @@
 """Turn a route declaration (``transforms.routes``) into one DuckDB query.
 
-The query reads the frames labelled with the route (a guess, see ``transforms.classify``)
-from the batch relation (columns ``_index``, ``_file``, ``_row``, ``seq``, ``received_at``,
-``direction``, ``doc``, ``route``, ``_colons``) and returns one row per frame with:
+The query reads the route's frames from the batch relation (columns ``_file``, ``_row``,
+``seq``, ``received_at``, ``doc``, ``route``) and returns one row per frame with:
 
-* ``_index``, ``_file``, ``_row``: lineage inside the batch;
-* ``_label``: the frame's true route label, from its parsed ``type`` fields (or
-  ``!unparsed``); rows whose label is not this route were guessed wrong and are ignored
-  by the caller, which labels them properly and routes them again;
-* ``_path``: which path the frame took, an index into ``PATHS`` (for the counts);
+* ``_file``, ``_row``: lineage inside the batch;
 * ``_type_errors``: NULL, or a readable list of the fields whose value has the wrong type
   (validation turns it into a quarantine reason);
 * ``"<table>.<column>"`` for every column of every table the route feeds;
 * ``"<child table>"``: a list of structs, one per entry of the child's JSON map.
 
-Fast path, for every frame: ONE parse, a ``json_transform`` into a typed STRUCT of the
-type fields, the route's fields and its other known keys (integers read as DOUBLE so a
-fraction is caught, not rounded; timestamps as text, then cast). No key listing: whether
-the frame may hold a key nobody mapped is decided by counting (``_fast``).
+Fast path, for every frame: one ``json_transform`` into a typed STRUCT of the route's
+fields (integers read as DOUBLE so a fraction is caught, not rounded; timestamps as text,
+then cast) and one ``json_keys`` of each known object. When every known object has exactly
+as many keys as known keys present with a value of the right type, the frame has no
+unknown field, no JSON null and no type error: nothing else is computed for it.
 
-Other frames (a JSON null, a value of the wrong type, an unknown key: few in practice)
-take the exact path: ``json_extract`` of every path as JSON text (a null is told apart
-from a missing key) to count again and to name each field whose value has the wrong
-type; only frames that still do not add up pay for ``json_keys`` and the key-by-key
-comparison that builds ``extra``.
+Slow path, only for the other frames: ``json_extract_string`` of every field as text, to
+name each field whose value has the wrong type, and the exact key-by-key comparison that
+builds ``extra``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 
 from schemas.core_tables import CORE_TABLES
 from transforms.routes import Child, Field, Route
@@ -54,17 +47,6 @@ _READ_AS = {
     "MAP": "MAP(VARCHAR, VARCHAR)",
 }
 WHEN = "__when"
-PATH = "_path"
-PATHS = ("fast", "exact", "slow")
-TYPE_PATHS = ("$.params.type", "$.params.sub-type", "$.type")
-UNPARSED = "!unparsed"
-UNTYPED = "!untyped"
-
-# How many ``":`` the frame's text holds (counted by ``transforms.batch``), and the test
-# that no key is followed by whitespace before its colon; see ``_adds_up``.
-COLONS = "_colons"
-_WS_BEFORE_COLON = ("contains(doc, ' :') OR contains(doc, chr(9) || ':') "
-                    "OR contains(doc, chr(10) || ':') OR contains(doc, chr(13) || ':')")
 
 
 def sql_string(text: str) -> str:
@@ -89,30 +71,17 @@ def _entries(alias: str) -> str:
     return _ident(alias + "__entries")
 
 
-def text_value(json_text: str) -> str:
-    """SQL: the value of a JSON text as ``json_extract_string`` gives it.
-
-    A string without escapes is its text between the quotes (it cannot hold a quote, so
-    trimming quotes is exact); a string with escapes is decoded by DuckDB; any other value
-    is its JSON text; ``null`` is NULL.
-    """
-    x = json_text
-    return (f"CASE WHEN {x} = 'null' THEN NULL WHEN NOT starts_with({x}, '\"') THEN {x} "
-            f"WHEN contains({x}, '\\') THEN json_extract_string({x}, '$') "
-            f"ELSE trim({x}, '\"') END")
-
-
 def _all_fields(route: Route) -> dict[str, Field]:
-    """The route's fields plus, as text, the type fields and every known key that is
-    neither a field nor a known object (so that its presence can be counted)."""
+    """The route's fields plus, as text, every known key that is neither a field nor a
+    known object (so that its presence can be counted)."""
     fields = dict(route.fields)
     taken = {f.path for f in fields.values()} | set(route.known)
-    extra_paths = [*TYPE_PATHS,
-                   *(f"{path}.{key}" for path, keys in route.known.items() for key in keys)]
-    for path in extra_paths:
-        if path not in taken:
-            fields[f"__key:{path}"] = Field(path, "VARCHAR")
-            taken.add(path)
+    for path, keys in route.known.items():
+        for key in keys:
+            child = f"{path}.{key}"
+            if child not in taken:
+                fields[f"__key:{child}"] = Field(child, "VARCHAR")
+                taken.add(child)
     return fields
 
 
@@ -130,42 +99,24 @@ def _structure(fields: dict[str, Field]) -> tuple[str, dict[str, str]]:
     return json.dumps(tree), access
 
 
-def _read(alias: str) -> str:
-    """The column holding the value of ``alias`` as json_transform read it."""
-    return _ident("r:" + alias)
-
-
-def _typed(alias: str, f: Field) -> str:
-    read = _read(alias)
+def _typed(alias: str, f: Field, read: str) -> str:
     name = _ident(alias)
     if f.type in _INTEGER_TYPES:
         return f"CASE WHEN {read} = trunc({read}) THEN TRY_CAST({read} AS {f.type}) END AS {name}"
     if f.type == "TIMESTAMPTZ":
         return f"TRY_CAST({read} AS TIMESTAMPTZ) AS {name}"
-    if f.type == "MAP":
-        return f"map_entries({read}) AS {_entries(alias)}"
     return f"{read} AS {name}"
 
 
-def _typed_name(alias: str, f: Field) -> str:
-    return _entries(alias) if f.type == "MAP" else _ident(alias)
-
-
-def _type_error(alias: str, f: Field, slot: str) -> tuple[str, str] | None:
-    """SQL: (condition, message) of this field's value not having its type.
-
-    ``slot`` is the field's JSON text on the exact path (NULL on the fast path, where
-    every value json_transform could not read would have broken the count).
-    """
+def _type_error(alias: str, f: Field, slot: str) -> str | None:
+    """SQL: NULL, or why this field's text value (``slot``) does not have its type."""
     if f.type == "VARCHAR":
         return None
-    has_value = f"({_read(alias)} IS NOT NULL OR ({slot} IS NOT NULL AND {slot} <> 'null'))"
-    condition = f"({has_value} AND {_typed_name(alias, f)} IS NULL)"
-    shown = f"coalesce({text_value(slot)}, json_extract_string(doc, {sql_string(f.path)}))"
+    shown = f"'\"' || left({slot}, 60) || '\"'"
+    label = sql_string(_label(f.path) + ": ")
     what = "an object" if f.type == "MAP" else _KIND[f.type]
-    message = (f"{sql_string(_label(f.path) + ': ')} || '\"' || left({shown}, 60) || "
-               f"{sql_string(chr(34) + ' is not ' + what)}")
-    return condition, message
+    return (f"CASE WHEN {slot} IS NOT NULL AND {_ident(alias)} IS NULL THEN "
+            f"{label} || {shown} || {sql_string(' is not ' + what)} END")
 
 
 def _child_invalid(child: Child) -> str:
@@ -173,40 +124,37 @@ def _child_invalid(child: Child) -> str:
             f"lambda e: coalesce({child.invalid}, false))), false)")
 
 
-def _presence(route: Route, by_path: dict[str, str], path: str,
-              value: Callable[[str], str]) -> str:
-    """SQL: true when the key at ``path`` is in the frame: ``value(alias)`` is not NULL.
-
-    A known object counts as present when one of its known keys is: an object whose known
-    keys are all missing is not counted, which can only make the count not add up.
-    """
-    if path not in route.known:
-        return f"({value(by_path[path])} IS NOT NULL)"
-    return "(" + " OR ".join(_presence(route, by_path, f"{path}.{k}", value)
-                             for k in route.known[path]) + ")"
+def _child_error(child: Child, route: Route) -> str:
+    path = _label(route.fields[child.source].path)
+    return (f"CASE WHEN {_child_invalid(child)} THEN "
+            f"{sql_string(path + ': an entry has a key or value of the wrong type')} END")
 
 
-def _adds_up(route: Route, fields: dict[str, Field], value: Callable[[str], str]) -> str:
-    """SQL: true when the frame certainly has no key outside the route's known keys.
-
-    Counting argument. Let C be the number of ``":`` in the text (``COLONS``) and E the
-    number of keys the route accounts for: each known key found (``value`` not NULL) plus each entry
-    of the JSON maps (``exd.io``, ``frm.fld``, ``cmd``). The E keys are distinct keys of
-    the frame. When no key is followed by whitespace before its colon (checked), every
-    key puts one ``":`` in the text, right after its closing quote, and text inside
-    string values can only add more. So C ≥ (keys of the frame) ≥ E, and a frame with a
-    key more than E (an unknown key, a duplicate key, a key inside a map's value) has
-    C > E. C = E therefore proves there is no unknown key; key-like text inside a string
-    value can only make the count not add up, never hide a key.
-    """
-    if not route.known:
-        return "false"
+def _presence(route: Route, fields: dict[str, Field], path: str,
+              keys: tuple[str, ...]) -> str:
+    """How many known keys of the object at ``path`` hold a value of the right type."""
+    levels = list(route.known)
     by_path = {f.path: a for a, f in fields.items()}
-    terms = [f"{_presence(route, by_path, f'{path}.{key}', value)}::INTEGER"
-             for path, keys in route.known.items() for key in keys]
-    terms += [f"coalesce(len({_entries(a)}), 0)"
-              for a, f in route.fields.items() if f.type == "MAP"]
-    return f"(NOT ({_WS_BEFORE_COLON}) AND {COLONS} = {' + '.join(terms)})"
+    terms = []
+    for key in keys:
+        child = f"{path}.{key}"
+        if child in levels:
+            terms.append(f"(_k[{levels.index(child) + 1}] IS NOT NULL)::INTEGER")
+        else:
+            terms.append(f"({_ident(by_path[child])} IS NOT NULL)::INTEGER")
+    return " + ".join(terms) if terms else "0"
+
+
+def _fast(route: Route, fields: dict[str, Field]) -> str:
+    """SQL: true when the frame needs no slow path (see the module docstring)."""
+    if not route.known:
+        return "false"  # no key list to count against (outbound commands: rare)
+    conditions = [
+        f"coalesce(len(_k[{i}]), 0) = {_presence(route, fields, path, keys)}"
+        for i, (path, keys) in enumerate(route.known.items(), start=1)
+    ]
+    conditions += [f"NOT {_child_invalid(c)}" for c in route.children.values()]
+    return " AND ".join(conditions)
 
 
 def _extra(route: Route) -> str:
@@ -259,89 +207,48 @@ def _child_column(name: str, child: Child) -> str:
             f"lambda e: struct_pack({fields})) AS {_ident(name)}")
 
 
-def _present(route: Route, fields: dict[str, Field], condition: str) -> str:
-    """Replace ``present(<known object path>)`` by a test that the frame has that object.
-
-    When the count adds up every key is accounted for, so the object is there exactly
-    when one of its known keys is; otherwise ``json_keys`` says whether it is an object.
-    """
+def _present(route: Route, condition: str) -> str:
+    """Replace ``present(<known object path>)`` by a test on that object's keys."""
     levels = list(route.known)
-    by_path = {f.path: a for a, f in fields.items()}
-    slots = {a: i for i, a in enumerate(fields, start=1)}
-
-    def test(m: re.Match[str]) -> str:
-        path = m.group(1)
-        fast = _presence(route, by_path, path, _read)
-        exact = _presence(route, by_path, path, lambda a: f"_x[{slots[a]}]")
-        return (f"(CASE WHEN _fast THEN {fast} WHEN _exact THEN {exact} "
-                f"ELSE _k[{levels.index(path) + 1}] IS NOT NULL END)")
-
-    return re.sub(r"present\(([^)]+)\)", test, condition)
-
-
-def label_sql(values: list[str]) -> str:
-    """SQL: the route label from the text values of ``TYPE_PATHS`` (see classify)."""
-    t1, t2, t3 = values
-    return (f"CASE WHEN direction = 'out' THEN coalesce('out:' || {t3}, '{UNTYPED}') "
-            f"WHEN {t1} IS NULL THEN '{UNTYPED}' "
-            f"WHEN {t1} = 'event' THEN 'event:' || coalesce({t2}, '') ELSE {t1} END")
+    return re.sub(r"present\(([^)]+)\)",
+                  lambda m: f"(_k[{levels.index(m.group(1)) + 1}] IS NOT NULL)", condition)
 
 
 def route_query(route: Route, relation: str = "batch") -> str:
     """The DuckDB query that turns the frames of ``route`` into rows of its tables."""
     fields = _all_fields(route)
     structure, access = _structure(fields)
-    read = [f"{access[a]} AS {_read(a)}" for a in fields]
-    typed = [_typed(a, f) for a, f in route.fields.items()]
-    slots = {a: f"_x[{i}]" for i, a in enumerate(fields, start=1)}
+    typed = [_typed(a, f, access[a]) for a, f in fields.items()]
+    typed += [f"map_entries({access[a]}) AS {_entries(a)}"
+              for a, f in route.fields.items() if f.type == "MAP"]
+    slots = {a: f"_v[{i}]" for i, a in enumerate(route.fields, start=1)}
     errors = [e for a, f in route.fields.items() if (e := _type_error(a, f, slots[a]))]
-    errors += [(_child_invalid(c),
-                sql_string(_label(route.fields[c.source].path)
-                           + ": an entry has a key or value of the wrong type"))
-               for c in route.children.values()]
-    if errors:
-        any_error = " OR ".join(cond for cond, _ in errors)
-        messages = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in errors)
-        type_errors = f"CASE WHEN {any_error} THEN concat_ws('; ', {messages}) END"
-    else:
-        type_errors = "NULL"
-    by_path = {f.path: a for a, f in fields.items()}
-    label = label_sql([_read(by_path[p]) for p in TYPE_PATHS])
-    paths = sql_list([f.path for f in fields.values()])
+    errors += [_child_error(c, route) for c in route.children.values()]
+    type_errors = (f"nullif(concat_ws('; ', {', '.join(errors)}), '')" if errors else "NULL")
+    paths = sql_list([f.path for f in route.fields.values()])
     keys = f"json_keys(doc, {sql_list(list(route.known))})" if route.known else "NULL"
     outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
-    outputs += [f"({_present(route, fields, cond)}) AS {_ident(t + '.' + WHEN)}"
+    outputs += [f"({_present(route, cond)}) AS {_ident(t + '.' + WHEN)}"
                 for t, cond in route.when.items()]
     outputs += [_child_column(n, c) for n, c in route.children.items()]
     return f"""
 WITH src AS (
-    SELECT _index, _file, _row, seq, received_at, direction, doc, {COLONS} FROM {relation}
+    SELECT _file, _row, seq, received_at, doc FROM {relation}
     WHERE route = {sql_string(route.name)}
 ), ext AS (
-    SELECT *, TRY(json_transform(doc, {sql_string(structure)})) AS _s FROM src
-), fields AS (
-    SELECT * EXCLUDE (_s), _s IS NULL AS _unparsed, {', '.join(read)} FROM ext
+    SELECT *, json_transform(doc, {sql_string(structure)}) AS _s, {keys} AS _k FROM src
 ), typed AS (
-    SELECT *, {', '.join(typed)},
-        CASE WHEN _unparsed THEN '{UNPARSED}' ELSE {label} END AS _label
-    FROM fields
+    SELECT * EXCLUDE (_s), {', '.join(typed)} FROM ext
 ), fast AS (
-    SELECT *, _unparsed OR {_adds_up(route, fields, _read)} AS _fast FROM typed
-), exact AS (
-    SELECT *, CASE WHEN NOT _fast THEN json_extract(doc, {paths})::VARCHAR[] END AS _x
-    FROM fast
-), counted AS (
-    SELECT *, NOT _fast AND {_adds_up(route, fields, lambda a: slots[a])} AS _exact
-    FROM exact
+    SELECT *, {_fast(route, fields)} AS _fast FROM typed
 ), slow AS (
-    SELECT *, CASE WHEN NOT _fast AND NOT _exact THEN {keys} END AS _k FROM counted
+    SELECT *, CASE WHEN NOT _fast THEN json_extract_string(doc, {paths}) END AS _v FROM fast
 ), checked AS (
-    SELECT *, {type_errors} AS _type_errors,
-        CASE WHEN NOT _fast AND NOT _exact THEN {_extra(route)} END AS extra
+    SELECT *,
+        CASE WHEN NOT _fast THEN {type_errors} END AS _type_errors,
+        CASE WHEN NOT _fast THEN {_extra(route)} END AS extra
     FROM slow
 )
-SELECT _index, _file, _row, _label, _type_errors,
-    CASE WHEN _fast THEN 0 WHEN _exact THEN 1 ELSE 2 END::UTINYINT AS {PATH},
-    {', '.join(outputs)}
+SELECT _file, _row, _type_errors, {', '.join(outputs)}
 FROM checked
 """
