@@ -27,12 +27,15 @@ import pyarrow.parquet as pq
 from schemas.core_tables import CORE_TABLES
 from trackit.errors import TrackitError
 from transforms.classify import BINARY, UNPARSED, UNTYPED, ClassifiedBatch, classify
-from transforms.route_sql import WHEN, route_query
+from transforms.route_sql import MAP_TEXT, WHEN, child_query, route_query
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
 _PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED})
 _QUERIES = {name: route_query(route) for name, route in ROUTES.items()}
+_ROWS = "route_rows"  # the result of one route's query, scanned by its child queries
+_CHILD_QUERIES = {name: {child: child_query(route, child, _ROWS) for child in route.children}
+                  for name, route in ROUTES.items()}
 
 
 @dataclass
@@ -62,7 +65,7 @@ class BatchResult:
 
 
 def _split(route: Route, rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """The route's query result as one frame per table (columns renamed, children exploded)."""
+    """The route's query result as one frame per table (columns renamed)."""
     parts: dict[str, pl.DataFrame] = {}
     for table in route.tables:
         cols = [pl.col(f"{table}.{c}").alias(c) for c in CORE_TABLES[table].column_names]
@@ -71,9 +74,6 @@ def _split(route: Route, rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
         if table in route.when:
             part = part.filter(pl.col(f"{table}.{WHEN}"))
         parts[table] = part.select(*LINEAGE, *cols, *extra)
-    for child in route.children:
-        exploded = rows.select(*LINEAGE, pl.col(child)).explode(child).drop_nulls(child)
-        parts[child] = exploded.unnest(child)
     return parts
 
 
@@ -153,12 +153,33 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
         for name, route in ROUTES.items():
             if name not in present:
                 continue
-            rows = pl.from_arrow(con.sql(_QUERIES[name]).to_arrow_table())
+            result = con.sql(_QUERIES[name]).to_arrow_table()
+            rows = pl.from_arrow(result.drop_columns(_child_inputs(route)))
             for table, part in _split(route, rows).items():
                 parts.setdefault(table, []).append(part)
+            if route.children:
+                for table, part in _children(con, route, result).items():
+                    parts.setdefault(table, []).append(part)
     finally:
         con.unregister("batch")
     return parts
+
+
+def _child_inputs(route: Route) -> list[str]:
+    """The columns of a route's result that only its child queries read."""
+    return [c for child, spec in route.children.items()
+            for c in (f"{child}.{MAP_TEXT}", *(f"{child}.{col}" for col in spec.parent))]
+
+
+def _children(con: duckdb.DuckDBPyConnection, route: Route,
+              result: pa.Table) -> dict[str, pl.DataFrame]:
+    """The rows of the route's child tables, from its query's ``result``."""
+    con.register(_ROWS, result.select([*LINEAGE, *_child_inputs(route)]))
+    try:
+        return {child: pl.from_arrow(con.sql(query).to_arrow_table())
+                for child, query in _CHILD_QUERIES[route.name].items()}
+    finally:
+        con.unregister(_ROWS)
 
 
 def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:

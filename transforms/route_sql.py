@@ -7,7 +7,10 @@ The query reads the route's frames from the batch relation (columns ``_file``, `
 * ``_type_errors``: NULL, or a readable list of the fields whose value has the wrong type
   (validation turns it into a quarantine reason);
 * ``"<table>.<column>"`` for every column of every table the route feeds;
-* ``"<child table>"``: a list of structs, one per entry of the child's JSON map.
+* ``"<child table>.__map"`` (the JSON text of the child's map, NULL unless an object)
+  and ``"<child table>.<column>"`` for the child's columns taken from the frame: the
+  caller runs ``child_query`` over the result (``json_each`` lists the entries, several
+  times faster than building a MAP for every frame).
 
 Fast path, for every frame: one ``json_transform`` into a typed STRUCT of the route's
 fields (integers read as DOUBLE so a fraction is caught, not rounded; timestamps as text,
@@ -44,9 +47,13 @@ _READ_AS = {
     "BOOLEAN": "BOOLEAN",
     "VARCHAR": "VARCHAR",
     "TIMESTAMPTZ": "VARCHAR",
-    "MAP": "MAP(VARCHAR, VARCHAR)",
+    # A JSON map is kept as its JSON text: its entries are listed by json_each in the
+    # query of the child table (building a MAP per frame here costs more than reading
+    # every other field).
+    "MAP": "JSON",
 }
 WHEN = "__when"
+MAP_TEXT = "__map"
 
 
 def sql_string(text: str) -> str:
@@ -67,8 +74,17 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _entries(alias: str) -> str:
-    return _ident(alias + "__entries")
+def text_value(json_text: str) -> str:
+    """SQL: the value of a JSON text as ``json_extract_string`` gives it.
+
+    A string without escapes is its text between the quotes (it cannot hold a quote, so
+    trimming quotes is exact); a string with escapes is decoded by DuckDB; any other value
+    is its JSON text; ``null`` is NULL.
+    """
+    x = json_text
+    return (f"CASE WHEN {x} = 'null' THEN NULL WHEN NOT starts_with({x}, '\"') THEN {x} "
+            f"WHEN contains({x}, '\\') THEN json_extract_string({x}, '$') "
+            f"ELSE trim({x}, '\"') END")
 
 
 def _all_fields(route: Route) -> dict[str, Field]:
@@ -105,6 +121,8 @@ def _typed(alias: str, f: Field, read: str) -> str:
         return f"CASE WHEN {read} = trunc({read}) THEN TRY_CAST({read} AS {f.type}) END AS {name}"
     if f.type == "TIMESTAMPTZ":
         return f"TRY_CAST({read} AS TIMESTAMPTZ) AS {name}"
+    if f.type == "MAP":
+        return f"CASE WHEN json_type({read}) = 'OBJECT' THEN {read} END AS {name}"
     return f"{read} AS {name}"
 
 
@@ -120,8 +138,15 @@ def _type_error(alias: str, f: Field, slot: str) -> str | None:
 
 
 def _child_invalid(child: Child) -> str:
-    return (f"coalesce(list_bool_or(list_transform({_entries(child.source)}, "
-            f"lambda e: coalesce({child.invalid}, false))), false)")
+    """SQL: true when an entry of the child's map has a key or value of the wrong type."""
+    text = _ident(child.source)
+    entries = f"map_entries(TRY(json_transform({text}, '\"MAP(VARCHAR, VARCHAR)\"')))"
+    exact = (f"coalesce(list_bool_or(list_transform({entries}, "
+             f"lambda e: coalesce({child.invalid}, false))), false)")
+    if child.valid_text is None:
+        return f"CASE WHEN {text} IS NULL THEN false ELSE {exact} END"
+    return (f"CASE WHEN {text} IS NULL OR regexp_full_match({text}, "
+            f"{sql_string(child.valid_text)}) THEN false ELSE {exact} END")
 
 
 def _child_error(child: Child, route: Route) -> str:
@@ -197,14 +222,36 @@ def _table_columns(table: str, exprs: dict[str, str]) -> list[str]:
     return out
 
 
-def _child_column(name: str, child: Child) -> str:
-    exprs = {**child.parent, **child.columns}
-    fields = ", ".join(
-        f"{_ident(c.name)} := {_column(name, c.name, exprs.get(c.name, 'NULL'))}"
-        for c in CORE_TABLES[name].columns
-    )
-    return (f"list_transform(coalesce({_entries(child.source)}, []), "
-            f"lambda e: struct_pack({fields})) AS {_ident(name)}")
+def _child_inputs(name: str, child: Child) -> list[str]:
+    """Columns of the route's rows that the child's query needs: its map's JSON text and
+    its columns taken from the parent frame."""
+    out = [f"{_ident(child.source)} AS {_ident(name + '.' + MAP_TEXT)}"]
+    out += [f"{_column(name, col, expr)} AS {_ident(name + '.' + col)}"
+            for col, expr in child.parent.items()]
+    return out
+
+
+def child_query(route: Route, name: str, rows: str) -> str:
+    """The query of the child table ``name`` over ``rows`` (the route's materialized rows):
+    one row per entry of each frame's map, in frame order then entry order."""
+    child = route.children[name]
+    columns = []
+    for col in CORE_TABLES[name].columns:
+        if col.name in child.parent:
+            columns.append(f"{_ident(name + '.' + col.name)} AS {_ident(col.name)}")
+        else:
+            expr = child.columns.get(col.name, "NULL")
+            columns.append(f"{_column(name, col.name, expr)} AS {_ident(col.name)}")
+    text = _ident(name + "." + MAP_TEXT)
+    return f"""
+SELECT _file, _row, {', '.join(columns)}
+FROM (
+    SELECT r.*, {{'key': j.key, 'value': {text_value('j.value::VARCHAR')}}} AS e, j.id AS _entry
+    FROM {rows} AS r, json_each(r.{text}) AS j
+    WHERE r.{text} IS NOT NULL
+)
+ORDER BY _file, _row, _entry
+"""
 
 
 def _present(route: Route, condition: str) -> str:
@@ -219,8 +266,6 @@ def route_query(route: Route, relation: str = "batch") -> str:
     fields = _all_fields(route)
     structure, access = _structure(fields)
     typed = [_typed(a, f, access[a]) for a, f in fields.items()]
-    typed += [f"map_entries({access[a]}) AS {_entries(a)}"
-              for a, f in route.fields.items() if f.type == "MAP"]
     slots = {a: f"_v[{i}]" for i, a in enumerate(route.fields, start=1)}
     errors = [e for a, f in route.fields.items() if (e := _type_error(a, f, slots[a]))]
     errors += [_child_error(c, route) for c in route.children.values()]
@@ -230,7 +275,7 @@ def route_query(route: Route, relation: str = "batch") -> str:
     outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
     outputs += [f"({_present(route, cond)}) AS {_ident(t + '.' + WHEN)}"
                 for t, cond in route.when.items()]
-    outputs += [_child_column(n, c) for n, c in route.children.items()]
+    outputs += [c for n, child in route.children.items() for c in _child_inputs(n, child)]
     return f"""
 WITH src AS (
     SELECT _file, _row, seq, received_at, doc FROM {relation}

@@ -40,13 +40,16 @@ class Child:
     """A child table: one row per entry ``e`` of the JSON map in field ``source``.
 
     ``invalid`` is a SQL predicate over ``e`` that is true for an entry whose key or value
-    has the wrong type (the frame is then quarantined with a type error).
+    has the wrong type (the frame is then quarantined with a type error); ``valid_text``
+    a regular expression that a map's whole JSON text matches only when no entry can be
+    invalid (the common shape, checked without building the entries).
     """
 
     source: str
     columns: dict[str, str]
     parent: dict[str, str] = field(default_factory=dict)
     invalid: str = "false"
+    valid_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ _RECORD_IO = Child(
             "seq": "seq"},
     invalid="TRY_CAST(e.key AS INTEGER) IS NULL"
             " OR (e.value IS NOT NULL AND TRY_CAST(e.value AS DOUBLE) IS NULL)",
+    # {"1":0,"8":1.5}: keys of at most 9 digits (an INTEGER), plain numbers.
+    valid_text=r'\{("\d{1,9}":-?\d{1,18}(\.\d{1,18})?(,"\d{1,9}":-?\d{1,18}(\.\d{1,18})?)*)?\}',
 )
 
 _EVENT_FIELDS = {
