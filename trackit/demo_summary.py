@@ -110,11 +110,11 @@ def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> 
             if _table_exists(con, "core", name)
         ]
         say("core tables:  " + ", ".join(f"{name} {n:,}" for name, n in counts))
+        total_q = con.execute("select count(*) from core.quarantine").fetchone()[0]  # type: ignore[index]
         reasons = con.execute(
             "select stage, left(reason, 70), count(*) from core.quarantine "
-            "group by all order by 3 desc limit 6"
+            "group by all order by 3 desc, 2 limit 6"
         ).fetchall()
-        total_q = sum(r[2] for r in reasons)
         say(f"quarantine:   {total_q:,} rows" + (" — top reasons:" if reasons else ""))
         for stage, reason, n in reasons:
             say(f"  {n:6,}  [{stage}] {reason}")
@@ -128,12 +128,13 @@ def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> 
         stops = con.execute("select count(*) from marts.stops").fetchone()[0]  # type: ignore[index]
         say(f"stops:        {stops:,}")
         io = con.execute(
-            "select io, count(*) from marts.io_changes group by io order by 2 desc limit 5"
+            "select io, count(*) from marts.io_changes where from_value is not null "
+            "group by io order by 2 desc limit 5"
         ).fetchall()
         say(
             f"I/O changes:  {sum(n for _, n in io):,} in marts.io_changes ("
             + ", ".join(f"io {i}: {n}" for i, n in io)
-            + f"); ground truth {len(truth['io_changes']):,}"
+            + f"; first observations not counted); ground truth {len(truth['io_changes']):,}"
         )
         messages = con.execute(
             "select uid, sent_at, final_status, seconds_to_delivered, seconds_to_read "
