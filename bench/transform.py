@@ -161,8 +161,12 @@ def main() -> int:
     work.mkdir(parents=True)
     (work / "raw").symlink_to(raw_root / "raw")
 
+    cpu = time.process_time()
     n_base, t_before = baseline(raw_files)
+    cpu_base = time.process_time() - cpu
+    cpu = time.process_time()
     summary = transform_lake(work, durable=False)
+    cpu_full = time.process_time() - cpu
     t_full = summary.seconds
     # The machine is shared: the baseline runs before and after, and the faster run counts
     # (the conservative choice for the ratio).
@@ -179,6 +183,9 @@ def main() -> int:
     print(f"full transform (route, type, pandera, dedup, quarantine, write): "
           f"{full_rate:,.0f} frames/s ({t_full:.2f} s)")
     print(f"ratio full/baseline: {ratio:.2f} (target >= 0.5)")
+    # CPU seconds (all threads) depend less on what else runs on the machine.
+    print(f"cpu seconds: baseline {cpu_base:.2f}, full {cpu_full:.2f} "
+          f"(cpu ratio {cpu_base / cpu_full:.2f})")
     print(f"peak RSS: {rss_gb:.2f} GB (target < 1.5 GB)")
     print(f"rows: {dict(sorted(summary.rows.items()))}")
     print(f"reconciles: {summary.reconciles}")

@@ -189,15 +189,37 @@ def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal")
 
 
-def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchResult:
-    """Transform the raw ``files`` (one batch) into rows of the core tables."""
+@dataclass
+class RoutedBatch:
+    """A batch after the DuckDB steps (1 and 2): its frames and every table's rows."""
+
+    batch: ClassifiedBatch
+    counts: dict[str, int]
+    tables: dict[str, pl.DataFrame]
+
+
+def route_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> RoutedBatch:
+    """Steps 1 and 2 (DuckDB): classify the frames of ``files`` and run their routes."""
     batch = classify(con, files)
     labels = pc.value_counts(batch.frames.column("route")).to_pylist()
     counts = {v["values"]: v["counts"] for v in labels}
-    present = set(counts)
-    direction_out = pc.sum(pc.equal(batch.frames.column("direction"), "out")).as_py() or 0
+    tables = {t: _concat(p) for t, p in run_routes(con, batch, set(counts)).items()}
+    return RoutedBatch(batch=batch, counts=counts, tables=tables)
 
-    tables = {t: _concat(p) for t, p in run_routes(con, batch, present).items()}
+
+def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchResult:
+    """Transform the raw ``files`` (one batch) into rows of the core tables."""
+    return finish_batch(route_batch(con, files))
+
+
+def finish_batch(routed: RoutedBatch) -> BatchResult:
+    """Steps 3 to 5 (polars, no DuckDB): validate, collapse duplicates, count.
+
+    Runs in another thread than ``route_batch`` (the next batch's DuckDB work overlaps it).
+    """
+    batch, counts, tables = routed.batch, routed.counts, routed.tables
+    files, present = batch.files, set(counts)
+    direction_out = pc.sum(pc.equal(batch.frames.column("direction"), "out")).as_py() or 0
     failures = []
     for table, df in tables.items():
         bad = validate_table(table, df)

@@ -2,9 +2,10 @@
 
 Only raw files missing from the ledger are read. They are grouped into batches of at most
 ``batch_frames`` frames (a larger file is a batch of its own), so memory follows the batch
-size, not the day. Each batch is transformed (``transforms.batch``), checked to reconcile,
-published file by file (in a writer thread, while the next batch is transformed), and
-only then recorded in the ledger.
+size, not the day. Each batch is routed by DuckDB (``transforms.batch.route_batch``), then,
+in a second thread while the next batch is routed, validated and deduplicated
+(``finish_batch``), checked to reconcile, published file by file, and only then recorded
+in the ledger.
 
 Duplicates (same key) collapse to one row within each raw file; the same key in two raw
 files is collapsed by the warehouse load, which dedups on the same keys. Per raw file
@@ -26,7 +27,14 @@ import duckdb
 from lake.layout import DataLayout
 from lake.storage import list_parquet
 from trackit.errors import TrackitError
-from transforms.batch import BatchResult, file_names, process_batch, raw_frame_count
+from transforms.batch import (
+    BatchResult,
+    RoutedBatch,
+    file_names,
+    finish_batch,
+    raw_frame_count,
+    route_batch,
+)
 from transforms.ledger import load_ledger, save_ledger, transform_lock
 from transforms.publish import publish_batch, raw_date
 from transforms.routes import PRIMARY_TABLES
@@ -148,7 +156,9 @@ def transform_lake(
         summary.files_skipped = len(raw_files) - len(pending)
         batches = plan_batches(pending, batch_frames)
 
-        def publish(number: int, result: BatchResult) -> None:
+        def finish(number: int, routed: RoutedBatch, expected: int) -> None:
+            result = finish_batch(routed)
+            _check(result, expected)
             written = publish_batch(layout, result, durable=durable)
             for f in result.files:
                 ledger[_key(layout, f)] = raw_frame_count([f])
@@ -160,20 +170,21 @@ def transform_lake(
                       file=sys.stderr)
 
         con = _connect(threads)
-        # Batch N is written while batch N+1 is transformed (writing is mostly compression
-        # in pyarrow, which releases the GIL); at most two batches are in memory.
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-publish")
-        publishing: Future[None] | None = None
+        # Two stages: DuckDB (classify, route) in this thread, then validation, dedup,
+        # counts and writing in the other; batch N is finished and written while batch
+        # N+1 is routed (polars, pandera's polars backend and pyarrow's writer release the
+        # GIL), so both cores stay busy. At most two batches are in memory.
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-finish")
+        finishing: Future[None] | None = None
         try:
             for number, files in enumerate(batches, start=1):
                 expected = raw_frame_count(files)
-                result = process_batch(con, files)
-                _check(result, expected)
-                if publishing is not None:
-                    publishing.result()
-                publishing = writer.submit(publish, number, result)
-            if publishing is not None:
-                publishing.result()
+                routed = route_batch(con, files)
+                if finishing is not None:
+                    finishing.result()
+                finishing = writer.submit(finish, number, routed, expected)
+            if finishing is not None:
+                finishing.result()
         finally:
             writer.shutdown(wait=True)
             con.close()
