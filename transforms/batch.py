@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from schemas.core_tables import CORE_TABLES
 from trackit.errors import TrackitError
 from transforms.classify import BINARY, UNPARSED, UNTYPED, ClassifiedBatch, classify
-from transforms.route_sql import MAP_TEXT, WHEN, child_query, route_query
+from transforms.route_sql import COLONS, MAP_TEXT, WHEN, child_query, route_query
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
@@ -148,7 +148,8 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
                present: set[str]) -> dict[str, list[pl.DataFrame]]:
     """Run the query of every route present in the batch; parts of each table."""
     parts: dict[str, list[pl.DataFrame]] = {}
-    con.register("batch", batch.frames)
+    frames = batch.frames
+    con.register("batch", frames.append_column(COLONS, _colons(frames.column("doc"))))
     try:
         for name, route in ROUTES.items():
             if name not in present:
@@ -163,6 +164,11 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
     finally:
         con.unregister("batch")
     return parts
+
+
+def _colons(docs: pa.ChunkedArray) -> pa.Array:
+    """How many ``":`` each text holds (see ``route_sql._counted``)."""
+    return pl.Series(docs).str.count_matches('":', literal=True).cast(pl.Int64).to_arrow()
 
 
 def _child_inputs(route: Route) -> list[str]:

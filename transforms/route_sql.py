@@ -1,7 +1,8 @@
 """Turn a route declaration (``transforms.routes``) into one DuckDB query.
 
 The query reads the route's frames from the batch relation (columns ``_file``, ``_row``,
-``seq``, ``received_at``, ``doc``, ``route``) and returns one row per frame with:
+``seq``, ``received_at``, ``doc``, ``route``, ``_colons``) and returns one row per frame
+with:
 
 * ``_file``, ``_row``: lineage inside the batch;
 * ``_type_errors``: NULL, or a readable list of the fields whose value has the wrong type
@@ -12,15 +13,17 @@ The query reads the route's frames from the batch relation (columns ``_file``, `
   caller runs ``child_query`` over the result (``json_each`` lists the entries, several
   times faster than building a MAP for every frame).
 
-Fast path, for every frame: one ``json_transform`` into a typed STRUCT of the route's
-fields (integers read as DOUBLE so a fraction is caught, not rounded; timestamps as text,
-then cast) and one ``json_keys`` of each known object. When every known object has exactly
-as many keys as known keys present with a value of the right type, the frame has no
-unknown field, no JSON null and no type error: nothing else is computed for it.
+Every frame: one ``json_transform`` into a typed STRUCT of the route's fields (integers
+read as DOUBLE so a fraction is caught, not rounded; timestamps as text, then cast).
+Then, cheapest first, each step only for the frames the previous one could not settle:
 
-Slow path, only for the other frames: ``json_extract_string`` of every field as text, to
-name each field whose value has the wrong type, and the exact key-by-key comparison that
-builds ``extra``.
+1. counted (``_counted``): the frame's ``":`` add up to its known keys holding a value of
+   the right type: no unknown key, no null, no type error; nothing else to compute;
+2. listed (``_listed_fast``): ``json_keys`` of each known object shows no unknown key and
+   no typed field that failed to convert (a null in a text field, as in the manual's
+   ``"hid": null``, needs nothing more);
+3. exact: ``json_extract_string`` of every field as text, to name each field whose value
+   has the wrong type, and the key-by-key comparison that builds ``extra``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ _READ_AS = {
 }
 WHEN = "__when"
 MAP_TEXT = "__map"
+# How many ``":`` the frame's text holds (counted by ``transforms.batch``), and the test
+# that no key is followed by whitespace before its colon; see ``_counted``.
+COLONS = "_colons"
+_WS_BEFORE_COLON = ("contains(doc, ' :') OR contains(doc, chr(9) || ':') "
+                    "OR contains(doc, chr(10) || ':') OR contains(doc, chr(13) || ':')")
 
 
 def sql_string(text: str) -> str:
@@ -155,29 +163,70 @@ def _child_error(child: Child, route: Route) -> str:
             f"{sql_string(path + ': an entry has a key or value of the wrong type')} END")
 
 
-def _presence(route: Route, fields: dict[str, Field], path: str,
-              keys: tuple[str, ...]) -> str:
-    """How many known keys of the object at ``path`` hold a value of the right type."""
-    levels = list(route.known)
-    by_path = {f.path: a for a, f in fields.items()}
-    terms = []
-    for key in keys:
-        child = f"{path}.{key}"
-        if child in levels:
-            terms.append(f"(_k[{levels.index(child) + 1}] IS NOT NULL)::INTEGER")
-        else:
-            terms.append(f"({_ident(by_path[child])} IS NOT NULL)::INTEGER")
-    return " + ".join(terms) if terms else "0"
+def _found(route: Route, by_path: dict[str, str], path: str) -> str:
+    """SQL: true when the key at ``path`` holds a value of the right type; a known object
+    counts when one of its known keys does (an object with none is not counted, which can
+    only make the count of ``_counted`` not add up)."""
+    if path not in route.known:
+        return f"({_ident(by_path[path])} IS NOT NULL)"
+    return "(" + " OR ".join(_found(route, by_path, f"{path}.{k}")
+                             for k in route.known[path]) + ")"
 
 
-def _fast(route: Route, fields: dict[str, Field]) -> str:
-    """SQL: true when the frame needs no slow path (see the module docstring)."""
+def _counted(route: Route, fields: dict[str, Field]) -> str:
+    """SQL: true when counting proves the frame has no key outside its known keys, no
+    JSON null and no value of the wrong type, so it needs no key listing at all.
+
+    Let C be the number of ``":`` in the frame's text (``COLONS``) and E the number of
+    keys the route accounts for: each known key holding a value of the right type, plus
+    each entry of the JSON maps (``exd.io``, ``frm.fld``, ``cmd``). The E keys are
+    distinct keys of the frame. When no key is followed by whitespace before its colon
+    (checked), every key puts one ``":`` in the text, right after its closing quote, and
+    text inside string values can only add more: C ≥ (keys in the frame) ≥ E. A frame
+    with any other key (unknown, duplicate, holding null or a value of the wrong type,
+    inside a map's value) has more keys than E, so C > E. C = E therefore proves there is
+    none; key-like text inside a string value can only make the count not add up and
+    send the frame to the key listing, never hide a key.
+    """
     if not route.known:
-        return "false"  # no key list to count against (outbound commands: rare)
-    conditions = [
-        f"coalesce(len(_k[{i}]), 0) = {_presence(route, fields, path, keys)}"
-        for i, (path, keys) in enumerate(route.known.items(), start=1)
-    ]
+        return "false"
+    by_path = {f.path: a for a, f in fields.items()}
+    terms = [f"{_found(route, by_path, f'{path}.{key}')}::INTEGER"
+             for path, keys in route.known.items() for key in keys]
+    terms += [f"coalesce(len(json_keys({_ident(a)})), 0)"
+              for a, f in route.fields.items() if f.type == "MAP"]
+    conditions = [f"NOT ({_WS_BEFORE_COLON})", f"{COLONS} = {' + '.join(terms)}"]
+    conditions += [f"NOT {_child_invalid(c)}" for c in route.children.values()]
+    return " AND ".join(conditions)
+
+
+def _unknown_keys(route: Route) -> str:
+    """SQL: true when a known object lists a key its route does not know (needs ``_k``)."""
+    return " OR ".join(
+        f"len(list_filter(coalesce(_k[{i}], []), lambda x: NOT list_contains("
+        f"{sql_list(keys)}, x))) > 0"
+        for i, keys in enumerate(route.known.values(), start=1)
+    )
+
+
+def _listed_fast(route: Route, fields: dict[str, Field]) -> str:
+    """SQL, for a frame whose count did not add up: true when its key listing (``_k``)
+    shows that the exact path has nothing to add: no unknown key, and no typed field that
+    is listed but did not convert (a JSON null, or a value of the wrong type: only the
+    exact path's text tells which). A text field converts from any value but null, so a
+    null there (the manual's ``"hid": null``) needs nothing more."""
+    if not route.known:
+        return "false"  # no key list to compare with (outbound commands: rare)
+    levels = list(route.known)
+    conditions = [f"NOT ({_unknown_keys(route)})"]
+    for alias, f in fields.items():
+        if f.type == "VARCHAR" or alias.startswith("__key:"):
+            continue
+        parent, _, key = f.path.rpartition(".")
+        if parent not in levels:
+            raise ValueError(f"route {route.name}: field {f.path} is not under a known object")
+        conditions.append(f"NOT (list_contains(_k[{levels.index(parent) + 1}], "
+                          f"{sql_string(key)}) AND {_ident(alias)} IS NULL)")
     conditions += [f"NOT {_child_invalid(c)}" for c in route.children.values()]
     return " AND ".join(conditions)
 
@@ -197,13 +246,8 @@ def _extra(route: Route) -> str:
             f"'\"MAP(VARCHAR, JSON)\"'))), lambda e: NOT list_contains({known}, e.key)), "
             f"lambda e: {{'key': {sql_string(prefix)} || e.key, 'value': e.value}}), [])"
         )
-    exact = " OR ".join(
-        f"len(list_filter(coalesce(_k[{i}], []), lambda x: NOT list_contains("
-        f"{sql_list(keys)}, x))) > 0"
-        for i, keys in enumerate(route.known.values(), start=1)
-    )
     built = f"TRY(to_json(map_from_entries(flatten([{', '.join(parts)}])))::VARCHAR)"
-    return f"CASE WHEN {exact} THEN nullif({built}, '{{}}') END"
+    return f"CASE WHEN {_unknown_keys(route)} THEN nullif({built}, '{{}}') END"
 
 
 def _column(table: str, column: str, expr: str) -> str:
@@ -254,11 +298,21 @@ ORDER BY _file, _row, _entry
 """
 
 
-def _present(route: Route, condition: str) -> str:
-    """Replace ``present(<known object path>)`` by a test on that object's keys."""
+def _present(route: Route, fields: dict[str, Field], condition: str) -> str:
+    """Replace ``present(<known object path>)`` by a test that the frame has that object.
+
+    When the count adds up every key is accounted for, so the object is there exactly
+    when one of its known keys is; otherwise ``json_keys`` says whether it is an object.
+    """
     levels = list(route.known)
-    return re.sub(r"present\(([^)]+)\)",
-                  lambda m: f"(_k[{levels.index(m.group(1)) + 1}] IS NOT NULL)", condition)
+    by_path = {f.path: a for a, f in fields.items()}
+
+    def test(m: re.Match[str]) -> str:
+        path = m.group(1)
+        return (f"(CASE WHEN _counted THEN {_found(route, by_path, path)} "
+                f"ELSE _k[{levels.index(path) + 1}] IS NOT NULL END)")
+
+    return re.sub(r"present\(([^)]+)\)", test, condition)
 
 
 def route_query(route: Route, relation: str = "batch") -> str:
@@ -273,19 +327,23 @@ def route_query(route: Route, relation: str = "batch") -> str:
     paths = sql_list([f.path for f in route.fields.values()])
     keys = f"json_keys(doc, {sql_list(list(route.known))})" if route.known else "NULL"
     outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
-    outputs += [f"({_present(route, cond)}) AS {_ident(t + '.' + WHEN)}"
+    outputs += [f"({_present(route, fields, cond)}) AS {_ident(t + '.' + WHEN)}"
                 for t, cond in route.when.items()]
     outputs += [c for n, child in route.children.items() for c in _child_inputs(n, child)]
     return f"""
 WITH src AS (
-    SELECT _file, _row, seq, received_at, doc FROM {relation}
+    SELECT _file, _row, seq, received_at, doc, {COLONS} FROM {relation}
     WHERE route = {sql_string(route.name)}
 ), ext AS (
-    SELECT *, json_transform(doc, {sql_string(structure)}) AS _s, {keys} AS _k FROM src
+    SELECT *, json_transform(doc, {sql_string(structure)}) AS _s FROM src
 ), typed AS (
     SELECT * EXCLUDE (_s), {', '.join(typed)} FROM ext
+), counted AS (
+    SELECT *, {_counted(route, fields)} AS _counted FROM typed
+), listed AS (
+    SELECT *, CASE WHEN NOT _counted THEN {keys} END AS _k FROM counted
 ), fast AS (
-    SELECT *, {_fast(route, fields)} AS _fast FROM typed
+    SELECT *, _counted OR ({_listed_fast(route, fields)}) AS _fast FROM listed
 ), slow AS (
     SELECT *, CASE WHEN NOT _fast THEN json_extract_string(doc, {paths}) END AS _v FROM fast
 ), checked AS (

@@ -111,3 +111,20 @@ def test_null_known_fields_load_as_null_without_extra(data_dir: Path,
     row = load_one_record(write_raw, data_dir, frame)
     assert row["speed_kmh"] is None and row["heading"] is None and row["driver_card"] is None
     assert row["extra"] is None
+
+
+def test_a_null_text_field_beside_an_unknown_null_key(data_dir: Path,
+                                                      write_raw: RawWriter) -> None:
+    frame = json.dumps(records({"_id": None, "newField": None}))
+    row = load_one_record(write_raw, data_dir, frame)
+    assert row["record_id"] is None
+    assert json.loads(str(row["extra"])) == {"params.lastRecord.newField": None}
+
+
+@pytest.mark.parametrize(("value", "expected"), [(123, "123"), ({"a": 1}, '{"a":1}'),
+                                                 ("0001", "0001")])
+def test_a_text_field_takes_any_value_as_text(data_dir: Path, write_raw: RawWriter,
+                                              value: object, expected: str) -> None:
+    frame = json.dumps(records({"exd": {"eco": {"dcl": value}, "io": {"1": 1}}}))
+    row = load_one_record(write_raw, data_dir, frame)
+    assert row["driver_card"] == expected and row["extra"] is None
