@@ -221,7 +221,9 @@ class Vehicle:
 
     def _trip(self, target: int) -> None:
         rng, profile = self.rng, self.profile
-        t_on = self.t
+        # Ignition events are stamped at whole seconds; starting at the next whole second keeps
+        # every record logged before the trip (up to self.t) ahead of the ignition-on event.
+        t_on = float(math.floor(self.t) + 1)
         self.card_in = rng.random() < 0.9
         steps = self.roads.route(self.node, target)
         warmup = rng.uniform(20, 120) if profile.has_ignition else 0.0
@@ -264,7 +266,7 @@ class Vehicle:
         if end_idle:
             legs.append(_Leg(t, t + end_idle, lat, lon, lat, lon, 0.0, legs[-1].heading, odo, 0.0))
             idle_s += end_idle
-        t_off = arrival + end_idle
+        t_off = float(math.ceil(arrival + end_idle))  # a whole second, like its ignition event
         self.legs, self.leg_index = legs, 0
         self._maybe_go_silent(t_on, t_off)
 
@@ -350,6 +352,10 @@ class Vehicle:
     # Executing a plan -------------------------------------------------------------------
 
     def _run(self, plan: list[tuple[float, int, tuple]]) -> None:
+        # An input changes at the whole second its event is stamped with, so it is ordered
+        # there: a record logged later in that second must already carry the new level.
+        plan = [(float(int(t)), order, action) if action[0] == "io" else (t, order, action)
+                for t, order, action in plan]
         plan.sort(key=lambda item: (item[0], item[1]))
         for t, _, action in plan:
             self._reconnect_if_due(t)
