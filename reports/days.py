@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from trackit.errors import TrackitError
+from lake.errors import TrackitError
 
 
 def zone(tz: str) -> ZoneInfo:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from lake.errors import TrackitError
 from reports.days import DayWindow
-from trackit.errors import TrackitError
 
 MART_TABLES = (
     "trips", "stops", "io_changes", "message_latency", "event_latency", "vehicle_daily",

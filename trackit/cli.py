@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from trackit.errors import TrackitError
+from lake.errors import TrackitError
 
 COMMAND_MODULES = (
     "simulate",

@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from lake.errors import TrackitError
 from lake.layout import DataLayout
 from simulator.config import DEMO_AUTHORIZATION, DEMO_SESSID, DEMO_USER_ID
 from trackit.demo_summary import print_summary
-from trackit.errors import TrackitError
 from trackit.progress import StatusLine
 
 REPO = Path(__file__).resolve().parents[1]

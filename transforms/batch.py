@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lake.errors import TrackitError
 from schemas.core_tables import CORE_TABLES
-from trackit.errors import TrackitError
 from transforms.classify import BINARY, UNPARSED, UNTYPED, ClassifiedBatch, classify
 from transforms.route_sql import COLONS, MAP_TEXT, WHEN, child_query, route_query
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route

@@ -23,8 +23,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lake.errors import TrackitError
 from lake.raw_schema import BINARY_PREFIX
-from trackit.errors import TrackitError
 from transforms.repair import UnrecoverableFrame, repair_frame
 from transforms.route_sql import sql_string
 

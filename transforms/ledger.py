@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lake.errors import TrackitError
 from lake.layout import DataLayout
 from lake.storage import publishing
-from trackit.errors import TrackitError
 
 LEDGER_VERSION = 1
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import duckdb
 
+from lake.errors import TrackitError
 from lake.layout import DataLayout
 from lake.storage import list_parquet
-from trackit.errors import TrackitError
 from transforms.batch import (
     BatchResult,
     RoutedBatch,

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from trackit.errors import TrackitError
+from lake.errors import TrackitError
 from warehouse.checks import CheckSummary, check_warehouse
 from warehouse.config import WarehouseConfig
 from warehouse.database import builder_path

@@ -23,8 +23,8 @@ import duckdb
 import pandera.errors
 import polars as pl
 
+from lake.errors import TrackitError
 from schemas.mart_models import MART_MODELS
-from trackit.errors import TrackitError
 from warehouse.config import WarehouseConfig
 from warehouse.database import connect, get_state, set_state
 

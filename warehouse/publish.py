@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lake.errors import TrackitError
 from lake.layout import DataLayout
 from lake.storage import publishing
-from trackit.errors import TrackitError
 from warehouse.database import builder_path, connect, get_state
 
 log = logging.getLogger(__name__)

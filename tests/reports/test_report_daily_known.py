@@ -12,9 +12,9 @@ import pytest
 from report_html_parser import ReportParser, parse
 from report_warehouse_fixture import EMPTY_DAY, PREVIOUS_DAY, REPORT_DAY
 
+from lake.errors import TrackitError
 from reports.daily import render_daily_report, report_path, write_daily_report
 from reports.days import day_window
-from trackit.errors import TrackitError
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from conftest import T0, RawWriter, manual_examples, read_table
 
 import transforms.pipeline as pipeline
+from lake.errors import TrackitError
 from lake.layout import DataLayout
-from trackit.errors import TrackitError
 from transforms.ledger import load_ledger, transform_lock
 from transforms.pipeline import transform_lake
 

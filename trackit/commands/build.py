@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfoNotFoundError
 
-    from trackit.errors import TrackitError
+    from lake.errors import TrackitError
     from warehouse.build import build_warehouse
     from warehouse.config import WarehouseConfig
 

@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lake.errors import TrackitError
     from trackit.demo import Demo, DemoSettings
-    from trackit.errors import TrackitError
 
     if args.minutes <= 0 or args.speedup <= 0 or args.vehicles <= 0:
         raise TrackitError("--minutes, --speedup and --vehicles must be positive")

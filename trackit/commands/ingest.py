@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from trackit.errors import TrackitError
+from lake.errors import TrackitError
 from trackit.options import add_data_option, data_dir
 
 

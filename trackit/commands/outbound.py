@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from trackit.errors import TrackitError
+from lake.errors import TrackitError
 from trackit.options import add_data_option, data_dir
 
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lake.errors import TrackitError
 from protocol.messages import AUTH_PATH, AUTHORIZATION_ENV, SESSID_ENV
-from trackit.errors import TrackitError
 
 if TYPE_CHECKING:  # the simulator is imported inside the handler, to keep --help fast
     from simulator.config import SimulatorConfig
