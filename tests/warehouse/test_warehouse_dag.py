@@ -161,6 +161,21 @@ def test_dag_builds_the_marts_of_the_simulated_fleet(
             for vid, io, at, value in changes
         ), change
 
+    # ... and every change in io_changes is one the simulator made (a record carrying a
+    # stale level made the input flip back and forth right after its event)
+    made = [(c["vid"], c["io"], _iso(c["tmx"]), float(c["to_value"]))
+            for c in truth["io_changes"]]
+    seen_changes = warehouse_rows(simulated_data, "select vid, io, changed_at, to_value "
+                                                  "from marts.io_changes "
+                                                  "where from_value is not null")
+    assert len(seen_changes) >= 20
+    invented = [
+        row for row in seen_changes
+        if not any((vid, io, value) == (row[0], row[1], row[3]) and _close(at, row[2], 1)
+                   for vid, io, at, value in made)
+    ]
+    assert invented == []
+
     # the second run found nothing new and left the published warehouse as it was
     [(load_id,)] = warehouse_rows(simulated_data, "select load_id from meta.publication")
     assert load_id == 1
