@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,14 +29,23 @@ class TripComparison:
 
 
 def load_truth(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
-    """The trips, I/O changes and messages of every ground-truth file that exists."""
+    """The trips, I/O changes and messages of every ground-truth file that exists.
+
+    I/O changes are kept only when the simulator had sent them when it stopped: a silent
+    device's changes wait for its next upload, which may come after the run ended.
+    """
     merged: dict[str, list[dict[str, Any]]] = {"trips": [], "io_changes": [], "messages": []}
     for path in files:
         if not path.exists():
             continue
         truth = json.loads(path.read_text(encoding="utf-8"))
-        for key in merged:
-            merged[key].extend(truth.get(key) or [])
+        stopped = datetime.fromtimestamp(float(truth["now"]), UTC)
+        merged["trips"].extend(truth.get("trips") or [])
+        merged["messages"].extend(truth.get("messages") or [])
+        merged["io_changes"].extend(
+            change for change in truth.get("io_changes") or []
+            if datetime.fromisoformat(change["emitted"]) <= stopped
+        )
     return merged
 
 
@@ -134,7 +143,7 @@ def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> 
         say(
             f"I/O changes:  {sum(n for _, n in io):,} in marts.io_changes ("
             + ", ".join(f"io {i}: {n}" for i, n in io)
-            + f"; first observations not counted); ground truth {len(truth['io_changes']):,}"
+            + f"; first observations not counted); ground truth {len(truth['io_changes']):,} sent"
         )
         messages = con.execute(
             "select uid, sent_at, final_status, seconds_to_delivered, seconds_to_read "

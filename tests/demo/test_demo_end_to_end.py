@@ -111,3 +111,24 @@ def test_readme_queries_run_read_only_on_the_demo_warehouse(demo: DemoRun) -> No
                 assert con.execute(statement.query).fetchall(), statement.query
     finally:
         con.close()
+
+
+
+def test_demo_io_changes_agree_with_the_changes_the_simulator_sent(demo: DemoRun) -> None:
+    from trackit.demo_summary import load_truth
+
+    sent = load_truth([demo.data / "state/demo/ground_truth-run1.json"])["io_changes"]
+    # A second run (another test) may have added data since: count run 1's span only.
+    run1_end = json.loads((demo.data / "state/demo/runs.json").read_text())["runs"][0][
+        "simulated_end"]
+    con = duckdb.connect(str(demo.data / "warehouse.duckdb"), read_only=True)
+    try:
+        found = con.execute(
+            "select count(*) from marts.io_changes "
+            "where from_value is not null and changed_at <= ?::timestamptz",
+            [run1_end],
+        ).fetchone()[0]  # type: ignore[index]
+    finally:
+        con.close()
+    assert len(sent) >= 10
+    assert abs(found - len(sent)) <= max(2, 0.05 * len(sent)), (found, len(sent))
