@@ -26,7 +26,14 @@ import pyarrow.parquet as pq
 
 from lake.errors import TrackitError
 from schemas.core_tables import CORE_TABLES
-from transforms.classify import BINARY, UNPARSED, UNTYPED, ClassifiedBatch, classify
+from transforms.classify import (
+    BINARY,
+    UNPARSED,
+    UNTYPED,
+    ClassifiedBatch,
+    classify,
+    unreadable_raw_files,
+)
 from transforms.route_sql import COLONS, MAP_TEXT, WHEN, child_query, route_query
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
@@ -276,7 +283,7 @@ def raw_frame_count(files: list[Path]) -> int:
     try:
         return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     except (OSError, pa.ArrowException) as exc:
-        raise TrackitError(f"cannot read raw files {file_names(files)}: {exc}") from None
+        raise TrackitError(unreadable_raw_files(files, str(exc))) from None
 
 
 def file_names(files: list[Path]) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from lake.errors import TrackitError
 from lake.raw_schema import BINARY_PREFIX
@@ -85,11 +86,20 @@ def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
     try:
         table = con.sql(query, params={"files": names}).to_arrow_table()
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        shown = ", ".join(f.name for f in files[:3])
-        raise TrackitError(f"cannot read raw files {shown}: {str(exc).splitlines()[0]}") \
-            from None
+        raise TrackitError(unreadable_raw_files(files, str(exc).splitlines()[0])) from None
     # doc starts as the very same array as frame (no copy); repairs replace single values.
     return table.append_column("doc", table.column("frame"))
+
+
+def unreadable_raw_files(files: list[Path], error: str) -> str:
+    """A message naming the raw file that cannot be read (found by opening each footer)."""
+    for path in files:
+        try:
+            pq.ParquetFile(path).metadata  # noqa: B018 - reading the footer is the check
+        except (OSError, pa.ArrowException) as exc:
+            return f"cannot read raw file {path}: {exc}"
+    shown = ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
+    return f"cannot read raw files {shown}: {error}"
 
 
 def _relabel(con: duckdb.DuckDBPyConnection, docs: list[str], directions: list[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -168,9 +169,11 @@ def test_raw_files_whose_outputs_would_collide_are_refused(data_dir: Path,
         transform_lake(data_dir, durable=False)
 
 
-def test_an_unreadable_raw_file_is_a_clear_error(data_dir: Path,
-                                                 write_raw: RawWriter) -> None:
-    path = write_raw([records_frame(1, "2022-04-02T10:00:00Z")])
+def test_an_unreadable_raw_file_is_reported_by_name(data_dir: Path,
+                                                    write_raw: RawWriter) -> None:
+    write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="good-a")
+    path = write_raw([records_frame(2, "2022-04-02T10:00:01Z")], name="broken")
+    write_raw([records_frame(3, "2022-04-02T10:00:02Z")], name="good-b")
     path.write_bytes(b"PAR1 this is not parquet")
-    with pytest.raises(TrackitError, match="cannot read raw files"):
+    with pytest.raises(TrackitError, match=f"cannot read raw file {re.escape(str(path))}: "):
         transform_lake(data_dir, durable=False)
