@@ -8,11 +8,12 @@ database), so nothing here depends on, or leaks into, other tests' Airflow setup
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from airflow_env import airflow_env
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "trackit_daily_report.py"
@@ -47,17 +48,6 @@ run = dag.test(logical_date=datetime(2026, 3, 11, 0, 30, tzinfo=UTC))
 print("RUN-STATE", run.state)
 """
 
-
-def airflow_env(home: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
-        "TRACKIT_TZ": "",
-        **extra,
-    }
 
 
 def test_dag_imports_without_errors_and_without_heavy_work(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from warehouse_airflow_env import airflow_env
+from airflow_env import airflow_env
 
 SIM_START = "2026-03-02T07:00:00Z"
 SIM_SPEEDUP = "300"

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from warehouse_airflow_env import REPO, airflow_env
+from airflow_env import REPO, airflow_env
 
 from lake.layout import DataLayout
 from warehouse.sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake

@@ -1,11 +1,11 @@
-"""The environment of an Airflow subprocess in the warehouse tests (own AIRFLOW_HOME)."""
+"""The environment of an Airflow subprocess in the tests: its own AIRFLOW_HOME, this repo's DAGs."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
