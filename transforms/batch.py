@@ -34,12 +34,22 @@ from transforms.classify import (
     classify,
     unreadable_raw_files,
 )
-from transforms.route_sql import COLONS, MAP_TEXT, WHEN, child_query, route_query
+from transforms.route_sql import (
+    COLONS,
+    MAP_TEXT,
+    WHEN,
+    child_query,
+    counted_query,
+    route_query,
+)
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
 _PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED})
-_QUERIES = {name: route_query(route) for name, route in ROUTES.items()}
+_FAST = "_fast"
+_SLOW = "batch_slow"  # the frames of one route whose count did not add up
+_FAST_QUERIES = {name: counted_query(route) for name, route in ROUTES.items()}
+_QUERIES = {name: route_query(route, _SLOW) for name, route in ROUTES.items()}
 _ROWS = "route_rows"  # the result of one route's query, scanned by its child queries
 _CHILD_QUERIES = {name: {child: child_query(route, child, _ROWS) for child in route.children}
                   for name, route in ROUTES.items()}
@@ -155,13 +165,13 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
                present: set[str]) -> dict[str, list[pl.DataFrame]]:
     """Run the query of every route present in the batch; parts of each table."""
     parts: dict[str, list[pl.DataFrame]] = {}
-    frames = batch.frames
-    con.register("batch", frames.append_column(COLONS, _colons(frames.column("doc"))))
+    frames = batch.frames.append_column(COLONS, _colons(batch.frames.column("doc")))
+    con.register("batch", frames)
     try:
         for name, route in ROUTES.items():
             if name not in present:
                 continue
-            result = con.sql(_QUERIES[name]).to_arrow_table()
+            result = _route_rows(con, name, frames)
             rows = pl.from_arrow(result.drop_columns(_child_inputs(route)))
             for table, part in _split(route, rows).items():
                 parts.setdefault(table, []).append(part)
@@ -171,6 +181,25 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
     finally:
         con.unregister("batch")
     return parts
+
+
+def _route_rows(con: duckdb.DuckDBPyConnection, name: str, frames: pa.Table) -> pa.Table:
+    """The rows of route ``name``: the fast query for the frames it settles (no unknown
+    key, no type error), the exact query for the others (in frame order either way)."""
+    result = con.sql(_FAST_QUERIES[name]).to_arrow_table()
+    fast = result.column(_FAST)
+    if pc.all(fast).as_py():
+        return result.drop_columns([_FAST])
+    rest = result.filter(pc.invert(fast)).select(LINEAGE)
+    slow = frames.join(rest, keys=LINEAGE, join_type="inner")
+    con.register(_SLOW, slow)
+    try:
+        exact = con.sql(_QUERIES[name]).to_arrow_table()
+    finally:
+        con.unregister(_SLOW)
+    done = result.filter(fast).drop_columns([_FAST])
+    return pa.concat_tables([done, exact.select(done.column_names).cast(done.schema)]).sort_by(
+        [(c, "ascending") for c in LINEAGE])
 
 
 def _colons(docs: pa.ChunkedArray) -> pa.Array:

@@ -21,6 +21,10 @@ from schemas.core_tables import CORE_TABLES
 from transforms.batch import BatchResult, quarantine_arrow
 
 _DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+# LZ4 (Parquet's LZ4_RAW): about 40 % less CPU than zstd to write and faster to read, for
+# files about 30 % larger. Core files are rewritten from the raw lake at will, and the
+# warehouse keeps its own compressed copy, so write speed wins here.
+CORE_COMPRESSION = "lz4"
 
 
 def raw_date(raw_file: Path) -> str:
@@ -77,7 +81,7 @@ def publish_batch(layout: DataLayout, result: BatchResult, *, durable: bool = Tr
                 data = quarantine_arrow(part.with_columns(raw_file=pl.lit(relative)))
             else:
                 data = _arrow(table, part)
-            write_parquet(data, target, durable=durable,
+            write_parquet(data, target, durable=durable, compression=CORE_COMPRESSION,
                           use_dictionary=dictionary_columns(table))
             written += 1
     return written

@@ -163,13 +163,14 @@ def _child_error(child: Child, route: Route) -> str:
             f"{sql_string(path + ': an entry has a key or value of the wrong type')} END")
 
 
-def _found(route: Route, by_path: dict[str, str], path: str) -> str:
+def _found(route: Route, fields: dict[str, Field], path: str) -> str:
     """SQL: true when the key at ``path`` holds a value of the right type; a known object
     counts when one of its known keys does (an object with none is not counted, which can
     only make the count of ``_counted`` not add up)."""
     if path not in route.known:
-        return f"({_ident(by_path[path])} IS NOT NULL)"
-    return "(" + " OR ".join(_found(route, by_path, f"{path}.{k}")
+        alias = next(a for a, f in fields.items() if f.path == path)
+        return f"({_ident(alias)} IS NOT NULL)"
+    return "(" + " OR ".join(_found(route, fields, f"{path}.{k}")
                              for k in route.known[path]) + ")"
 
 
@@ -190,8 +191,7 @@ def _counted(route: Route, fields: dict[str, Field]) -> str:
     """
     if not route.known:
         return "false"
-    by_path = {f.path: a for a, f in fields.items()}
-    terms = [f"{_found(route, by_path, f'{path}.{key}')}::INTEGER"
+    terms = [f"{_found(route, fields, f'{path}.{key}')}::INTEGER"
              for path, keys in route.known.items() for key in keys]
     terms += [f"coalesce(len(json_keys({_ident(a)})), 0)"
               for a, f in route.fields.items() if f.type == "MAP"]
@@ -298,38 +298,31 @@ ORDER BY _file, _row, _entry
 """
 
 
-def _present(route: Route, fields: dict[str, Field], condition: str) -> str:
+def _present(route: Route, fields: dict[str, Field], condition: str, *, counted: bool) -> str:
     """Replace ``present(<known object path>)`` by a test that the frame has that object.
 
     When the count adds up every key is accounted for, so the object is there exactly
     when one of its known keys is; otherwise ``json_keys`` says whether it is an object.
+    ``counted``: the query only holds frames whose count adds up.
     """
     levels = list(route.known)
-    by_path = {f.path: a for a, f in fields.items()}
 
     def test(m: re.Match[str]) -> str:
         path = m.group(1)
-        return (f"(CASE WHEN _counted THEN {_found(route, by_path, path)} "
+        if counted:
+            return _found(route, fields, path)
+        return (f"(CASE WHEN _counted THEN {_found(route, fields, path)} "
                 f"ELSE _k[{levels.index(path) + 1}] IS NOT NULL END)")
 
     return re.sub(r"present\(([^)]+)\)", test, condition)
 
 
-def route_query(route: Route, relation: str = "batch") -> str:
-    """The DuckDB query that turns the frames of ``route`` into rows of its tables."""
+def _typed_ctes(route: Route, relation: str) -> str:
+    """The CTEs shared by both queries of a route, up to ``counted`` (one row per frame:
+    lineage, ``doc``, every field typed, ``_counted``)."""
     fields = _all_fields(route)
     structure, access = _structure(fields)
     typed = [_typed(a, f, access[a]) for a, f in fields.items()]
-    slots = {a: f"_v[{i}]" for i, a in enumerate(route.fields, start=1)}
-    errors = [e for a, f in route.fields.items() if (e := _type_error(a, f, slots[a]))]
-    errors += [_child_error(c, route) for c in route.children.values()]
-    type_errors = (f"nullif(concat_ws('; ', {', '.join(errors)}), '')" if errors else "NULL")
-    paths = sql_list([f.path for f in route.fields.values()])
-    keys = f"json_keys(doc, {sql_list(list(route.known))})" if route.known else "NULL"
-    outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
-    outputs += [f"({_present(route, fields, cond)}) AS {_ident(t + '.' + WHEN)}"
-                for t, cond in route.when.items()]
-    outputs += [c for n, child in route.children.items() for c in _child_inputs(n, child)]
     return f"""
 WITH src AS (
     SELECT _file, _row, seq, received_at, doc, {COLONS} FROM {relation}
@@ -339,12 +332,51 @@ WITH src AS (
 ), typed AS (
     SELECT * EXCLUDE (_s), {', '.join(typed)} FROM ext
 ), counted AS (
-    SELECT *, {_counted(route, fields)} AS _counted FROM typed
-), listed AS (
+    SELECT *, coalesce({_counted(route, fields)}, false) AS _counted FROM typed
+)"""
+
+
+def _outputs(route: Route, *, counted: bool) -> str:
+    fields = _all_fields(route)
+    outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
+    outputs += [f"({_present(route, fields, cond, counted=counted)}) AS "
+                f"{_ident(t + '.' + WHEN)}" for t, cond in route.when.items()]
+    outputs += [c for n, child in route.children.items() for c in _child_inputs(n, child)]
+    return ", ".join(outputs)
+
+
+def counted_query(route: Route, relation: str = "batch") -> str:
+    """The fast query of ``route``: one row per frame, valid where ``_fast`` is true (the
+    count adds up, or the key listing shows nothing to add: ``extra`` and
+    ``_type_errors`` are NULL). The other frames are read again by ``route_query``."""
+    return f"""{_listed_ctes(route, relation)}
+SELECT _file, _row, _fast, NULL::VARCHAR AS _type_errors,
+    {_outputs(route, counted=False)}
+FROM (SELECT *, NULL::VARCHAR AS extra FROM fast)
+"""
+
+
+def _listed_ctes(route: Route, relation: str) -> str:
+    """``_typed_ctes`` then steps 2 (the key listing of frames whose count did not add up)
+    and ``fast`` (true when no exact reading is needed)."""
+    keys = f"json_keys(doc, {sql_list(list(route.known))})" if route.known else "NULL"
+    return f"""{_typed_ctes(route, relation)}, listed AS (
     SELECT *, CASE WHEN NOT _counted THEN {keys} END AS _k FROM counted
 ), fast AS (
-    SELECT *, _counted OR ({_listed_fast(route, fields)}) AS _fast FROM listed
-), slow AS (
+    SELECT *, _counted OR coalesce({_listed_fast(route, _all_fields(route))}, false) AS _fast
+    FROM listed
+)"""
+
+
+def route_query(route: Route, relation: str = "batch") -> str:
+    """The DuckDB query that turns the frames of ``route`` into rows of its tables, every
+    check included (the exact path, for any frame)."""
+    slots = {a: f"_v[{i}]" for i, a in enumerate(route.fields, start=1)}
+    errors = [e for a, f in route.fields.items() if (e := _type_error(a, f, slots[a]))]
+    errors += [_child_error(c, route) for c in route.children.values()]
+    type_errors = (f"nullif(concat_ws('; ', {', '.join(errors)}), '')" if errors else "NULL")
+    paths = sql_list([f.path for f in route.fields.values()])
+    return f"""{_listed_ctes(route, relation)}, slow AS (
     SELECT *, CASE WHEN NOT _fast THEN json_extract_string(doc, {paths}) END AS _v FROM fast
 ), checked AS (
     SELECT *,
@@ -352,6 +384,6 @@ WITH src AS (
         CASE WHEN NOT _fast THEN {_extra(route)} END AS extra
     FROM slow
 )
-SELECT _file, _row, _type_errors, {', '.join(outputs)}
+SELECT _file, _row, _type_errors, {_outputs(route, counted=False)}
 FROM checked
 """
