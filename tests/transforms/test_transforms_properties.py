@@ -7,12 +7,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import duckdb
+import polars as pl
 from conftest import manual_examples, read_table, write_raw_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
+from transforms.classify import classify
 from transforms.pipeline import transform_lake
 from transforms.repair import UnrecoverableFrame, repair_frame
+from transforms.route_sql import COLONS, counted_query, route_query
+from transforms.routes import ROUTES
 
 TYPES = ["records", "event", "connection", "cmd-status", "cmd-parsed", "pnd-connection",
          "pnd-msg", "pnd-msg-prd", "form", "msg-sts", "service-generic", "auth", "other"]
@@ -126,4 +132,28 @@ def test_a_loaded_record_holds_exactly_what_was_sent(gsp: object, sat: object,
         if isinstance(dcl, str):
             assert row["driver_card"] == dcl
     finally:
+        shutil.rmtree(data)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(frames(), min_size=1, max_size=25))
+def test_the_fast_query_agrees_with_the_exact_query(batch: list[tuple[str, str]]) -> None:
+    """Every frame the fast query settles gets the very rows the exact query gives it."""
+    data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        classified = classify(con, [write_raw_file(data, batch)])
+        frames_ = classified.frames.append_column(
+            COLONS, pl.Series(classified.frames.column("doc")).str.count_matches(
+                '":', literal=True).cast(pl.Int64).to_arrow())
+        con.register("batch", frames_)
+        for route in ROUTES.values():
+            fast = con.sql(counted_query(route)).pl()
+            exact = con.sql(route_query(route)).pl()
+            settled = fast.filter(pl.col("_fast")).drop("_fast")
+            expected = exact.join(settled.select("_file", "_row"), on=["_file", "_row"])
+            assert_frame_equal(settled, expected.select(settled.columns))
+    finally:
+        con.close()
         shutil.rmtree(data)
