@@ -133,26 +133,21 @@ def generate(root: Path, frames: int, files: int) -> None:
     tmp.rename(root)
 
 
-def _extract_sql() -> str:
+def baseline(raw_files: list[Path], *, fetch: bool = True) -> tuple[int, float]:
+    """The records columns extracted by one DuckDB query: frames and seconds.
+
+    ``fetch``: the result is fetched as Arrow (the baseline); otherwise only counted.
+    """
     paths = "[" + ", ".join(f"'{p}'" for p in RECORD_PATHS) + "]"
-    return f"SELECT json_extract_string(frame, {paths}) AS v FROM read_parquet($files)"
-
-
-def baseline(raw_files: list[Path]) -> tuple[int, float]:
-    """The records columns extracted by one DuckDB query, fetched: frames and seconds."""
+    query = f"SELECT json_extract_string(frame, {paths}) AS v FROM read_parquet($files)"
+    params = {"files": [str(f) for f in raw_files]}
     con = duckdb.connect()
     started = time.perf_counter()
-    files = [str(f) for f in raw_files]
-    n = con.sql(_extract_sql(), params={"files": files}).to_arrow_table().num_rows
-    return n, time.perf_counter() - started
-
-
-def baseline_count_only(raw_files: list[Path]) -> tuple[int, float]:
-    """The same extraction with nothing fetched (only counted): frames and seconds."""
-    con = duckdb.connect()
-    started = time.perf_counter()
-    n = con.sql(f"SELECT count(*), count(v[4]) FROM ({_extract_sql()})",
-                params={"files": [str(f) for f in raw_files]}).fetchall()[0][0]
+    if fetch:
+        n = con.sql(query, params=params).to_arrow_table().num_rows
+    else:
+        n = con.sql(f"SELECT count(*), count(v[4]) FROM ({query})",
+                    params=params).fetchall()[0][0]
     return n, time.perf_counter() - started
 
 
@@ -176,7 +171,7 @@ def main() -> int:
     cpu = time.process_time()
     n_base, t_before = baseline(raw_files)
     cpu_base = time.process_time() - cpu
-    _, t_count_before = baseline_count_only(raw_files)
+    _, t_count_before = baseline(raw_files, fetch=False)
     cpu = time.process_time()
     summary = transform_lake(work, durable=False)
     cpu_full = time.process_time() - cpu
@@ -184,7 +179,7 @@ def main() -> int:
     # The machine is shared: the baselines run before and after, and the faster run counts
     # (the conservative choice for the ratios).
     _, t_after = baseline(raw_files)
-    _, t_count_after = baseline_count_only(raw_files)
+    _, t_count_after = baseline(raw_files, fetch=False)
     t_base = min(t_before, t_after)
     t_count = min(t_count_before, t_count_after)
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024

@@ -39,7 +39,7 @@ from transforms.route_sql import (
     MAP_TEXT,
     WHEN,
     child_query,
-    counted_query,
+    fast_query,
     route_query,
 )
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
@@ -47,8 +47,8 @@ from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
 _PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED})
 _FAST = "_fast"
-_SLOW = "batch_slow"  # the frames of one route whose count did not add up
-_FAST_QUERIES = {name: counted_query(route) for name, route in ROUTES.items()}
+_SLOW = "batch_slow"  # the frames of one route that its fast query did not settle
+_FAST_QUERIES = {name: fast_query(route) for name, route in ROUTES.items()}
 _QUERIES = {name: route_query(route, _SLOW) for name, route in ROUTES.items()}
 _ROWS = "route_rows"  # the result of one route's query, scanned by its child queries
 _CHILD_QUERIES = {name: {child: child_query(route, child, _ROWS) for child in route.children}
@@ -165,7 +165,7 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
                present: set[str]) -> dict[str, list[pl.DataFrame]]:
     """Run the query of every route present in the batch; parts of each table."""
     parts: dict[str, list[pl.DataFrame]] = {}
-    frames = batch.frames.append_column(COLONS, _colons(batch.frames.column("doc")))
+    frames = batch.frames.append_column(COLONS, count_colons(batch.frames.column("doc")))
     con.register("batch", frames)
     try:
         for name, route in ROUTES.items():
@@ -202,7 +202,7 @@ def _route_rows(con: duckdb.DuckDBPyConnection, name: str, frames: pa.Table) -> 
         [(c, "ascending") for c in LINEAGE])
 
 
-def _colons(docs: pa.ChunkedArray) -> pa.Array:
+def count_colons(docs: pa.ChunkedArray) -> pa.Array:
     """How many ``":`` each text holds (see ``route_sql._counted``)."""
     return pl.Series(docs).str.count_matches('":', literal=True).cast(pl.Int64).to_arrow()
 

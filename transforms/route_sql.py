@@ -163,14 +163,13 @@ def _child_error(child: Child, route: Route) -> str:
             f"{sql_string(path + ': an entry has a key or value of the wrong type')} END")
 
 
-def _found(route: Route, fields: dict[str, Field], path: str) -> str:
+def _found(route: Route, by_path: dict[str, str], path: str) -> str:
     """SQL: true when the key at ``path`` holds a value of the right type; a known object
     counts when one of its known keys does (an object with none is not counted, which can
     only make the count of ``_counted`` not add up)."""
     if path not in route.known:
-        alias = next(a for a, f in fields.items() if f.path == path)
-        return f"({_ident(alias)} IS NOT NULL)"
-    return "(" + " OR ".join(_found(route, fields, f"{path}.{k}")
+        return f"({_ident(by_path[path])} IS NOT NULL)"
+    return "(" + " OR ".join(_found(route, by_path, f"{path}.{k}")
                              for k in route.known[path]) + ")"
 
 
@@ -191,7 +190,8 @@ def _counted(route: Route, fields: dict[str, Field]) -> str:
     """
     if not route.known:
         return "false"
-    terms = [f"{_found(route, fields, f'{path}.{key}')}::INTEGER"
+    by_path = {f.path: a for a, f in fields.items()}
+    terms = [f"{_found(route, by_path, f'{path}.{key}')}::INTEGER"
              for path, keys in route.known.items() for key in keys]
     terms += [f"coalesce(len(json_keys({_ident(a)})), 0)"
               for a, f in route.fields.items() if f.type == "MAP"]
@@ -298,20 +298,18 @@ ORDER BY _file, _row, _entry
 """
 
 
-def _present(route: Route, fields: dict[str, Field], condition: str, *, counted: bool) -> str:
+def _present(route: Route, fields: dict[str, Field], condition: str) -> str:
     """Replace ``present(<known object path>)`` by a test that the frame has that object.
 
     When the count adds up every key is accounted for, so the object is there exactly
     when one of its known keys is; otherwise ``json_keys`` says whether it is an object.
-    ``counted``: the query only holds frames whose count adds up.
     """
     levels = list(route.known)
+    by_path = {f.path: a for a, f in fields.items()}
 
     def test(m: re.Match[str]) -> str:
         path = m.group(1)
-        if counted:
-            return _found(route, fields, path)
-        return (f"(CASE WHEN _counted THEN {_found(route, fields, path)} "
+        return (f"(CASE WHEN _counted THEN {_found(route, by_path, path)} "
                 f"ELSE _k[{levels.index(path) + 1}] IS NOT NULL END)")
 
     return re.sub(r"present\(([^)]+)\)", test, condition)
@@ -336,22 +334,23 @@ WITH src AS (
 )"""
 
 
-def _outputs(route: Route, *, counted: bool) -> str:
+def _outputs(route: Route) -> str:
+    """The output columns of both queries of a route (tables, ``when`` flags, child inputs)."""
     fields = _all_fields(route)
     outputs = [c for t, exprs in route.tables.items() for c in _table_columns(t, exprs)]
-    outputs += [f"({_present(route, fields, cond, counted=counted)}) AS "
-                f"{_ident(t + '.' + WHEN)}" for t, cond in route.when.items()]
+    outputs += [f"({_present(route, fields, cond)}) AS {_ident(t + '.' + WHEN)}"
+                for t, cond in route.when.items()]
     outputs += [c for n, child in route.children.items() for c in _child_inputs(n, child)]
     return ", ".join(outputs)
 
 
-def counted_query(route: Route, relation: str = "batch") -> str:
+def fast_query(route: Route, relation: str = "batch") -> str:
     """The fast query of ``route``: one row per frame, valid where ``_fast`` is true (the
     count adds up, or the key listing shows nothing to add: ``extra`` and
     ``_type_errors`` are NULL). The other frames are read again by ``route_query``."""
     return f"""{_listed_ctes(route, relation)}
 SELECT _file, _row, _fast, NULL::VARCHAR AS _type_errors,
-    {_outputs(route, counted=False)}
+    {_outputs(route)}
 FROM (SELECT *, NULL::VARCHAR AS extra FROM fast)
 """
 
@@ -384,6 +383,6 @@ def route_query(route: Route, relation: str = "batch") -> str:
         CASE WHEN NOT _fast THEN {_extra(route)} END AS extra
     FROM slow
 )
-SELECT _file, _row, _type_errors, {_outputs(route, counted=False)}
+SELECT _file, _row, _type_errors, {_outputs(route)}
 FROM checked
 """
