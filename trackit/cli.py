@@ -9,12 +9,14 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from lake.errors import TrackitError
+from trackit.options import OneLineArgumentParser
 
 COMMAND_MODULES = (
     "simulate",
@@ -28,7 +30,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="trackit",
         description="TRACKiT WebSocket → Parquet lake → DuckDB warehouse.",
     )
@@ -55,9 +57,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrackitError as exc:
         print(f"trackit: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        message = disk_error_message(exc)
+        if message is None:
+            raise
+        logging.getLogger("trackit").debug("file system error", exc_info=True)
+        print(f"trackit: error: {message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("trackit: interrupted", file=sys.stderr)
         return 130
+
+
+# Failures of the disk or the file system that no stage could turn into a better message.
+_DISK_ERRORS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "not a directory",
+    errno.EIO: "input/output error",
+}
+
+
+def disk_error_message(exc: OSError) -> str | None:
+    """One line for an ``OSError`` of the disk or of a named file, else ``None``."""
+    what = _DISK_ERRORS.get(exc.errno or 0)
+    if what is None:
+        if not exc.filename:
+            return None
+        what = exc.strerror or str(exc)
+    where = f": {exc.filename}" if exc.filename else ""
+    hint = "; free some space and run the command again" \
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return f"{what}{where}{hint}"
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from trackit.options import add_data_option, data_dir
+from trackit.options import add_data_option, writable_data_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         config = WarehouseConfig(timezone=args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise TrackitError(f"unknown time zone {args.timezone!r}") from None
-    summary = build_warehouse(data_dir(args), config=config)
+    summary = build_warehouse(writable_data_dir(args), config=config)
     for line in summary.lines():
         print(line)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trackit.options import add_data_option, data_dir
+from trackit.options import add_data_option, writable_data_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.minutes <= 0 or args.speedup <= 0 or args.vehicles <= 0:
         raise TrackitError("--minutes, --speedup and --vehicles must be positive")
     settings = DemoSettings(
-        data=data_dir(args), minutes=args.minutes, speedup=args.speedup,
+        data=writable_data_dir(args), minutes=args.minutes, speedup=args.speedup,
         vehicles=args.vehicles, seed=args.seed, skip_airflow=args.skip_airflow,
     )
     return Demo(settings).run()

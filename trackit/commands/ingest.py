@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from lake.errors import TrackitError
-from trackit.options import add_data_option, data_dir
+from trackit.options import add_data_option, writable_data_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise TrackitError("--duration must be positive")
     try:
         config = IngestConfig(
-            data_dir=data_dir(args),
+            data_dir=writable_data_dir(args),
             user_id=args.user_id,
             credentials=load_credentials(config_path=args.config),
             url=args.url,

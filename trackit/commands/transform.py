@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from trackit.options import add_data_option, data_dir
+from trackit.options import add_data_option, writable_data_dir
 
 if TYPE_CHECKING:
     from transforms.pipeline import TransformSummary
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from transforms.pipeline import DEFAULT_BATCH_FRAMES, transform_lake
 
     summary = transform_lake(
-        data_dir(args),
+        writable_data_dir(args),
         progress=not args.quiet,
         batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
     )
