@@ -3,8 +3,10 @@
 A journal is a folder of segment files ``<first_seq:016d>.wal``. A segment is ``MAGIC``
 followed by batches, each written with one ``write()`` (little-endian)::
 
-    batch:  u32 body length | u32 crc32(body) | i64 received_at (µs, UTC) | body
+    batch:  u32 body length | u32 crc32(received_at | body) | i64 received_at (µs, UTC) | body
     body:   records, each   u32 payload length | u8 kind | i64 seq | payload
+
+Segments of the first format (``MAGIC_V1``, whose CRC covers the body only) are still read.
 
 A batch holds the frames parsed from one network read, so they share a receive time.
 Kinds are ``RecordKind``: inbound text, inbound binary (raw bytes), outbound text, and
@@ -39,9 +41,13 @@ from pathlib import Path
 from ingest.frames import binary_as_text
 from ingest.segment import SegmentColumns
 
-MAGIC = b"TRKJNL01"
+MAGIC = b"TRKJNL02"
+MAGIC_V1 = b"TRKJNL01"
 SEGMENT_SUFFIX = ".wal"
 _BATCH = struct.Struct("<IIq")
+_LENGTH_CRC = struct.Struct("<II")
+_TIME = struct.Struct("<q")
+_CRC_FROM = _LENGTH_CRC.size  # the CRC covers the receive time and the body
 _RECORD = struct.Struct("<IBq")
 _pack_record = _RECORD.pack
 _crc32 = zlib.crc32
@@ -77,8 +83,10 @@ def segment_name(first_seq: int) -> str:
 
 def encode_batch(received_at_us: int, records: list[tuple[int, int, bytes]]) -> bytes:
     """One batch of ``(kind, seq, payload)`` records as it is written to a segment."""
-    body = b"".join(_pack_record(len(p), kind, seq) + p for kind, seq, p in records)
-    return _BATCH.pack(len(body), _crc32(body), received_at_us) + body
+    covered = _TIME.pack(received_at_us) + b"".join(
+        _pack_record(len(p), kind, seq) + p for kind, seq, p in records
+    )
+    return _LENGTH_CRC.pack(len(covered) - _TIME.size, _crc32(covered)) + covered
 
 
 @dataclass(frozen=True)
@@ -166,22 +174,24 @@ def read_segment(path: Path, first_seq: int) -> SegmentReadResult:
     last_seq = first_seq - 1
     expected_seq: int | None = None
     frame_since_damage = True
-    if raw.startswith(MAGIC):
+    covers_time: bool | None = True
+    if raw.startswith(MAGIC) or raw.startswith(MAGIC_V1):
         pos = valid = len(MAGIC)
-    elif MAGIC.startswith(raw):  # the segment was created, its header cut short
+        covers_time = raw.startswith(MAGIC)
+    elif MAGIC.startswith(raw) or MAGIC_V1.startswith(raw):  # created, header cut short
         return SegmentReadResult(first_seq, runs, 0, end, damaged)
     else:
-        pos, valid = -1, 0  # a damaged header: resynchronise from the first byte
+        pos, valid, covers_time = -1, 0, None  # a damaged header: resynchronise from byte 0
     while pos < end:
-        batch = _batch_at(raw, pos, expected_seq) if pos >= 0 else None
+        batch = _batch_at(raw, pos, expected_seq, covers_time) if pos >= 0 else None
         if batch is None:
-            found = _next_intact_batch(raw, max(pos + 1, 0), last_seq)
+            found = _next_intact_batch(raw, max(pos + 1, 0), last_seq, covers_time)
             if found is None:
                 if pos < 0:
                     damaged.append(DamagedRange(0, end, last_seq + 1, None))
                     pos = end
                 break
-            start, (found_pos, batch) = max(pos, 0), found
+            start, (found_pos, batch, covers_time) = max(pos, 0), found
             if _may_hold_connection(raw, max(start, len(MAGIC)), found_pos):
                 connection = None
             if not frame_since_damage and damaged:
@@ -217,17 +227,26 @@ def read_segment(path: Path, first_seq: int) -> SegmentReadResult:
 _Batch = tuple[int, int, list[tuple[int, int, bytes]]]
 
 
-def _batch_at(raw: bytes, pos: int, expected_seq: int | None) -> _Batch | None:
+def _batch_at(
+    raw: bytes, pos: int, expected_seq: int | None, covers_time: bool | None
+) -> _Batch | None:
     """The intact batch at ``pos`` (its end, receive time, records), else ``None``.
 
     With ``expected_seq``, a batch holding frames must start at that ``seq``.
+    ``covers_time`` says whether the CRC covers the receive time (``MAGIC``) or only
+    the body (``MAGIC_V1``).
     """
     if pos + _BATCH.size > len(raw):
         return None
     length, crc, received_at = _BATCH.unpack_from(raw, pos)
     body_start = pos + _BATCH.size
     body = raw[body_start:body_start + length]
-    if len(body) != length or crc != _crc32(body):
+    if len(body) != length:
+        return None
+    if covers_time:
+        if crc != _crc32(body, _crc32(raw[pos + _CRC_FROM:body_start])):
+            return None
+    elif crc != _crc32(body):
         return None
     records = _parse_records(body)
     if records is None:
@@ -248,8 +267,15 @@ _FIRST_RECORD = re.compile(rb"[\x01-\x03].{5}\x00\x00\x00|\x04\xff{8}", re.DOTAL
 _KIND_OFFSET = _BATCH.size + 4
 
 
-def _next_intact_batch(raw: bytes, start: int, after_seq: int) -> tuple[int, _Batch] | None:
-    """The first intact batch at or after ``start`` whose frames all follow ``after_seq``."""
+def _next_intact_batch(
+    raw: bytes, start: int, after_seq: int, covers_time: bool | None
+) -> tuple[int, _Batch, bool] | None:
+    """The first intact batch at or after ``start`` whose frames all follow ``after_seq``.
+
+    ``covers_time`` ``None`` (the segment's header is damaged) tries both formats; the
+    one that matched is returned with the batch.
+    """
+    formats = [True, False] if covers_time is None else [covers_time]
     search = _FIRST_RECORD.search
     at = start + _KIND_OFFSET
     while (match := search(raw, at)) is not None:
@@ -257,12 +283,14 @@ def _next_intact_batch(raw: bytes, start: int, after_seq: int) -> tuple[int, _Ba
         at = match.start() + 1
         if raw[pos + _BATCH.size - 1]:  # the receive time's top byte
             continue
-        batch = _batch_at(raw, pos, None)
-        if batch is None:
-            continue
-        first = next((seq for kind, seq, _ in batch[2] if kind != RecordKind.CONNECTION), None)
-        if first is None or first > after_seq:
-            return pos, batch
+        for covers in formats:
+            batch = _batch_at(raw, pos, None, covers)
+            if batch is None:
+                continue
+            records = batch[2]
+            first = next((seq for kind, seq, _ in records if kind != RecordKind.CONNECTION), None)
+            if first is None or first > after_seq:
+                return pos, batch, covers
     return None
 
 
@@ -434,9 +462,10 @@ class JournalWriter:
             return
         self._batch_ts = 0
         pending = self._pending
-        with memoryview(pending) as view, view[_BATCH.size:] as body:
-            crc = _crc32(body)
-        _BATCH.pack_into(pending, 0, len(pending) - _BATCH.size, crc, received_at)
+        _TIME.pack_into(pending, _CRC_FROM, received_at)
+        with memoryview(pending) as view, view[_CRC_FROM:] as covered:
+            crc = _crc32(covered)
+        _LENGTH_CRC.pack_into(pending, 0, len(pending) - _BATCH.size, crc)
         self._segment_bytes += self._write(pending)
         del pending[_BATCH.size:]
         if not self.first_frame_at and len(self._segment):
