@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import os
 import random
-import struct
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from segment_bytes import flip, payload_only, segment_batches
 
 from ingest.journal import MAGIC, JournalWriter, RecordKind, read_segment
 from ingest.rawfiles import publish_segment, raw_file_name
@@ -23,8 +23,6 @@ from lake.layout import DataLayout
 from lake.storage import list_parquet
 
 INSTANCE = "inst"
-_BATCH = struct.Struct("<IIq")
-_RECORD = struct.Struct("<IBq")
 
 
 def _write_journal(journal: Path, frames: int, per_batch: int = 1, first_seq: int = 1,
@@ -45,44 +43,6 @@ def _write_journal(journal: Path, frames: int, per_batch: int = 1, first_seq: in
     return segment.path
 
 
-def _batches(blob: bytes) -> list[tuple[int, int, list[int], bool, list[int]]]:
-    """Each batch of an intact segment: (start, end, frame seqs, holds a connection
-    record, where its record headers start)."""
-    batches, pos = [], len(MAGIC)
-    while pos < len(blob):
-        length = _BATCH.unpack_from(blob, pos)[0]
-        body_start, body_end = pos + _BATCH.size, pos + _BATCH.size + length
-        seqs, connection, headers, at = [], False, [], body_start
-        while at < body_end:
-            size, kind, seq = _RECORD.unpack_from(blob, at)
-            if kind == RecordKind.CONNECTION:
-                connection = True
-            else:
-                seqs.append(seq)
-            headers.append(at)
-            at += _RECORD.size + size
-        batches.append((pos, body_end, seqs, connection, headers))
-        pos = body_end
-    return batches
-
-
-def _payload_only(batch: tuple, offset: int, width: int) -> bool:
-    """Whether bytes ``offset..offset+width`` lie in ``batch``'s payloads only."""
-    start, end, _, _, headers = batch
-    headers = [(start, start + _BATCH.size)] + [(h, h + _RECORD.size) for h in headers]
-    return start <= offset and offset + width <= end and not any(
-        a < offset + width and offset < b for a, b in headers
-    )
-
-
-def _flip(path: Path, offset: int, width: int = 4) -> bytes:
-    blob = bytearray(path.read_bytes())
-    for i in range(offset, min(offset + width, len(blob))):
-        blob[i] ^= 0xFF
-    path.write_bytes(bytes(blob))
-    return bytes(blob)
-
-
 def _lake_rows(layout: DataLayout) -> list[dict]:
     rows = [r for f in list_parquet(layout.raw) for r in pq.read_table(f).to_pylist()]
     return sorted(rows, key=lambda r: r["seq"])
@@ -99,10 +59,10 @@ def state(tmp_path: Path) -> InstanceState:
 
 def test_a_damaged_block_loses_only_its_frames_and_the_segment_is_kept(state, caplog):
     path = _write_journal(state.journal, 500)
-    batches = _batches(path.read_bytes())
+    batches = segment_batches(path.read_bytes())
     offset = int(path.stat().st_size * 0.3)
     hit = [b for b in batches if b[0] < offset + 4 and offset < b[1]]
-    corrupt = _flip(path, offset)
+    corrupt = flip(path, offset)
 
     with caplog.at_level(logging.WARNING, logger="ingest"):
         result = recover_journal(state)
@@ -112,7 +72,7 @@ def test_a_damaged_block_loses_only_its_frames_and_the_segment_is_kept(state, ca
     assert [r["seq"] for r in rows] == [s for s in range(1, 501) if s not in lost]
     assert _numbers(rows) == [s - 1 for s in range(1, 501) if s not in lost]
     # A reconnect may hide in bytes that span batches: their frames' connection is unknown.
-    single_batch_body = len(hit) == 1 and _payload_only(hit[0], offset, 4)
+    single_batch_body = len(hit) == 1 and payload_only(hit[0], offset, 4)
     assert {r["connection_id"] for r in rows} <= {"conn-1", "unknown"}
     assert single_batch_body <= ({r["connection_id"] for r in rows} == {"conn-1"})
     assert result.frames == 500 - len(lost) and result.next_seq == 501
@@ -134,7 +94,7 @@ def test_a_damaged_block_loses_only_its_frames_and_the_segment_is_kept(state, ca
 
 def test_recovering_a_damaged_segment_twice_writes_no_frame_twice(state):
     path = _write_journal(state.journal, 300, per_batch=7)
-    _flip(path, path.stat().st_size // 2)
+    flip(path, path.stat().st_size // 2)
     corrupt = path.read_bytes()
     recover_journal(state)
     files = list_parquet(state.layout.raw)
@@ -153,7 +113,7 @@ def test_a_segment_already_published_then_damaged_is_not_published_again(state, 
     path = _write_journal(state.journal, 200)
     publish_segment(state.layout, INSTANCE, read_segment(path, 1).columns, durable=False)
     published = list_parquet(state.layout.raw)
-    _flip(path, path.stat().st_size // 3)
+    flip(path, path.stat().st_size // 3)
     with caplog.at_level(logging.WARNING, logger="ingest"):
         recover_journal(state)
     assert list_parquet(state.layout.raw) == published
@@ -163,7 +123,7 @@ def test_a_segment_already_published_then_damaged_is_not_published_again(state, 
 
 def test_a_damaged_magic_header_loses_no_frame(state, caplog):
     path = _write_journal(state.journal, 100, per_batch=3)
-    _flip(path, 0)
+    flip(path, 0)
     with caplog.at_level(logging.WARNING, logger="ingest"):
         recover_journal(state)
     assert [r["seq"] for r in _lake_rows(state.layout)] == list(range(1, 101))
@@ -201,12 +161,12 @@ def test_random_damage_loses_exactly_the_damaged_batches(tmp_path):
     rng = random.Random(seed)
     path = _write_journal(tmp_path / "j", 400, per_batch=5, reconnect_at=200)
     intact = path.read_bytes()
-    batches = _batches(intact)
+    batches = segment_batches(intact)
     for _ in range(150):
         path.write_bytes(intact)
         offset = rng.randrange(len(MAGIC), batches[-2][1] - 1)
         width = rng.choice([1, 4, 16, 300])
-        _flip(path, offset, width)
+        flip(path, offset, width)
         hit = [b for b in batches if b[0] < offset + width and offset < b[1]]
         if hit[-1] is batches[-1]:
             continue  # damage reaching the last batch is an incomplete tail
@@ -226,14 +186,14 @@ def test_random_damage_loses_exactly_the_damaged_batches(tmp_path):
         for row in table_rows:
             right = "conn-1" if row["seq"] <= 200 else "conn-2"
             assert row["connection_id"] in (right, "unknown")
-            if not connection_batch_hit and _payload_only(hit[0], offset, width):
+            if not connection_batch_hit and payload_only(hit[0], offset, width):
                 assert row["connection_id"] == right
 
 
 def test_resynchronising_a_large_segment_is_fast(tmp_path):
     path = _write_journal(tmp_path / "j", 200_000, per_batch=50)
     size = path.stat().st_size
-    _flip(path, len(MAGIC) + 20, width=size // 2)  # half the segment unreadable
+    flip(path, len(MAGIC) + 20, width=size // 2)  # half the segment unreadable
     started = time.perf_counter()
     read = read_segment(path, 1)
     elapsed = time.perf_counter() - started
