@@ -132,4 +132,4 @@ def _describe(damage: DamagedRange, lake: SeqCoverage) -> str:
     lost = sum(b - a + 1 for a, b in lake.missing(first, last))
     if not lost:
         return f"{where}, frames seq {first}..{last} already in the raw lake, none lost"
-    return f"{where}, {lost} frames lost (seq {first}..{last})"
+    return f"{where}, {lost} frame{'s' if lost != 1 else ''} lost (seq {first}..{last})"

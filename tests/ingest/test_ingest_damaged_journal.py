@@ -88,7 +88,8 @@ def test_a_damaged_block_loses_only_its_frames_and_the_segment_is_kept(state, ca
     assert len(errors) == 1
     assert str(path) in errors[0] and str(kept) in errors[0]
     assert f"bytes {hit[0][0]}..{hit[-1][1]}" in errors[0]
-    assert f"{len(lost)} frames lost (seq {first_lost}..{last_lost})" in errors[0]
+    frames = "1 frame" if len(lost) == 1 else f"{len(lost)} frames"
+    assert f"{frames} lost (seq {first_lost}..{last_lost})" in errors[0]
     assert "incomplete tail" not in caplog.text
 
 
