@@ -49,7 +49,7 @@ def storage_error(path: Path, doing: str, exc: OSError) -> StorageError:
             "already journaled is recovered at start"
         )
     reason = exc.strerror or str(exc)
-    return StorageError(f"cannot {doing} in {path}: {reason}; fix it and restart ingest")
+    return StorageError(f"error {doing} in {path}: {reason}; fix that and restart ingest")
 
 
 def _mount_point(path: Path) -> Path:

@@ -8,14 +8,16 @@ from __future__ import annotations
 import logging
 import os
 import random
+import struct
 import time
+import zlib
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from segment_bytes import flip, payload_only, segment_batches
 
-from ingest.journal import MAGIC, JournalWriter, RecordKind, read_segment
+from ingest.journal import MAGIC, MAGIC_V1, JournalWriter, RecordKind, read_segment
 from ingest.rawfiles import publish_segment, raw_file_name
 from ingest.recovery import recover_journal
 from ingest.state import InstanceState
@@ -23,6 +25,7 @@ from lake.layout import DataLayout
 from lake.storage import list_parquet
 
 INSTANCE = "inst"
+T0 = 1_775_000_000_000_000
 
 
 def _write_journal(journal: Path, frames: int, per_batch: int = 1, first_seq: int = 1,
@@ -200,3 +203,26 @@ def test_resynchronising_a_large_segment_is_fast(tmp_path):
     elapsed = time.perf_counter() - started
     assert read.damaged and 90_000 < read.frames < 110_000
     assert elapsed < 5, f"{elapsed:.1f} s for {size / 2**20:.0f} MiB"
+
+
+def test_segments_of_the_first_format_are_still_read_and_resynchronised(tmp_path):
+    # TRKJNL01: the CRC covers the body only.
+    def v1_batch(received_at: int, records: list[tuple[int, int, bytes]]) -> bytes:
+        body = b"".join(
+            struct.pack("<IBq", len(p), kind, seq) + p for kind, seq, p in records
+        )
+        return struct.pack("<IIq", len(body), zlib.crc32(body), received_at) + body
+
+    blob = bytearray(MAGIC_V1 + v1_batch(T0, [(RecordKind.CONNECTION, -1, b"c1")]))
+    for seq in range(1, 21):
+        blob += v1_batch(T0 + seq, [(RecordKind.TEXT_IN, seq, f'{{"n":{seq}}}'.encode())])
+    path = tmp_path / "0000000000000001.wal"
+    path.write_bytes(bytes(blob))
+    assert read_segment(path, 1).columns.to_table().column("seq").to_pylist() == list(
+        range(1, 21)
+    )
+    blob[0] ^= 0xFF  # a damaged header: the reader must find the format by itself
+    path.write_bytes(bytes(blob))
+    read = read_segment(path, 1)
+    assert [run.first_seq for run in read.runs] == [1] and read.frames == 20
+    assert read.runs[0].to_table().column("connection_id").to_pylist() == ["c1"] * 20
