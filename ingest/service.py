@@ -33,7 +33,7 @@ from ingest.auth import http_authenticate
 from ingest.backoff import Backoff
 from ingest.config import IngestConfig
 from ingest.connection import JournalingConnection
-from ingest.errors import AuthError, IngestError
+from ingest.errors import AuthError, IngestError, storage_error
 from ingest.frames import auth_reply_success
 from ingest.journal import ClosedSegment, JournalWriter, RecordKind
 from ingest.outbox import KIND_GETIO, Outbox, OutboxCommand
@@ -125,14 +125,16 @@ class IngestService:
             try:
                 recovered = await asyncio.to_thread(recover_journal, self.state)
             except OSError as exc:
-                raise IngestError(
-                    f"cannot recover the journal {self.state.journal}: {exc}"
-                ) from None
+                raise storage_error(self.state.root, "recovering the journal", exc) from None
             self._fail_interrupted_commands()
             first_seq = recovered.next_seq
-            self._journal = JournalWriter(
-                self.state.journal, first_seq, self.config.roll_bytes, self._on_segment_closed
-            )
+            try:
+                self._journal = JournalWriter(
+                    self.state.journal, first_seq, self.config.roll_bytes,
+                    self._on_segment_closed,
+                )
+            except OSError as exc:
+                raise storage_error(self.state.journal, "opening the journal", exc) from None
             log.info(
                 "ingest instance %s: next seq %d, journal %s",
                 self.instance, first_seq, self.state.journal,
@@ -151,7 +153,10 @@ class IngestService:
                 for task in timers:
                     task.cancel()
                 await asyncio.gather(*timers, return_exceptions=True)
-                self._journal.close()
+                try:
+                    self._journal.close()
+                except OSError as exc:
+                    self._journal_failed(exc)
                 await asyncio.to_thread(self._roller.shutdown, wait=True)
                 await asyncio.sleep(0)  # let the last roll's accounting callback run
                 self._update_counters()
@@ -218,7 +223,10 @@ class IngestService:
             f"{self.instance}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         )
         reply: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        journal.start_connection(self._connection_id)
+        try:
+            journal.start_connection(self._connection_id)
+        except OSError as exc:
+            raise storage_error(self.state.journal, "writing the journal", exc) from None
         try:
             ws = await connect(
                 config.url,
@@ -287,8 +295,7 @@ class IngestService:
             for task in (closed, stopping, silent):
                 task.cancel()
         if ws.sink_error is not None:
-            self._fatal = IngestError(f"cannot write the journal: {ws.sink_error}")
-            self._stop.set()
+            self._journal_failed(ws.sink_error)
             return None
         if closed in done:
             return self.config.credentials.redact(_close_cause(ws))
@@ -312,6 +319,12 @@ class IngestService:
                 last_seq, last_change = self._journal.next_seq, now
             elif now - last_change >= timeout:
                 return
+
+    def _journal_failed(self, exc: OSError) -> None:
+        """The journal cannot be written: stop, and end with a one-line error."""
+        if self._fatal is None:
+            self._fatal = storage_error(self.state.journal, "writing the journal", exc)
+        self._stop.set()
 
     async def _sleep_unless_stopped(self, delay: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -362,14 +375,22 @@ class IngestService:
             await asyncio.sleep(min(1.0, self.config.roll_seconds / 4))
             opened = journal.first_frame_at
             if opened and time.monotonic() - opened >= self.config.roll_seconds:
-                journal.rotate()
+                try:
+                    journal.rotate()
+                except OSError as exc:
+                    self._journal_failed(exc)
+                    return
 
     async def _fsyncer(self) -> None:
         assert self._journal is not None
         while True:
             await asyncio.sleep(self.config.fsync_interval_s)
-            fd = self._journal.dup_fd()
-            await asyncio.to_thread(_fsync_and_close, fd)
+            try:
+                fd = self._journal.dup_fd()
+                await asyncio.to_thread(_fsync_and_close, fd)
+            except OSError as exc:
+                self._journal_failed(exc)
+                return
 
     # -- status -------------------------------------------------------------------------
 
@@ -423,10 +444,16 @@ class IngestService:
             outbox.finish(path, sent=False, error=str(exc))
             log.warning("outbox command %s refused: %s", path.name, exc)
             return
-        journal.flush()
-        journal.add(RecordKind.TEXT_OUT, frame)
-        seq = journal.next_seq - 1
-        journal.flush()
+        try:
+            journal.flush()
+            journal.add(RecordKind.TEXT_OUT, frame)
+            seq = journal.next_seq - 1
+            journal.flush()
+        except OSError as exc:
+            self._journal_failed(exc)
+            with contextlib.suppress(OSError):  # else the next start fails it
+                outbox.finish(path, sent=False, error=f"journal not writable: {exc}")
+            return
         sent_at = datetime.now(UTC).isoformat()
         try:
             await ws.send(frame.decode())

@@ -1,8 +1,10 @@
 """The state one ingest instance keeps under ``DATA/state/ingest/<instance>/``.
 
 ``lock`` is held with ``flock`` for the life of the process, so two ingests can never share
-a journal; ``journal/`` holds the segments; ``seq-high-water`` the last ``seq`` that made it
-into the raw lake, so numbers are never reused after the journal is emptied.
+a journal; ``journal/`` holds the segments; ``damaged/`` keeps segments that had damaged
+ranges, as they were found; ``seq-high-water`` the highest ``seq`` ever handed out that left
+the journal (published to the raw lake, or kept in ``damaged/``), so numbers are never
+reused after the journal is emptied.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import IngestError, JournalLockedError
+from ingest.errors import IngestError, JournalLockedError, storage_error
 from lake.layout import DataLayout
-from lake.storage import publishing
+from lake.storage import fsync_dir, publishing
+
+_SEQ_LIMIT = 2**63
 
 INSTANCE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -32,6 +36,18 @@ def check_instance(name: str) -> str:
             f"invalid instance name {name!r}: use 1-64 letters, digits, '_', '.' or '-'"
         )
     return name
+
+
+@dataclass(frozen=True)
+class HighWaterMark:
+    """The recorded high-water mark: ``seq`` (``0`` if none), or why it cannot be trusted.
+
+    ``problem`` is ``None`` for a valid number, else ``"missing"``, ``"empty"``,
+    ``"negative (-5)"`` or ``"not a number ('garbage')"``.
+    """
+
+    seq: int
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,14 +73,21 @@ class InstanceState:
     def high_water_path(self) -> Path:
         return self.root / "seq-high-water"
 
+    @property
+    def damaged(self) -> Path:
+        return self.root / "damaged"
+
     def acquire_lock(self) -> int:
         """Take the instance's exclusive lock; returns the descriptor that holds it.
 
         Raises:
             JournalLockedError: another process holds it.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise storage_error(self.root, "creating the lock file", exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -75,16 +98,48 @@ class InstanceState:
             ) from None
         return fd
 
-    def read_high_water(self) -> int:
-        """The last ``seq`` published to the raw lake, ``0`` if none yet."""
+    def load_high_water(self) -> HighWaterMark:
+        """The recorded high-water mark, with the reason when it cannot be trusted."""
         try:
-            return int(self.high_water_path.read_text().strip() or 0)
+            text = self.high_water_path.read_text(errors="replace").strip()
         except FileNotFoundError:
-            return 0
+            return HighWaterMark(0, "missing")
+        if not text:
+            return HighWaterMark(0, "empty")
+        try:
+            seq = int(text)
+        except ValueError:
+            return HighWaterMark(0, f"not a number ({text[:40]!r})")
+        if seq < 0:
+            return HighWaterMark(0, f"negative ({seq})")
+        if seq >= _SEQ_LIMIT:
+            return HighWaterMark(0, f"out of range ({text[:40]})")
+        return HighWaterMark(seq)
+
+    def read_high_water(self) -> int:
+        """The recorded high-water mark, ``0`` if there is none or it is unreadable."""
+        return self.load_high_water().seq
 
     def write_high_water(self, seq: int) -> None:
-        """Durably record that every ``seq`` up to ``seq`` is in the raw lake."""
+        """Durably record that no ``seq`` up to ``seq`` may be handed out again."""
         if seq <= self.read_high_water():
             return
+        self.reset_high_water(seq)
+
+    def reset_high_water(self, seq: int) -> None:
+        """Durably replace the high-water mark by ``seq``, whatever the file held."""
         with publishing(self.high_water_path) as tmp:
             tmp.write_text(f"{seq}\n")
+
+    def move_aside(self, segment: Path) -> Path:
+        """Move a journal segment into ``damaged/`` (durably, never overwriting); its new path."""
+        self.damaged.mkdir(parents=True, exist_ok=True)
+        target = self.damaged / segment.name
+        copy = 0
+        while target.exists():
+            copy += 1
+            target = self.damaged / f"{segment.name}.{copy}"
+        os.rename(segment, target)
+        fsync_dir(self.damaged)
+        fsync_dir(segment.parent)
+        return target
