@@ -38,14 +38,21 @@ def data_dir(args: argparse.Namespace) -> Path:
     return path
 
 
-def writable_data_dir(args: argparse.Namespace) -> Path:
-    """The data directory of a command that writes: created if missing, checked writable.
+def writable_data_dir(args: argparse.Namespace, *, create: bool = True) -> Path:
+    """The data directory of a command that writes, checked writable.
+
+    ``create``: make it when missing (ingest, demo); otherwise a missing directory is an
+    error, so a mistyped path never becomes a new, empty data directory (transform, build).
 
     Raises:
-        TrackitError: it cannot be created or written (a file, a read-only mount, no
-            permission).
+        TrackitError: it is missing (and ``create`` is false), or cannot be created or
+            written (a file, a read-only mount, no permission).
     """
     path = data_dir(args)
+    if not path.exists() and not create:
+        raise TrackitError(
+            f"data directory {path} does not exist (check --data / TRACKIT_DATA)"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

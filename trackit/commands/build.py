@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         config = WarehouseConfig(timezone=args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise TrackitError(f"unknown time zone {args.timezone!r}") from None
-    summary = build_warehouse(writable_data_dir(args), config=config)
+    summary = build_warehouse(writable_data_dir(args, create=False), config=config)
     for line in summary.lines():
         print(line)
     return 0

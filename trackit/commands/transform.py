@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from transforms.pipeline import DEFAULT_BATCH_FRAMES, transform_lake
 
     summary = transform_lake(
-        writable_data_dir(args),
+        writable_data_dir(args, create=False),
         progress=not args.quiet,
         batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
     )
