@@ -77,7 +77,7 @@ def test_debug_logs_of_simulator_and_ingest_show_no_fragment_of_a_secret(tmp_pat
     assert "websockets.server" in sim_err and "< TEXT" in sim_err
     assert '"type":"auth"' in ingest.stderr and '"type":"auth"' in sim_err
     assert _leaks(ingest.stderr + ingest.stdout) == []
-    assert _leaks(sim_err) == []
+    assert _leaks(sim_err + sim_out) == []
 
 
 @pytest.fixture
