@@ -234,7 +234,7 @@ def require_ingest(layout: DataLayout) -> None:
     if not instances:
         raise OutboxError(
             f"no ingest lives in data directory {layout.root} (no {ingest_state}/<instance>/): "
-            "check --data / TRACKIT_DATA, or start `trackit ingest` on it first; "
+            "check --data / TRACKIT_DATA, or start trackit ingest on it first; "
             "nothing was queued"
         )
 
