@@ -69,3 +69,27 @@ def test_a_getio_refused_with_1007_is_rejected(tmp_path: Path) -> None:
           connection_closes=[close("c1", 0.2, 2, 1007)])
     build(tmp_path)
     assert statuses(tmp_path)["Q1"] == ("rejected", at(0.2))
+
+
+def test_a_warehouse_and_core_files_from_before_connection_ids_still_load(tmp_path: Path) -> None:
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from warehouse.database import builder_path
+
+    write(tmp_path, "a", commands=[command("OLD", 0, 1)])
+    build(tmp_path)
+    con = duckdb.connect(str(builder_path(tmp_path)))
+    con.execute("alter table core.commands drop column connection_id")  # an older database
+    con.close()
+    old_file = tmp_path / "core" / "commands" / "date=2026-03-02" / "older.parquet"
+    pq.write_table(pa.table({"uid": [UID], "command": ["msg"], "command_id": ["OLDER"],
+                             "sent_at": [at(5)], "status": ["sent"], "replied_at": [None],
+                             "text": ["hi"], "seq": [2]}), old_file)
+    build(tmp_path)  # the old file alone: no file of the load has the column
+    write(tmp_path, "b", commands=[command("NEW", 10, 3)],
+          connection_closes=[close("c1", 10.5, 4, 1009)])
+    build(tmp_path)
+    assert statuses(tmp_path) == {"OLD": ("sent", None), "OLDER": ("sent", None),
+                                  "NEW": ("rejected", at(10.5))}
