@@ -10,6 +10,17 @@ from protocol.messages import DEFAULT_AUTH_URL, DEFAULT_WS_URL
 
 MIB = 1024 * 1024
 DEFAULT_GETIO_INTERVAL_S = 60.0
+# A driver's app shows short messages: ``send-message`` refuses longer text by default.
+DEFAULT_MAX_TEXT_BYTES = 4096
+# The most ``send-message --max-text-bytes`` allows, leaving room in a command frame.
+MAX_TEXT_BYTES_CEILING = 60_000
+# The ingest refuses to send a command frame above this (a file dropped by hand).
+MAX_COMMAND_BYTES = 64 * 1024
+# A close with one of these codes right after a command is the server refusing it:
+# 1007 invalid payload, 1008 policy violation, 1009 message too big.
+REJECTING_CLOSE_CODES = (1007, 1008, 1009)
+# "Right after": the close came at most this many seconds after the command was sent.
+REJECTION_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,10 @@ class IngestConfig:
         silence_timeout_s: reconnect when no frame arrived for this long (0: never);
             dead TCP connections are caught sooner by ping/pong.
         getio_interval_s: at most one ``getio`` per device per this many seconds.
+        max_command_bytes: an outbox command whose frame is larger goes to ``failed/``
+            unsent.
+        rejection_window_s: a command sent this many seconds or less before the server
+            closed the socket with a code of ``REJECTING_CLOSE_CODES`` goes to ``failed/``.
     """
 
     data_dir: Path
@@ -56,3 +71,5 @@ class IngestConfig:
     stable_after_s: float = 30.0
     getio_interval_s: float = DEFAULT_GETIO_INTERVAL_S
     outbox_poll_s: float = 0.5
+    max_command_bytes: int = MAX_COMMAND_BYTES
+    rejection_window_s: float = REJECTION_WINDOW_S

@@ -9,6 +9,13 @@ does anything else, and nothing is left in a user-space queue that ``kill -9`` c
 Control frames (ping, pong, close) still go through websockets, which keeps handling
 keepalive and the closing handshake. ``recv()`` is not used on this connection.
 
+A close frame the server starts the closing handshake with is journaled too (the answer to
+our own close is not), as the text ``close:<code> <reason>``
+(``lake.raw_schema.CLOSE_PREFIX``; the reason passes through ``lake.redaction``): it is
+how the warehouse learns that the server refused a command (1009, message too big). A
+text frame that itself starts with that prefix is journaled as binary (stored in base64),
+so the two never mix.
+
 This relies on ``process_event`` / ``data_received``, which websockets documents as
 overridable in subclasses; the version is pinned in ``uv.lock`` and the round-trip tests
 exercise it.
@@ -19,13 +26,24 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection
-from websockets.frames import Frame, Opcode
+from websockets.exceptions import WebSocketException
+from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import Protocol as WebSocketProtocol
 
 from ingest.journal import RecordKind
+from lake.raw_schema import CLOSE_PREFIX
+from lake.redaction import redact
 
 _TEXT = Opcode.TEXT
 _TEXT_IN = int(RecordKind.TEXT_IN)
+_BINARY_IN = int(RecordKind.BINARY_IN)
+_CLOSE_PREFIX_BYTES = CLOSE_PREFIX.encode()
+
+
+def close_record(code: int, reason: str) -> bytes:
+    """The raw-lake text of a close frame received: ``close:<code>[ <reason>]``."""
+    text = f"{CLOSE_PREFIX}{code}" + (f" {redact(reason)}" if reason else "")
+    return text.encode()
 
 
 class FrameSink(Protocol):
@@ -57,12 +75,26 @@ class JournalingConnection(ClientConnection):
             if opcode is _TEXT and event.fin:
                 # The hot path: one complete text message.
                 data = event.data
-                self.sink.add(_TEXT_IN, data if type(data) is bytes else bytes(data))
+                if type(data) is not bytes:
+                    data = bytes(data)
+                self.sink.add(_BINARY_IN if data.startswith(_CLOSE_PREFIX_BYTES) else _TEXT_IN,
+                              data)
                 return
             if opcode is Opcode.BINARY or opcode is Opcode.CONT or opcode is _TEXT:
                 self._data_frame(event, opcode)
                 return
+            if opcode is Opcode.CLOSE:
+                self._close_frame(event)
         super().process_event(event)
+
+    def _close_frame(self, frame: Frame) -> None:
+        if self.protocol.close_rcvd_then_sent is False:
+            return  # the answer to our own close (a clean stop): nothing to learn from it
+        try:
+            close = Close.parse(frame.data)
+        except (WebSocketException, ValueError):
+            return  # websockets fails the connection itself
+        self.sink.add(_TEXT_IN, close_record(close.code, close.reason))
 
     def _data_frame(self, frame: Frame, opcode: Opcode) -> None:
         data = frame.data
@@ -71,6 +103,8 @@ class JournalingConnection(ClientConnection):
         if opcode is not Opcode.CONT:
             kind = RecordKind.TEXT_IN if opcode is Opcode.TEXT else RecordKind.BINARY_IN
             if frame.fin:
+                if kind == RecordKind.TEXT_IN and data.startswith(_CLOSE_PREFIX_BYTES):
+                    kind = RecordKind.BINARY_IN
                 self.sink.add(kind, data)
                 return
             self._fragment_kind = kind
@@ -80,7 +114,10 @@ class JournalingConnection(ClientConnection):
         if frame.fin:
             message = b"".join(self._fragments)
             self._fragments = []
-            self.sink.add(self._fragment_kind, message)
+            kind = self._fragment_kind
+            if kind == RecordKind.TEXT_IN and message.startswith(_CLOSE_PREFIX_BYTES):
+                kind = RecordKind.BINARY_IN
+            self.sink.add(kind, message)
 
     def _flush_sink(self) -> None:
         try:

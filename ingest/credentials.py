@@ -4,7 +4,8 @@ else a TOML config file that only its owner can read.
 The config file holds ``sessid = "..."`` and ``authorization = "..."``; environment
 variables win over the file. Secrets never appear in ``repr``, logs or error messages
 (:func:`redact` scrubs them from any text that came from outside, such as a server's
-close reason).
+close reason). Each secret is registered with ``lake.redaction`` as soon as it is loaded,
+so the log filter the command line installs masks any fragment of it in any log line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.errors import CredentialsError
+from lake.redaction import redact, register_secret
 from protocol.messages import AUTHORIZATION_ENV, SESSID_ENV
 
 CONFIG_SESSID_KEY = "sessid"
@@ -30,12 +32,13 @@ class Credentials:
     sessid: str = field(repr=False)
     authorization: str = field(repr=False)
 
+    def __post_init__(self) -> None:
+        register_secret(self.sessid)
+        register_secret(self.authorization)
+
     def redact(self, text: str) -> str:
-        """``text`` with every occurrence of a secret replaced by ``***``."""
-        for secret in (self.sessid, self.authorization):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` with every fragment of a secret (6+ characters) replaced by ``***``."""
+        return redact(text)
 
 
 def read_config_file(path: Path) -> dict[str, str]:

@@ -31,7 +31,7 @@ from websockets.frames import CLOSE_CODE_EXPLANATIONS, CloseCode
 
 from ingest.auth import http_authenticate
 from ingest.backoff import Backoff
-from ingest.config import IngestConfig
+from ingest.config import REJECTING_CLOSE_CODES, IngestConfig
 from ingest.connection import JournalingConnection
 from ingest.errors import AuthError, IngestError, storage_error
 from ingest.frames import auth_reply_success
@@ -79,6 +79,16 @@ class _AuthWatcher:
                 self.reply.set_result(success)
 
 
+@dataclass(frozen=True)
+class _SentCommand:
+    """The last command sent: the server may still refuse it by closing the socket."""
+
+    path: Path
+    command_id: str
+    connection_id: str
+    sent_monotonic: float
+
+
 class _ConnectFailure(Exception):
     """One connection attempt failed; the message is the cause, free of secrets."""
 
@@ -101,6 +111,7 @@ class IngestService:
         self._live: JournalingConnection | None = None
         self._connection_id = ""
         self._last_getio: dict[int, float] = {}
+        self._last_sent: _SentCommand | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -298,6 +309,7 @@ class IngestService:
             self._journal_failed(ws.sink_error)
             return None
         if closed in done:
+            self._reject_last_command(ws)
             return self.config.credentials.redact(_close_cause(ws))
         if silent in done:
             await _abort(ws)
@@ -440,7 +452,12 @@ class IngestService:
             command = outbox.load(path)
             self._check_getio_rate(command)
             frame = orjson.dumps(command.to_frame(self.config.user_id, self.config.user_name))
-        except IngestError as exc:
+            if len(frame) > self.config.max_command_bytes:
+                raise IngestError(
+                    f"its frame is {len(frame):,} bytes, above the ingest's limit of "
+                    f"{self.config.max_command_bytes:,} bytes; not sent"
+                )
+        except (IngestError, orjson.JSONEncodeError) as exc:
             outbox.finish(path, sent=False, error=str(exc))
             log.warning("outbox command %s refused: %s", path.name, exc)
             return
@@ -463,10 +480,29 @@ class IngestService:
             log.warning("outbox command %s not sent: %s", command.id, exc)
             return
         self.counters.frames_out += 1
-        outbox.finish(path, sent=True, sent_at=sent_at, seq=seq,
-                      connection_id=self._connection_id)
+        sent = outbox.finish(path, sent=True, sent_at=sent_at, seq=seq,
+                             connection_id=self._connection_id)
+        self._last_sent = _SentCommand(sent, command.id, self._connection_id, time.monotonic())
         log.info("sent %s command %s to uid %d (seq %d)", command.kind, command.id,
                  command.uid, seq)
+
+    def _reject_last_command(self, ws: JournalingConnection) -> None:
+        """Move the last command sent to ``failed/`` when the server closed the socket
+        with a refusing code (1007, 1008, 1009) right after it."""
+        last, self._last_sent = self._last_sent, None
+        code = ws.close_code
+        if (
+            last is None or code not in REJECTING_CLOSE_CODES
+            or last.connection_id != self._connection_id
+            or time.monotonic() - last.sent_monotonic > self.config.rejection_window_s
+        ):
+            return
+        error = self.config.credentials.redact(
+            f"refused by the server: it closed the socket right after the command "
+            f"({_close_cause(ws)})"
+        )
+        self.outbox.reject(last.path, error=error, rejected_at=datetime.now(UTC).isoformat())
+        log.warning("outbox command %s %s", last.command_id, error)
 
     def _check_getio_rate(self, command: OutboxCommand) -> None:
         if command.kind != KIND_GETIO:

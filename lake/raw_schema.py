@@ -4,6 +4,12 @@ Binary WebSocket frames (the manual defines none, but a server may send one) are
 ``frame`` as ``BINARY_PREFIX`` followed by the payload in standard base64, so the column
 stays a string and no frame is ever dropped. A TRACKiT text frame is JSON and never starts
 with that prefix.
+
+The close frame a server ends a connection with is kept as an ``in`` row whose ``frame`` is
+``CLOSE_PREFIX`` + the close code, then a space and the reason when there is one
+(``close:1009 message too big``). A text frame that itself starts with either prefix is
+stored in base64, so every ``close:`` row is a close frame and every ``base64:`` row
+decodes to the original bytes.
 """
 
 from __future__ import annotations
@@ -23,3 +29,4 @@ RAW_SCHEMA = pa.schema(
 DIRECTION_IN = "in"
 DIRECTION_OUT = "out"
 BINARY_PREFIX = "base64:"
+CLOSE_PREFIX = "close:"

@@ -265,6 +265,24 @@ COMMANDS = CoreTable(
         _c("status", "VARCHAR", True, "sent / accepted / rejected / replied"),
         _c("replied_at", "TIMESTAMPTZ", True),
         _c("text", "VARCHAR", True, "message text of a 'msg' command"),
+        _c("connection_id", "VARCHAR", True, "the ingest connection it was sent on"),
+        _SEQ,
+    ),
+)
+
+CONNECTION_CLOSES = CoreTable(
+    name="connection_closes",
+    key=("connection_id",),
+    source=("close frame received (raw frame 'close:<code> <reason>')",),
+    description=(
+        "The close frame the server ended one of ingest's connections with; a 1007, 1008 "
+        "or 1009 right after a command is the server refusing that command."
+    ),
+    columns=(
+        _c("connection_id", "VARCHAR", False, "the ingest connection that was closed"),
+        _RECEIVED,
+        _c("code", "INTEGER", False, "WebSocket close code (1000 normal, 1009 too big, ...)"),
+        _c("reason", "VARCHAR", True, "close reason sent by the server"),
         _SEQ,
     ),
 )
@@ -358,6 +376,7 @@ CORE_TABLES: dict[str, CoreTable] = {
         COMMAND_REPLIES,
         IO_SNAPSHOTS,
         SERVICES,
+        CONNECTION_CLOSES,
         QUARANTINE,
     )
 }

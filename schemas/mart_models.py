@@ -13,7 +13,8 @@ import polars as pl
 
 UTC_TIME = pl.Datetime(time_unit="us", time_zone="UTC")
 
-MESSAGE_STATUSES = ["sent", "not_processed", "buffered", "error", "pending", "delivered", "read"]
+MESSAGE_STATUSES = ["sent", "rejected", "not_processed", "buffered", "error", "pending",
+                    "delivered", "read"]
 
 
 class _Model(pa.DataFrameModel):

@@ -25,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from lake.redaction import register_secret
 from protocol.messages import CommandType, InboundType
 from simulator.clock import SimClock
 from simulator.commands import BadCommand, CommandDesk, auth_accepted, parse_command
@@ -110,6 +111,9 @@ class SimulatorServer:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
+        # websockets' debug log shows the auth frames it receives: mask the accepted secrets.
+        register_secret(config.credentials.sessid)
+        register_secret(config.credentials.authorization)
         start = config.start_time()
         self.truth = GroundTruth(config.seed, start)
         self.fleet = Fleet(config.vehicles, config.seed, start, self.truth)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from lake.errors import TrackitError
+from lake.redaction import install_log_filter, redact
 from trackit.options import OneLineArgumentParser
 
 COMMAND_MODULES = (
@@ -52,10 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_log_filter()
     try:
         return int(args.handler(args) or 0)
     except TrackitError as exc:
-        print(f"trackit: error: {exc}", file=sys.stderr)
+        print(redact(f"trackit: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
         message = disk_error_message(exc)

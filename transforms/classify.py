@@ -9,6 +9,12 @@ outbound ``type``, or with a problem label:
   and, when recovered, is labelled again from the repaired text;
 * ``!untyped``  JSON without a type (not an object, no ``params``, no ``params.type``).
 
+A close frame the server ended a connection with (raw ``in`` text ``close:<code> <reason>``,
+see ``lake.raw_schema.CLOSE_PREFIX``) is labelled ``ws:close``; its ``doc`` is the JSON
+object ``{"params": {"type": "ws:close", "code": <code>, "reason": <reason>}}`` that the
+route of ``core.connection_closes`` reads (a code that is not a number is left out, so the
+row fails validation and the frame is quarantined).
+
 The result is an Arrow table (``_file``, ``_row``, ``received_at``, ``direction``,
 ``connection_id``, ``seq``, ``frame``, ``doc``, ``route``) where ``doc`` is the text the
 routes parse: the frame itself, or its repaired text.
@@ -20,14 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lake.errors import TrackitError
-from lake.raw_schema import BINARY_PREFIX
+from lake.raw_schema import BINARY_PREFIX, CLOSE_PREFIX
 from transforms.repair import UnrecoverableFrame, repair_frame
 from transforms.route_sql import sql_string
+from transforms.routes import CLOSE_ROUTE
 
 BINARY, UNPARSED, UNTYPED = "!binary", "!unparsed", "!untyped"
 
@@ -37,6 +45,7 @@ TYPES_SQL = "TRY(json_extract_string(doc, ['$.params.type', '$.params.sub-type',
 ROUTE_LABEL_SQL = f"""
 CASE
     WHEN starts_with(doc, {sql_string(BINARY_PREFIX)}) THEN '{BINARY}'
+    WHEN direction = 'in' AND starts_with(doc, {sql_string(CLOSE_PREFIX)}) THEN '{CLOSE_ROUTE}'
     WHEN _t IS NULL THEN '{UNPARSED}'
     WHEN direction = 'out' THEN coalesce('out:' || _t[3], '{UNTYPED}')
     WHEN _t[1] IS NULL THEN '{UNTYPED}'
@@ -122,6 +131,9 @@ def classify(con: duckdb.DuckDBPyConnection, files: list[Path]) -> ClassifiedBat
     table = read_batch(con, files)
     batch = ClassifiedBatch(files=files, frames=table)
     route = table.column("route")
+    closes = batch.indices(pc.equal(route, CLOSE_ROUTE))
+    if closes:
+        _close_documents(batch, closes)
     unparsed = batch.indices(pc.equal(route, UNPARSED))
     if unparsed:
         _repair(con, batch, unparsed)
@@ -135,6 +147,26 @@ def classify(con: duckdb.DuckDBPyConnection, files: list[Path]) -> ClassifiedBat
         for i, reason in zip(untyped, _untyped_reasons(con, docs, dirs), strict=True):
             batch.early_reasons[i] = ("route", reason)
     return batch
+
+
+def close_document(frame: str) -> str:
+    """The JSON document of a close frame's raw text ``close:<code>[ <reason>]``."""
+    code_text, _, reason = frame[len(CLOSE_PREFIX):].partition(" ")
+    params: dict[str, object] = {"type": CLOSE_ROUTE}
+    if code_text.isascii() and code_text.isdigit() and len(code_text) <= 9:
+        params["code"] = int(code_text)
+    if reason:
+        params["reason"] = reason
+    return orjson.dumps({"params": params}).decode()
+
+
+def _close_documents(batch: ClassifiedBatch, rows: list[int]) -> None:
+    frames = batch.frames.column("frame").take(rows).to_pylist()
+    docs = pa.array([close_document(text) for text in frames], pa.string())
+    t = batch.frames
+    doc = pc.replace_with_mask(t.column("doc").combine_chunks(),
+                               _mask(t.num_rows, rows), docs)
+    batch.frames = t.set_column(t.schema.get_field_index("doc"), "doc", doc)
 
 
 def _repair(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch, rows: list[int]) -> None:

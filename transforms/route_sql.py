@@ -1,8 +1,8 @@
 """Turn a route declaration (``transforms.routes``) into one DuckDB query.
 
 The query reads the route's frames from the batch relation (columns ``_file``, ``_row``,
-``seq``, ``received_at``, ``doc``, ``route``, ``_colons``) and returns one row per frame
-with:
+``seq``, ``received_at``, ``connection_id``, ``doc``, ``route``, ``_colons``) and returns
+one row per frame with:
 
 * ``_file``, ``_row``: lineage inside the batch;
 * ``_type_errors``: NULL, or a readable list of the fields whose value has the wrong type
@@ -323,7 +323,7 @@ def _typed_ctes(route: Route, relation: str) -> str:
     typed = [_typed(a, f, access[a]) for a, f in fields.items()]
     return f"""
 WITH src AS (
-    SELECT _file, _row, seq, received_at, doc, {COLONS} FROM {relation}
+    SELECT _file, _row, seq, received_at, connection_id, doc, {COLONS} FROM {relation}
     WHERE route = {sql_string(route.name)}
 ), ext AS (
     SELECT *, json_transform(doc, {sql_string(structure)}) AS _s FROM src

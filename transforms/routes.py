@@ -7,7 +7,7 @@ their command ``type``). A route declares, as data:
 * ``known``: for each object of the frame, the keys the route maps; any other key is
   kept in the row's ``extra`` JSON, so a field TRACKiT adds later is never lost;
 * ``tables``: for each core table it feeds, the SQL expression of each column (over the
-  field aliases and the lineage columns ``received_at``, ``seq``);
+  field aliases and the lineage columns ``received_at``, ``seq``, ``connection_id``);
 * ``children``: tables with one row per entry of a JSON map (``exd.io``, ``frm.fld``,
   ``cmd``), as expressions over ``e.key`` / ``e.value``;
 * ``when``: for a table fed by only some frames of the route, the SQL condition.
@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 # Labels of frames that are counted, not stored: the server's auth reply, and our own auth
 # command (which carries SESSID: it must never be copied anywhere, not even to quarantine).
 CONTROL_ROUTES = frozenset({"auth", "out:auth"})
+# The label of a close frame received (raw text ``close:<code> <reason>``); the first pass
+# (``transforms.classify``) turns such a frame into the document
+# ``{"params": {"type": "ws:close", "code": <code>, "reason": <reason>}}`` that its route reads.
+CLOSE_ROUTE = "ws:close"
 
 
 @dataclass(frozen=True)
@@ -353,7 +357,8 @@ def _outbound_getio_route() -> Route:
         known={},
         tables={"commands": {
             "uid": "uid", "command": "command", "command_id": "command_id",
-            "sent_at": "received_at", "status": "'sent'", "text": "NULL", "seq": "seq"}},
+            "sent_at": "received_at", "status": "'sent'", "text": "NULL",
+            "connection_id": "connection_id", "seq": "seq"}},
     )
 
 
@@ -368,7 +373,22 @@ def _outbound_message_route() -> Route:
         known={},
         tables={"commands": {
             "uid": "uid", "command": "command", "command_id": "command_id",
-            "sent_at": "received_at", "status": "'sent'", "text": "txt", "seq": "seq"}},
+            "sent_at": "received_at", "status": "'sent'", "text": "txt",
+            "connection_id": "connection_id", "seq": "seq"}},
+    )
+
+
+def _close_route() -> Route:
+    # the document classify makes of a close frame: {"params": {"type", "code", "reason"}}
+    return Route(
+        name=CLOSE_ROUTE,
+        primary="connection_closes",
+        fields={"code": Field("$.params.code", "INTEGER"),
+                "reason": Field("$.params.reason", "VARCHAR")},
+        known={"$": ("params",), "$.params": ("type", "code", "reason")},
+        tables={"connection_closes": {
+            "connection_id": "connection_id", "received_at": "received_at", "code": "code",
+            "reason": "reason", "seq": "seq"}},
     )
 
 
@@ -389,6 +409,7 @@ ROUTES: dict[str, Route] = {
         _service_route(),
         _outbound_getio_route(),
         _outbound_message_route(),
+        _close_route(),
     )
 }
 

@@ -1,6 +1,8 @@
 -- DESIGN's core.commands: each command this pipeline sent, with the server's answer.
 -- The core lake holds one row per outbound frame (status 'sent'); the replies live in
 -- core.command_replies (cmd-status, cmd-parsed) and core.message_status (msg-sts).
+-- A server may also refuse a command by closing the socket right after it (1009 message
+-- too big, 1007 invalid payload, 1008 policy violation; core.connection_closes).
 -- Recomputed for the units touched by load $load_id.
 with
 
@@ -8,6 +10,9 @@ touched_units as (
     select uid from core.commands where _load_id = $load_id
     union select uid from core.command_replies where _load_id = $load_id
     union select uid from core.message_status where _load_id = $load_id
+    union select c.uid from core.commands as c
+        join core.connection_closes as x using (connection_id)
+        where x._load_id = $load_id
 ),
 
 sent as (
@@ -52,6 +57,23 @@ message_answers as (
     group by all
 ),
 
+-- the last command sent on a connection that the server then closed with a refusing
+-- code, at most 10 s later (seq orders the frames of one connection)
+last_before_close as (
+    select x.connection_id, x.received_at as closed_at, max(c.seq) as seq
+    from core.connection_closes as x
+    join core.commands as c on c.connection_id = x.connection_id and c.seq < x.seq
+    where x.code in (1007, 1008, 1009)
+    group by all
+),
+
+closed_after as (
+    select c.uid, c.command, c.sent_at, l.closed_at
+    from last_before_close as l
+    join core.commands as c on c.connection_id = l.connection_id and c.seq = l.seq
+    where epoch(l.closed_at) - epoch(c.sent_at) <= 10
+),
+
 final as (
     select
         s.uid, s.command, s.sent_at,
@@ -60,13 +82,15 @@ final as (
             when m.replied_at is not null then 'accepted'
             when a.accepted then 'accepted'
             when a.accepted = false then 'rejected'
+            when x.closed_at is not null then 'rejected'
             else 'sent'
         end as status,
-        coalesce(g.replied_at, m.replied_at, a.replied_at) as replied_at
+        coalesce(g.replied_at, m.replied_at, a.replied_at, x.closed_at) as replied_at
     from sent as s
     left join getio_answers as g using (uid, command, sent_at)
     left join status_answers as a using (uid, command, sent_at)
     left join message_answers as m using (uid, command, sent_at)
+    left join closed_after as x using (uid, command, sent_at)
 )
 
 select * from final

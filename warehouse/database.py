@@ -86,6 +86,20 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(META_DDL)
     for table in CORE_TABLES.values():
         con.execute(core_table_ddl(table))
+        _add_new_columns(con, table)
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: CoreTable) -> None:
+    """Add the columns declared since this database was created (always nullable)."""
+    existing = {
+        row[0] for row in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'core' and table_name = ?", [table.name]
+        ).fetchall()
+    }
+    for column in table.columns:
+        if column.name not in existing:
+            con.execute(f"alter table core.{table.name} add column {column.name} {column.type}")
 
 
 def get_state(con: duckdb.DuckDBPyConnection, name: str, default: int = 0) -> int:

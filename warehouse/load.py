@@ -114,7 +114,17 @@ def _load_table(
     con: duckdb.DuckDBPyConnection, table: CoreTable, paths: list[Path], load_id: int
 ) -> tuple[int, int]:
     """Upsert one table's new files; returns (rows read, rows inserted or replaced)."""
-    casts = ", ".join(f"cast({c.name} as {c.type}) as {c.name}" for c in table.columns)
+    in_files = {
+        row[0] for row in con.execute(
+            "describe select * from read_parquet($paths, union_by_name = true, "
+            "hive_partitioning = false)", {"paths": [str(p) for p in paths]},
+        ).fetchall()
+    }
+    # a column declared after these files were written is NULL in them
+    casts = ", ".join(
+        f"cast({c.name if c.name in in_files else 'null'} as {c.type}) as {c.name}"
+        for c in table.columns
+    )
     key = ", ".join(table.key)
     order = _order_columns(table)
     con.execute(
@@ -132,7 +142,7 @@ def _load_table(
     # the count DuckDB returns is of the rows inserted or updated (a kept row is neither)
     written = con.execute(
         f"""
-        insert into core.{table.name}
+        insert into core.{table.name} by name
         select * from batch
         qualify row_number() over (partition by {key} order by {order}) = 1
         on conflict do update set {updates} where {older}

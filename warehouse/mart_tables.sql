@@ -74,7 +74,7 @@ create table if not exists marts.message_latency (
     error_at timestamptz,              -- txs 2
     seconds_to_delivered double,
     seconds_to_read double,
-    final_status varchar not null,     -- the latest status, or 'sent'
+    final_status varchar not null,     -- the latest status, or 'rejected' / 'sent'
     text varchar
 );
 

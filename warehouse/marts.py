@@ -109,6 +109,11 @@ new_guids as (
     union
     select command_id from core.commands
     where command = 'msg' and command_id is not null and _load_id > $since_load_id
+    union
+    -- a close received later may turn an earlier message into 'rejected'
+    select c.command_id from core.commands as c
+    join core.connection_closes as x using (connection_id)
+    where c.command = 'msg' and c.command_id is not null and x._load_id > $since_load_id
 )
 select distinct message_id, guid from (
     select message_id, null as guid from new_ids

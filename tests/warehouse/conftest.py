@@ -50,17 +50,22 @@ def simulated_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 ws_url = line.split("websocket:")[1].strip()
         assert ws_url, "the simulator did not start"
         http_url = ws_url.replace("ws://", "http://") + "/ws/websocketAuth"
+        ingest = subprocess.Popen(
+            _trackit("ingest", "--url", ws_url, "--auth-url", http_url, "--user-id", USER_ID,
+                     "--data", str(data), "--duration", INGEST_SECONDS, "--roll-seconds", "5",
+                     "--status-interval", "0"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
+        # send-message queues only where an ingest lives
+        deadline = time.monotonic() + 30
+        while not (data / "state" / "ingest").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.05)
         queued = subprocess.run(
             _trackit("send-message", "--data", str(data), "--uid", "1001", "--text",
                      "please call the office"),
             capture_output=True, text=True, env=env, cwd=root, timeout=60)
         assert queued.returncode == 0, queued.stderr
-        ingest = subprocess.run(
-            _trackit("ingest", "--url", ws_url, "--auth-url", http_url, "--user-id", USER_ID,
-                     "--data", str(data), "--duration", INGEST_SECONDS, "--roll-seconds", "5",
-                     "--status-interval", "0"),
-            capture_output=True, text=True, env=env, cwd=root, timeout=120)
-        assert ingest.returncode == 0, ingest.stderr[-2000:]
+        _, ingest_err = ingest.communicate(timeout=120)
+        assert ingest.returncode == 0, ingest_err[-2000:]
     finally:
         sim.terminate()  # writes the ground truth on exit
         sim.wait(timeout=30)

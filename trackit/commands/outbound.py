@@ -2,7 +2,8 @@
 
 Both drop a command file into the outbox under ``DATA/state/outbox/`` (see
 ``ingest.outbox``) and print its id (the ``guid`` of a driver message, the ``id`` of a
-getio); the running ``trackit ingest`` sends it on its live socket.
+getio); the running ``trackit ingest`` sends it on its live socket. Both refuse a data
+directory where no ingest lives, so a mistyped ``--data`` is an error, not a silent queue.
 """
 
 from __future__ import annotations
@@ -10,11 +11,21 @@ from __future__ import annotations
 import argparse
 
 from lake.errors import TrackitError
-from trackit.options import add_data_option, data_dir
+from trackit.options import (
+    add_data_option,
+    bounded_int,
+    data_dir,
+    device_id,
+    non_negative_seconds,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ingest.config import DEFAULT_GETIO_INTERVAL_S
+    from ingest.config import (
+        DEFAULT_GETIO_INTERVAL_S,
+        DEFAULT_MAX_TEXT_BYTES,
+        MAX_TEXT_BYTES_CEILING,
+    )
 
     message = subparsers.add_parser(
         "send-message",
@@ -22,8 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Queue a pnd-api text message; prints its guid.",
     )
     add_data_option(message)
-    message.add_argument("--uid", type=int, required=True, help="device uid")
-    message.add_argument("--text", required=True, help="message text")
+    message.add_argument("--uid", type=device_id, required=True, help="device uid")
+    message.add_argument("--text", required=True, help="message text (not blank)")
+    message.add_argument(
+        "--max-text-bytes", type=bounded_int(1, MAX_TEXT_BYTES_CEILING),
+        default=DEFAULT_MAX_TEXT_BYTES, metavar="N",
+        help="refuse text longer than N bytes of UTF-8 (default: %(default)d, "
+        f"at most {MAX_TEXT_BYTES_CEILING})",
+    )
     message.add_argument(
         "--user-name", default=None,
         help="sender name shown to the driver (default: the ingest's --user-name)",
@@ -37,22 +54,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the same device was queued less than --min-interval seconds ago.",
     )
     add_data_option(getio)
-    getio.add_argument("--uid", type=int, required=True, help="device uid")
+    getio.add_argument("--uid", type=device_id, required=True, help="device uid")
     getio.add_argument(
-        "--min-interval", type=float, default=DEFAULT_GETIO_INTERVAL_S, metavar="S",
-        help="at most one getio per device per S seconds (default: %(default)g)",
+        "--min-interval", type=non_negative_seconds, default=DEFAULT_GETIO_INTERVAL_S,
+        metavar="S", help="at most one getio per device per S seconds (default: %(default)g)",
     )
     getio.set_defaults(handler=run_getio)
 
 
 def run_send_message(args: argparse.Namespace) -> int:
     from ingest.errors import IngestError
-    from ingest.outbox import queue_driver_message
+    from ingest.outbox import queue_driver_message, require_ingest
     from lake.layout import DataLayout
 
+    layout = DataLayout(data_dir(args))
     try:
+        require_ingest(layout)
         command = queue_driver_message(
-            DataLayout(data_dir(args)), args.uid, args.text, user_name=args.user_name
+            layout, args.uid, args.text, user_name=args.user_name,
+            max_text_bytes=args.max_text_bytes,
         )
     except IngestError as exc:
         raise TrackitError(str(exc)) from None
@@ -62,15 +82,13 @@ def run_send_message(args: argparse.Namespace) -> int:
 
 def run_getio(args: argparse.Namespace) -> int:
     from ingest.errors import IngestError
-    from ingest.outbox import queue_getio
+    from ingest.outbox import queue_getio, require_ingest
     from lake.layout import DataLayout
 
-    if args.min_interval < 0:
-        raise TrackitError("--min-interval must not be negative")
+    layout = DataLayout(data_dir(args))
     try:
-        command = queue_getio(
-            DataLayout(data_dir(args)), args.uid, min_interval_s=args.min_interval
-        )
+        require_ingest(layout)
+        command = queue_getio(layout, args.uid, min_interval_s=args.min_interval)
     except IngestError as exc:
         raise TrackitError(str(exc)) from None
     print(command.id)

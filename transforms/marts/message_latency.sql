@@ -5,6 +5,9 @@
 -- server answers with msg-sts txs 0 echoing the content, guid included, which links the
 -- guid to the server's message id. Statuses of messages sent by someone else (no outbound
 -- frame of ours) still get a row, with sent_at NULL, so every status in core is here.
+-- A message the server refused by closing the socket right after it (core.commands status
+-- 'rejected', see warehouse/command_status.sql) and that got no status is 'rejected', with
+-- error_at the time of the close.
 --
 -- Recomputed for the messages in message_windows (message ids and guids with new data).
 
@@ -19,7 +22,9 @@ touched_guids as (
 ),
 
 outbound as (
-    select uid, command_id as guid, sent_at, text
+    select
+        uid, command_id as guid, sent_at, text,
+        case when status = 'rejected' then replied_at end as rejected_at
     from core.commands
     where command = 'msg' and command_id is not null
 ),
@@ -54,6 +59,7 @@ messages as (
         o.guid,
         coalesce(o.uid, s.uid) as uid,
         o.sent_at,
+        o.rejected_at,
         o.text
     from outbound as o
     left join guid_links as l using (guid)
@@ -78,10 +84,11 @@ final as (
         s.pending_at,
         s.delivered_at,
         s.read_at,
-        s.error_at,
+        coalesce(s.error_at, m.rejected_at) as error_at,
         epoch(s.delivered_at) - epoch(m.sent_at) as seconds_to_delivered,
         epoch(s.read_at) - epoch(m.sent_at) as seconds_to_read,
-        coalesce(s.latest_status, 'sent') as final_status,
+        coalesce(s.latest_status, case when m.rejected_at is not null then 'rejected' end,
+                 'sent') as final_status,
         m.text
     from touched_messages as m
     left join status_times as s using (message_id)
