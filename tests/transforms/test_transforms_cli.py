@@ -30,4 +30,5 @@ def test_missing_data_directory_is_a_one_line_error(tmp_path: Path) -> None:
     out = trackit("transform", "--data", str(tmp_path / "nowhere"))
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
-        f"trackit: error: data directory {tmp_path / 'nowhere'} does not exist"]
+        f"trackit: error: data directory {tmp_path / 'nowhere'} does not exist "
+            "(check --data / TRACKIT_DATA)"]
