@@ -7,7 +7,9 @@ outbound ``type``, or with a problem label:
 * ``!binary``   a binary frame (``base64:`` payload), never JSON;
 * ``!unparsed`` text that DuckDB's JSON parser rejects: it goes to ``transforms.repair``
   and, when recovered, is labelled again from the repaired text;
-* ``!untyped``  JSON without a type (not an object, no ``params``, no ``params.type``).
+* ``!untyped``  JSON without a type (not an object, no ``params``, no ``params.type``);
+* ``!null``     a row of the raw file with no ``frame``, ``received_at`` or ``seq`` (raw
+  files written by another tool may have them): quarantined at stage ``raw``.
 
 The result is an Arrow table (``_file``, ``_row``, ``received_at``, ``direction``,
 ``connection_id``, ``seq``, ``frame``, ``doc``, ``route``) where ``doc`` is the text the
@@ -29,7 +31,10 @@ from lake.raw_schema import BINARY_PREFIX
 from transforms.repair import UnrecoverableFrame, repair_frame
 from transforms.route_sql import sql_string
 
-BINARY, UNPARSED, UNTYPED = "!binary", "!unparsed", "!untyped"
+BINARY, UNPARSED, UNTYPED, NULLS = "!binary", "!unparsed", "!untyped", "!null"
+# Raw columns without which a frame cannot be placed; the raw lake's writer never leaves
+# them NULL, another tool's file may.
+REQUIRED_RAW = ("frame", "received_at", "seq")
 
 # Parsed once per frame; TRY turns a parse error into NULL (the frame is "!unparsed").
 TYPES_SQL = "TRY(json_extract_string(doc, ['$.params.type', '$.params.sub-type', '$.type']))"
@@ -121,7 +126,8 @@ def classify(con: duckdb.DuckDBPyConnection, files: list[Path]) -> ClassifiedBat
     """
     table = read_batch(con, files)
     batch = ClassifiedBatch(files=files, frames=table)
-    route = table.column("route")
+    _set_aside_nulls(batch)
+    route = batch.frames.column("route")
     unparsed = batch.indices(pc.equal(route, UNPARSED))
     if unparsed:
         _repair(con, batch, unparsed)
@@ -135,6 +141,23 @@ def classify(con: duckdb.DuckDBPyConnection, files: list[Path]) -> ClassifiedBat
         for i, reason in zip(untyped, _untyped_reasons(con, docs, dirs), strict=True):
             batch.early_reasons[i] = ("route", reason)
     return batch
+
+
+def _set_aside_nulls(batch: ClassifiedBatch) -> None:
+    """Label ``!null`` the rows missing a required raw column, with the reason."""
+    t = batch.frames
+    missing = [c for c in REQUIRED_RAW if t.column(c).null_count]
+    if not missing:
+        return
+    reasons: dict[int, list[str]] = {}
+    for column in missing:
+        for i in batch.indices(pc.is_null(t.column(column))):
+            reasons.setdefault(i, []).append(column)
+    for i, columns in reasons.items():
+        batch.early_reasons[i] = ("raw", "NULL " + ", ".join(columns))
+    mask = _mask(t.num_rows, sorted(reasons))
+    route = pc.if_else(mask, pa.scalar(NULLS), t.column("route").combine_chunks())
+    batch.frames = t.set_column(t.schema.get_field_index("route"), "route", route)
 
 
 def _repair(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch, rows: list[int]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trackit.options import add_data_option, data_dir
@@ -26,13 +27,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-frames", type=int, default=None, metavar="N",
         help="frames per batch: memory follows this (default: 250000)",
     )
+    parser.add_argument(
+        "--redo", action="append", type=Path, default=[], metavar="FILE",
+        help="write FILE (a core, quarantine or raw file) again from its raw file; "
+             "repeatable (what to do about a core file the build reports unreadable)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(handler=run)
 
 
 def format_summary(summary: TransformSummary) -> str:
     """The counts table printed by the command (also usable by the demo)."""
-    lines = [
+    lines = [f"removed {summary.temps_removed} temporary file(s) of an unfinished run"
+             ] if summary.temps_removed else []
+    lines += [f"redoing {raw}" for raw in summary.redone]
+    lines += [
         f"raw files transformed: {summary.files_processed} "
         f"(already done: {summary.files_skipped})",
         f"frames: {summary.frames} ({summary.frames_in} in, {summary.frames_out} out)",
@@ -64,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir(args),
         progress=not args.quiet,
         batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
+        redo=args.redo,
     )
     print(format_summary(summary))
     return 0
