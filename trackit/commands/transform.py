@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,9 @@ from trackit.options import add_data_option, data_dir
 
 if TYPE_CHECKING:
     from transforms.pipeline import TransformSummary
+
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,13 +71,26 @@ def format_summary(summary: TransformSummary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from lake.errors import TrackitError
     from transforms.pipeline import DEFAULT_BATCH_FRAMES, transform_lake
 
-    summary = transform_lake(
-        data_dir(args),
-        progress=not args.quiet,
-        batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
-        redo=args.redo,
-    )
+    try:
+        summary = transform_lake(
+            data_dir(args),
+            progress=not args.quiet,
+            batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
+            redo=args.redo,
+        )
+    except duckdb.OutOfMemoryException:
+        raise TrackitError(
+            "DuckDB ran out of memory routing a batch: rerun with a smaller --batch-frames "
+            "(nothing of the unfinished batch was recorded)"
+        ) from None
+    except duckdb.Error as exc:
+        log.debug("transform failed", exc_info=True)
+        raise TrackitError(f"transform failed in DuckDB: {str(exc).splitlines()[0]} "
+                           "(nothing of the unfinished batch was recorded)") from None
     print(format_summary(summary))
     return 0
