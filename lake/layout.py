@@ -12,12 +12,15 @@ Under `DATA` (``--data``, env ``TRACKIT_DATA``, default ``./data``)::
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 DATA_ENV = "TRACKIT_DATA"
 DEFAULT_DATA = "data"
+_DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_HOUR = re.compile(r"^hour=(\d{2})$")
 
 
 def default_data_dir() -> Path:
@@ -58,3 +61,18 @@ class DataLayout:
     def core_table(self, table: str) -> Path:
         """The folder of one core table (``core.records`` → ``core/records``)."""
         return self.core / table.removeprefix("core.")
+
+
+def partition_date(path: Path) -> str:
+    """The ``YYYY-MM-DD`` of the ``date=`` partition holding ``path`` (ValueError if none)."""
+    for part in reversed(path.parent.parts):
+        if m := _DATE.match(part):
+            return m.group(1)
+    raise ValueError(f"raw file outside a date= partition: {path}")
+
+
+def partition_start(path: Path) -> datetime:
+    """The UTC start of the partition holding ``path``: its date, at its ``hour=`` if any."""
+    hour = next((int(m.group(1)) for part in reversed(path.parent.parts)
+                 if (m := _HOUR.match(part))), 0)
+    return datetime.fromisoformat(partition_date(path)).replace(hour=hour, tzinfo=UTC)

@@ -56,7 +56,7 @@ _CHECKS_BY_TABLE: dict[tuple[str, str], list[pa.Check]] = {
     ("message_status", "status"): [pa.Check.isin(list(STATUS_LABELS))],
     ("commands", "status"): [pa.Check.isin(["sent", "accepted", "rejected", "replied"])],
     ("command_replies", "reply_type"): [pa.Check.isin(["cmd-status", "cmd-parsed"])],
-    ("quarantine", "stage"): [pa.Check.str_matches(r"^(parse|route|validate:[a-z_]+)$")],
+    ("quarantine", "stage"): [pa.Check.str_matches(r"^(raw|parse|route|validate:[a-z_]+)$")],
 }
 
 

@@ -354,7 +354,7 @@ QUARANTINE = CoreTable(
         _SEQ,
         _c("connection_id", "VARCHAR"),
         _c("frame", "VARCHAR", False, "the raw frame, byte for byte"),
-        _c("stage", "VARCHAR", False, "parse / route / validate:<table>"),
+        _c("stage", "VARCHAR", False, "raw / parse / route / validate:<table>"),
         _c("reason", "VARCHAR", False, "human-readable reason"),
         _c("raw_file", "VARCHAR", True, "raw lake file the frame came from"),
     ),

@@ -2,7 +2,8 @@
 
 Steps, all vectorised (DuckDB for JSON, polars for the rest):
 
-1. ``classify``: read the files, label each frame with its route, repair what is safe;
+1. ``classify``: read the files, label each frame with its route, repair what is safe,
+   set aside rows missing a required raw column (quarantined at stage ``raw``);
 2. one DuckDB query per route present (``route_sql``) → Arrow → polars;
 3. validate each table with its pandera model; a failing row quarantines its frame;
 4. collapse duplicates: within each raw file, rows with the same key keep the first
@@ -14,6 +15,7 @@ Nothing is written here: ``transforms.publish`` writes the result file by file.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +27,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lake.errors import TrackitError
+from lake.layout import partition_date, partition_start
 from schemas.core_tables import CORE_TABLES
 from transforms.classify import (
     BINARY,
+    NULLS,
     UNPARSED,
     UNTYPED,
     ClassifiedBatch,
@@ -45,7 +49,7 @@ from transforms.route_sql import (
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
-_PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED})
+_PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED, NULLS})
 _FAST = "_fast"
 _SLOW = "batch_slow"  # the frames of one route that its fast query did not settle
 _FAST_QUERIES = {name: fast_query(route) for name, route in ROUTES.items()}
@@ -157,8 +161,32 @@ def _quarantine_rows(batch: ClassifiedBatch, early: pl.DataFrame,
         )
     frames = pl.from_arrow(batch.frames.select(
         ["_file", "_row", "received_at", "seq", "connection_id", "frame"]))
-    return failed.join(frames.with_columns(pl.col("_row").cast(pl.Int64)),
-                       on=LINEAGE, how="left").with_columns(raw_file=pl.lit(None, pl.String))
+    failed = failed.join(frames.with_columns(pl.col("_row").cast(pl.Int64)),
+                         on=LINEAGE, how="left").with_columns(raw_file=pl.lit(None, pl.String))
+    return _stand_ins(failed, batch.files)
+
+
+def substitute_seq(raw_file: Path, row: int) -> int:
+    """The quarantine ``seq`` of a raw frame that has none: negative (a real seq never is),
+    unique to the raw file's date, name and row, and the same on every rerun."""
+    name = f"{partition_date(raw_file)}/{raw_file.stem}#{row}".encode()
+    return -(int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big") >> 2) - 1
+
+
+def _stand_ins(failed: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
+    """Fill the NOT NULL quarantine columns a raw row lacked: ``seq`` by ``substitute_seq``,
+    ``received_at`` by the start of the raw file's partition, ``frame`` by ''."""
+    if not any(failed.get_column(c).null_count() for c in ("seq", "received_at", "frame")):
+        return failed
+    where = failed.select("_file", "_row").rows()
+    seqs = pl.Series([substitute_seq(files[f], r) for f, r in where], dtype=pl.Int64)
+    starts = pl.Series([partition_start(files[f]) for f, _ in where],
+                       dtype=pl.Datetime("us", "UTC"))
+    return failed.with_columns(
+        seq=pl.col("seq").fill_null(seqs),
+        received_at=pl.col("received_at").fill_null(starts),
+        frame=pl.col("frame").fill_null(""),
+    )
 
 
 def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,

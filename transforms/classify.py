@@ -7,7 +7,9 @@ outbound ``type``, or with a problem label:
 * ``!binary``   a binary frame (``base64:`` payload), never JSON;
 * ``!unparsed`` text that DuckDB's JSON parser rejects: it goes to ``transforms.repair``
   and, when recovered, is labelled again from the repaired text;
-* ``!untyped``  JSON without a type (not an object, no ``params``, no ``params.type``).
+* ``!untyped``  JSON without a type (not an object, no ``params``, no ``params.type``);
+* ``!null``     a row of the raw file with no ``frame``, ``received_at`` or ``seq`` (raw
+  files written by another tool may have them): quarantined at stage ``raw``.
 
 A close frame the server ended a connection with (raw ``in`` text ``close:<code> <reason>``,
 see ``lake.raw_schema.CLOSE_PREFIX``) is labelled ``ws:close``; its ``doc`` is the JSON
@@ -37,7 +39,10 @@ from transforms.repair import UnrecoverableFrame, repair_frame
 from transforms.route_sql import sql_string
 from transforms.routes import CLOSE_ROUTE
 
-BINARY, UNPARSED, UNTYPED = "!binary", "!unparsed", "!untyped"
+BINARY, UNPARSED, UNTYPED, NULLS = "!binary", "!unparsed", "!untyped", "!null"
+# Raw columns without which a frame cannot be placed; the raw lake's writer never leaves
+# them NULL, another tool's file may.
+REQUIRED_RAW = ("frame", "received_at", "seq")
 
 # Parsed once per frame; TRY turns a parse error into NULL (the frame is "!unparsed").
 TYPES_SQL = "TRY(json_extract_string(doc, ['$.params.type', '$.params.sub-type', '$.type']))"
@@ -130,7 +135,8 @@ def classify(con: duckdb.DuckDBPyConnection, files: list[Path]) -> ClassifiedBat
     """
     table = read_batch(con, files)
     batch = ClassifiedBatch(files=files, frames=table)
-    route = table.column("route")
+    _set_aside_nulls(batch)
+    route = batch.frames.column("route")
     closes = batch.indices(pc.equal(route, CLOSE_ROUTE))
     if closes:
         _close_documents(batch, closes)
@@ -167,6 +173,23 @@ def _close_documents(batch: ClassifiedBatch, rows: list[int]) -> None:
     doc = pc.replace_with_mask(t.column("doc").combine_chunks(),
                                _mask(t.num_rows, rows), docs)
     batch.frames = t.set_column(t.schema.get_field_index("doc"), "doc", doc)
+
+
+def _set_aside_nulls(batch: ClassifiedBatch) -> None:
+    """Label ``!null`` the rows missing a required raw column, with the reason."""
+    t = batch.frames
+    missing = [c for c in REQUIRED_RAW if t.column(c).null_count]
+    if not missing:
+        return
+    reasons: dict[int, list[str]] = {}
+    for column in missing:
+        for i in batch.indices(pc.is_null(t.column(column))):
+            reasons.setdefault(i, []).append(column)
+    for i, columns in reasons.items():
+        batch.early_reasons[i] = ("raw", "NULL " + ", ".join(columns))
+    mask = _mask(t.num_rows, sorted(reasons))
+    route = pc.if_else(mask, pa.scalar(NULLS), t.column("route").combine_chunks())
+    batch.frames = t.set_column(t.schema.get_field_index("route"), "route", route)
 
 
 def _repair(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch, rows: list[int]) -> None:

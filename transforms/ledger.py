@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lake.errors import TrackitError
 from lake.layout import DataLayout
-from lake.storage import publishing
+from lake.storage import is_disk_full, publishing
 
 LEDGER_VERSION = 1
 
@@ -46,8 +46,16 @@ def save_ledger(layout: DataLayout, files: dict[str, int]) -> None:
     """Replace the ledger atomically with ``files``."""
     body = json.dumps({"version": LEDGER_VERSION, "files": dict(sorted(files.items()))},
                       indent=0)
-    with publishing(ledger_path(layout)) as tmp:
-        tmp.write_text(body)
+    try:
+        with publishing(ledger_path(layout)) as tmp:
+            tmp.write_text(body)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise TrackitError(
+                f"no space left on device writing {ledger_dir(layout)}: free space there and "
+                "rerun `trackit transform` (the last batch was not recorded and is redone)"
+            ) from None
+        raise
 
 
 @contextmanager

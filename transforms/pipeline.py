@@ -7,6 +7,11 @@ in a second thread while the next batch is routed, validated and deduplicated
 (``finish_batch``), checked to reconcile, published file by file, and only then recorded
 in the ledger.
 
+Under the lock, a run first removes the temporary files a killed run left in the folders
+the transform publishes into (``core/``, ``quarantine/``, the ledger's folder; never
+``raw/``, where a running ingest writes its own). ``redo`` names files to write again:
+each core, quarantine or raw file given sends its raw file back through the transform.
+
 Duplicates (same key) collapse to one row within each raw file; the same key in two raw
 files is collapsed by the warehouse load, which dedups on the same keys. Per raw file
 (rather than per run) keeps every output file a function of its raw file alone, so a
@@ -15,6 +20,7 @@ rerun writes byte-identical files whatever else the run contained.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections import Counter
@@ -26,7 +32,7 @@ import duckdb
 
 from lake.errors import TrackitError
 from lake.layout import DataLayout
-from lake.storage import list_parquet
+from lake.storage import list_parquet, remove_stale_temps
 from transforms.batch import (
     BatchResult,
     RoutedBatch,
@@ -35,11 +41,13 @@ from transforms.batch import (
     raw_frame_count,
     route_batch,
 )
-from transforms.ledger import load_ledger, save_ledger, transform_lock
-from transforms.publish import publish_batch, raw_date
+from transforms.ledger import ledger_dir, load_ledger, save_ledger, transform_lock
+from transforms.publish import publish_batch, raw_date, raw_file_of
 from transforms.routes import PRIMARY_TABLES
 
 DEFAULT_BATCH_FRAMES = 250_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,6 +66,8 @@ class TransformSummary:
     repaired_frames: int = 0
     files_written: int = 0
     seconds: float = 0.0
+    temps_removed: int = 0
+    redone: list[str] = field(default_factory=list)
 
     @property
     def frames(self) -> int:
@@ -137,9 +147,12 @@ def transform_lake(
     batch_frames: int = DEFAULT_BATCH_FRAMES,
     durable: bool = True,
     threads: int | None = None,
+    redo: list[Path] | None = None,
 ) -> TransformSummary:
     """Transform every raw file of ``data_dir`` not yet in the ledger.
 
+    ``redo``: core, quarantine or raw files to write again (their raw files are
+    transformed again; a named core or quarantine file is deleted first).
     Raises ``TrackitError`` when the counts of a batch do not reconcile (nothing of that
     batch is published) or when another transform holds the lock.
     """
@@ -149,7 +162,10 @@ def transform_lake(
     started = time.perf_counter()
     summary = TransformSummary()
     with transform_lock(layout):
+        summary.temps_removed = remove_leftovers(layout)
         ledger = load_ledger(layout)
+        if redo:
+            _forget(layout, ledger, redo, summary)
         raw_files = list_parquet(layout.raw)
         check_output_names(raw_files)
         pending = [f for f in raw_files if _key(layout, f) not in ledger]
@@ -192,6 +208,32 @@ def transform_lake(
     if not summary.reconciles:
         raise TrackitError("transform counts do not reconcile across batches")
     return summary
+
+
+def _forget(layout: DataLayout, ledger: dict[str, int], redo: list[Path],
+            summary: TransformSummary) -> None:
+    """Take the raw files of ``redo`` out of the ledger (saved at once, so a crash still
+    redoes them), then delete the named core and quarantine files."""
+    raw_files = {path: raw_file_of(layout, path) for path in redo}
+    for raw_file in raw_files.values():
+        ledger.pop(_key(layout, raw_file), None)
+        if _key(layout, raw_file) not in summary.redone:
+            summary.redone.append(_key(layout, raw_file))
+    save_ledger(layout, ledger)
+    for path, raw_file in raw_files.items():
+        if path.resolve() != raw_file.resolve():
+            path.unlink(missing_ok=True)
+
+
+def remove_leftovers(layout: DataLayout) -> int:
+    """Delete the temporary files of a killed transform (call under the transform lock)."""
+    removed = (remove_stale_temps(layout.core, recursive=True)
+               + remove_stale_temps(layout.quarantine, recursive=True)
+               + remove_stale_temps(ledger_dir(layout)))
+    if removed:
+        log.warning("transform: removed %d temporary file(s) left by an unfinished run",
+                    removed)
+    return removed
 
 
 def check_output_names(raw_files: list[Path]) -> None:

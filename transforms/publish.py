@@ -9,18 +9,17 @@ row for a raw file gets no file.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from lake.layout import DataLayout
-from lake.storage import write_parquet
+from lake.errors import TrackitError
+from lake.layout import DataLayout, partition_date
+from lake.storage import is_disk_full, write_parquet
 from schemas.core_tables import CORE_TABLES
 from transforms.batch import BatchResult, quarantine_arrow
 
-_DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 # LZ4 (Parquet's LZ4_RAW): about 40 % less CPU than zstd to write and faster to read, for
 # files about 30 % larger. Core files are rewritten from the raw lake at will, and the
 # warehouse keeps its own compressed copy, so write speed wins here.
@@ -29,10 +28,7 @@ CORE_COMPRESSION = "lz4"
 
 def raw_date(raw_file: Path) -> str:
     """The ``YYYY-MM-DD`` of the raw partition holding ``raw_file``."""
-    for part in reversed(raw_file.parts):
-        if m := _DATE.match(part):
-            return m.group(1)
-    raise ValueError(f"raw file outside a date= partition: {raw_file}")
+    return partition_date(raw_file)
 
 
 def output_paths(layout: DataLayout, raw_file: Path) -> dict[str, Path]:
@@ -42,6 +38,39 @@ def output_paths(layout: DataLayout, raw_file: Path) -> dict[str, Path]:
     paths = {t: layout.core_table(t) / date / name for t in CORE_TABLES if t != "quarantine"}
     paths["quarantine"] = layout.quarantine / date / name
     return paths
+
+
+def raw_file_of(layout: DataLayout, path: Path) -> Path:
+    """The raw file whose transform wrote ``path`` (a core or quarantine file), or ``path``
+    itself when it is a raw file. Raises ``TrackitError`` when there is none."""
+    root = layout.root.resolve()
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise TrackitError(f"{path} is not a file of the data directory {layout.root}")
+    relative = resolved.relative_to(root)
+    area = relative.parts[0] if relative.parts else ""
+    if area == "raw":
+        if not resolved.is_file():
+            raise TrackitError(f"raw file {path} does not exist")
+        return layout.root / relative
+    if area not in ("core", "quarantine") or path.suffix != ".parquet":
+        raise TrackitError(f"{path} is neither a raw, core nor quarantine file")
+    date = f"date={partition_date(resolved)}"
+    found = sorted((layout.raw / date).glob(f"hour=*/{path.name}"))
+    if not found:
+        raise TrackitError(
+            f"no raw file {layout.raw / date / 'hour=*' / path.name} to write {path} again "
+            "from: delete it if its rows are not needed, then rerun"
+        )
+    return found[0]
+
+
+def disk_full_error(folder: Path) -> TrackitError:
+    return TrackitError(
+        f"no space left on device writing {folder}: free space there and rerun `trackit "
+        "transform` (the unfinished batch was not recorded and is redone; every file "
+        "published so far is whole)"
+    )
 
 
 def dictionary_columns(table: str) -> list[str]:
@@ -81,7 +110,12 @@ def publish_batch(layout: DataLayout, result: BatchResult, *, durable: bool = Tr
                 data = quarantine_arrow(part.with_columns(raw_file=pl.lit(relative)))
             else:
                 data = _arrow(table, part)
-            write_parquet(data, target, durable=durable, compression=CORE_COMPRESSION,
-                          use_dictionary=dictionary_columns(table))
+            try:
+                write_parquet(data, target, durable=durable, compression=CORE_COMPRESSION,
+                              use_dictionary=dictionary_columns(table))
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise disk_full_error(target.parent) from None
+                raise
             written += 1
     return written

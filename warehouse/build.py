@@ -2,6 +2,9 @@
 
 The same four steps the Airflow DAG runs as tasks; a lock file keeps two builders (a
 manual ``trackit build`` and a scheduled run) from working on the same data dir at once.
+Under that lock a build first removes what a killed build left behind: temporary copies of
+the warehouse in ``DATA/`` and of the publication marker. DuckDB's errors an operator can
+act on (a full disk, a damaged builder's database) become one-line ``TrackitError``s.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lake.errors import TrackitError
+from lake.layout import DataLayout
+from lake.storage import remove_stale_temps
 from warehouse.checks import CheckSummary, check_warehouse
 from warehouse.config import WarehouseConfig
 from warehouse.database import builder_path
+from warehouse.errors import translated
 from warehouse.load import LoadSummary, load_core
 from warehouse.marts import MartSummary, build_marts
-from warehouse.publish import PublishSummary, publish_warehouse
+from warehouse.publish import PublishSummary, marker_path, publish_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +42,13 @@ class BuildSummary:
     publish: PublishSummary
     seconds: float
     data_interval: tuple[str, str] | None = None
+    temps_removed: int = 0
 
     def lines(self) -> list[str]:
         """A human-readable account, one fact per line."""
         out = []
+        if self.temps_removed:
+            out.append(f"removed {self.temps_removed} temporary file(s) of an unfinished build")
         if self.data_interval:
             out.append(f"data interval: {self.data_interval[0]} → {self.data_interval[1]}")
         if self.load.nothing_new:
@@ -59,6 +68,9 @@ class BuildSummary:
         validated = sum(self.checks.rows_validated.values())
         out.append(f"checks: passed ({validated} mart rows validated, "
                    f"{self.checks.reconciliations} reconciliations)")
+        if self.publish.repaired:
+            out.append(f"the published {self.publish.path} {self.publish.repaired}: "
+                       "published again")
         if self.publish.published:
             when = f"{self.publish.published_at:%Y-%m-%d %H:%M:%S}"
             out.append(f"published {self.publish.path} at {when} UTC "
@@ -70,8 +82,12 @@ class BuildSummary:
 
 
 @contextmanager
-def build_lock(data_dir: Path, *, wait_s: float = 600.0) -> Iterator[None]:
-    """Hold the data dir's build lock (waits up to ``wait_s`` for another build)."""
+def build_lock(data_dir: Path, *, wait_s: float = 600.0) -> Iterator[int]:
+    """Hold the data dir's build lock (waits up to ``wait_s`` for another build).
+
+    Once it holds the lock, it removes the temporary files of a killed build and yields
+    how many there were.
+    """
     path = builder_path(data_dir).with_name("build.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -87,9 +103,19 @@ def build_lock(data_dir: Path, *, wait_s: float = 600.0) -> Iterator[None]:
                         f"another warehouse build holds {path}; try again later"
                     ) from None
                 time.sleep(0.2)
-        yield
+        yield remove_build_leftovers(data_dir)
     finally:
         os.close(fd)
+
+
+def remove_build_leftovers(data_dir: Path) -> int:
+    """Delete the temporary files a killed build left (call under the build lock)."""
+    layout = DataLayout(data_dir)
+    removed = remove_stale_temps(layout.root, suffix=layout.warehouse.name)
+    removed += remove_stale_temps(marker_path(data_dir).parent, suffix=marker_path(data_dir).name)
+    if removed:
+        log.warning("build: removed %d temporary file(s) left by an unfinished build", removed)
+    return removed
 
 
 def build_warehouse(
@@ -103,10 +129,10 @@ def build_warehouse(
         raise TrackitError(f"data directory {data_dir} does not exist")
     config = config or WarehouseConfig()
     started = time.perf_counter()
-    with build_lock(data_dir):
+    with build_lock(data_dir) as removed, translated(builder_path(data_dir)):
         load = load_core(data_dir)
         marts = build_marts(data_dir, config)
         checks = check_warehouse(data_dir, config)
         publish = publish_warehouse(data_dir)
     return BuildSummary(load, marts, checks, publish, time.perf_counter() - started,
-                        data_interval)
+                        data_interval, removed)

@@ -4,10 +4,16 @@ The ``core`` tables are created from the declaration in ``schemas.core_tables`` 
 types, nullability, primary key), plus one warehouse column, ``_load_id``: the load that
 last wrote the row, which is how the marts find what is new. ``meta`` holds the ledger of
 loaded files and the watermarks of the later steps.
+
+The builder's database holds nothing that the core lake does not: when it is damaged, the
+load step (the first of a build) discards it and loads the whole core lake again
+(``connect(..., rebuild_if_damaged=True)``); the later steps refuse it with a one-line
+error naming the folder.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +21,19 @@ from pathlib import Path
 import duckdb
 
 from lake.layout import DataLayout
+from lake.storage import is_disk_full
 from schemas.core_tables import CORE_TABLES, CoreTable
+from warehouse.errors import (
+    BuilderDatabaseError,
+    damaged_builder_error,
+    disk_full_error,
+    first_line,
+    is_corrupt_database,
+    is_lock_conflict,
+    locked_builder_error,
+)
+
+log = logging.getLogger(__name__)
 
 LOAD_ID = "_load_id"
 
@@ -55,17 +73,74 @@ def builder_path(data_dir: Path) -> Path:
 
 
 @contextmanager
-def connect(data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open (creating if needed) the builder's database, with every schema in place."""
+def connect(data_dir: Path, *, rebuild_if_damaged: bool = False
+            ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open (creating if needed) the builder's database, with every schema in place.
+
+    A database that DuckDB cannot open is discarded and started afresh when
+    ``rebuild_if_damaged`` (the load step, which refills it from the core lake, and also
+    retries once on damage found later). Otherwise damage, found at open or by any query
+    in the block, is a ``BuilderDatabaseError`` naming the folder to delete.
+    """
     path = builder_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    try:
+        con = _open(path)
+    except duckdb.Error as exc:
+        if not rebuild_if_damaged:
+            raise damaged_builder_error(path, exc) from None
+        discard_builder(data_dir, first_line(exc))
+        con = _open(path)
+    try:
+        yield con
+    except duckdb.Error as exc:
+        if is_corrupt_database(exc) and not rebuild_if_damaged:
+            raise damaged_builder_error(path, exc) from None
+        raise
+    finally:
+        con.close()
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    """Connect and check that the catalog reads; busy or full is never called damaged."""
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        _raise_unless_damaged(path, exc)
+        raise
     try:
         con.execute("set TimeZone = 'UTC'")
         ensure_schemas(con)
-        yield con
-    finally:
+        con.execute("select count(*) from meta.loads").fetchone()
+    except duckdb.Error as exc:
         con.close()
+        _raise_unless_damaged(path, exc)
+        raise
+    return con
+
+
+def _raise_unless_damaged(path: Path, exc: duckdb.Error) -> None:
+    if is_lock_conflict(exc):
+        raise locked_builder_error(path, exc) from None
+    if is_disk_full(exc):
+        raise disk_full_error(path.parent, "build") from None
+    if "Permission denied" in str(exc):
+        raise BuilderDatabaseError(f"cannot open the builder's database {path}: "
+                                   f"{first_line(exc)}") from None
+
+
+def discard_builder(data_dir: Path, why: str) -> None:
+    """Delete the builder's database and its publication marker (the next load redoes all).
+
+    The marker goes too, so the rebuilt warehouse is published even when its load ids
+    happen to match the old ones.
+    """
+    path = builder_path(data_dir)
+    log.warning("the builder's database %s is damaged (%s): deleting it and rebuilding it "
+                "from the core lake", path, why)
+    for leftover in (path, path.with_name(path.name + ".wal"),
+                     path.with_name("published.json")):
+        leftover.unlink(missing_ok=True)
 
 
 def core_table_ddl(table: CoreTable) -> str:

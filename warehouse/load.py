@@ -18,11 +18,14 @@ from importlib.resources import files
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lake.layout import DataLayout
-from lake.storage import TMP_PREFIX, list_parquet
+from lake.storage import TMP_PREFIX, is_disk_full, list_parquet
 from schemas.core_tables import CORE_TABLES, CoreTable
-from warehouse.database import LOAD_ID, connect
+from warehouse.database import LOAD_ID, connect, discard_builder
+from warehouse.errors import CorruptCoreFileError, first_line, is_corrupt_database
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +155,26 @@ def _load_table(
     return rows_read, int(written)
 
 
+def unreadable_core_file(data_dir: Path, paths: list[Path], exc: BaseException
+                         ) -> CorruptCoreFileError:
+    """Which of ``paths`` cannot be read, and how to write it again from its raw file."""
+    culprit = None
+    for path in paths:
+        try:
+            pq.read_table(path)
+        except (OSError, pa.ArrowException) as error:
+            culprit, exc = path, error
+            break
+    if culprit is None:
+        shown = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+        return CorruptCoreFileError(f"cannot read core files {shown}: {first_line(exc)}")
+    return CorruptCoreFileError(
+        f"core file {culprit} is unreadable ({first_line(exc)}): run `trackit transform "
+        f"--data {data_dir} --redo {culprit}` to write it again from its raw file, then "
+        "rerun `trackit build`"
+    )
+
+
 def _update_command_status(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
     con.execute(
         f"""
@@ -177,7 +200,13 @@ def load_core_into(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LoadSummar
     con.execute("begin transaction")
     try:
         for name, entries in new.items():
-            read, written = _load_table(con, CORE_TABLES[name], [e[0] for e in entries], load_id)
+            paths = [e[0] for e in entries]
+            try:
+                read, written = _load_table(con, CORE_TABLES[name], paths, load_id)
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                if is_disk_full(exc):
+                    raise
+                raise unreadable_core_file(data_dir, paths, exc) from None
             summary.files += len(entries)
             summary.rows_read[name] = read
             summary.rows_written[name] = written
@@ -201,6 +230,16 @@ def load_core_into(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LoadSummar
 
 
 def load_core(data_dir: Path) -> LoadSummary:
-    """Load the core-lake files not loaded yet into the builder's database."""
+    """Load the core-lake files not loaded yet into the builder's database.
+
+    A damaged builder's database is discarded and the whole core lake loaded afresh.
+    """
+    try:
+        with connect(data_dir, rebuild_if_damaged=True) as con:
+            return load_core_into(con, data_dir)
+    except duckdb.Error as exc:
+        if not is_corrupt_database(exc):
+            raise
+        discard_builder(data_dir, first_line(exc))
     with connect(data_dir) as con:
         return load_core_into(con, data_dir)

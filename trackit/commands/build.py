@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from trackit.options import add_data_option, writable_data_dir
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfoNotFoundError
 
+    import duckdb
+
     from lake.errors import TrackitError
     from warehouse.build import build_warehouse
     from warehouse.config import WarehouseConfig
@@ -37,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
         config = WarehouseConfig(timezone=args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise TrackitError(f"unknown time zone {args.timezone!r}") from None
-    summary = build_warehouse(writable_data_dir(args, create=False), config=config)
+    try:
+        summary = build_warehouse(writable_data_dir(args, create=False), config=config)
+    except duckdb.Error as exc:
+        log.debug("build failed", exc_info=True)
+        raise TrackitError(f"warehouse build failed in DuckDB: {str(exc).splitlines()[0]} "
+                           "(nothing was published)") from None
     for line in summary.lines():
         print(line)
     return 0

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trackit.options import add_data_option, writable_data_dir
 
 if TYPE_CHECKING:
     from transforms.pipeline import TransformSummary
+
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,13 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-frames", type=int, default=None, metavar="N",
         help="frames per batch: memory follows this (default: 250000)",
     )
+    parser.add_argument(
+        "--redo", action="append", type=Path, default=[], metavar="FILE",
+        help="write FILE (a core, quarantine or raw file) again from its raw file; "
+             "repeatable (what to do about a core file the build reports unreadable)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(handler=run)
 
 
 def format_summary(summary: TransformSummary) -> str:
     """The counts table printed by the command (also usable by the demo)."""
-    lines = [
+    lines = [f"removed {summary.temps_removed} temporary file(s) of an unfinished run"
+             ] if summary.temps_removed else []
+    lines += [f"redoing {raw}" for raw in summary.redone]
+    lines += [
         f"raw files transformed: {summary.files_processed} "
         f"(already done: {summary.files_skipped})",
         f"frames: {summary.frames} ({summary.frames_in} in, {summary.frames_out} out)",
@@ -58,12 +71,26 @@ def format_summary(summary: TransformSummary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from lake.errors import TrackitError
     from transforms.pipeline import DEFAULT_BATCH_FRAMES, transform_lake
 
-    summary = transform_lake(
-        writable_data_dir(args, create=False),
-        progress=not args.quiet,
-        batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
-    )
+    try:
+        summary = transform_lake(
+            writable_data_dir(args, create=False),
+            progress=not args.quiet,
+            batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
+            redo=args.redo,
+        )
+    except duckdb.OutOfMemoryException:
+        raise TrackitError(
+            "DuckDB ran out of memory routing a batch: rerun with a smaller --batch-frames "
+            "(nothing of the unfinished batch was recorded)"
+        ) from None
+    except duckdb.Error as exc:
+        log.debug("transform failed", exc_info=True)
+        raise TrackitError(f"transform failed in DuckDB: {str(exc).splitlines()[0]} "
+                           "(nothing of the unfinished batch was recorded)") from None
     print(format_summary(summary))
     return 0
