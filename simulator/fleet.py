@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import time
 from collections.abc import Iterator
 
 from simulator.ground_truth import GroundTruth
@@ -16,11 +17,27 @@ from simulator.roads import RoadNetwork
 from simulator.vehicle import Vehicle, VehicleProfile
 
 
+class DeadlinePassed(Exception):
+    """The wall-clock deadline passed before the fleet was ready to send its first frame."""
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raise ``DeadlinePassed`` when ``deadline`` (a ``time.monotonic()`` value) has passed."""
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlinePassed
+
+
 class Fleet:
-    """The vehicles of one simulation and the merged stream of their messages."""
+    """The vehicles of one simulation and the merged stream of their messages.
+
+    ``deadline`` (a ``time.monotonic()`` value) bounds the wall time of building the
+    vehicles and their first messages, which grows with the fleet (seconds for thousands):
+    past it, construction or the first ``next()`` of ``messages()`` raises
+    ``DeadlinePassed``. It never changes what the fleet sends.
+    """
 
     def __init__(self, vehicles: int, seed: int, start: float,
-                 truth: GroundTruth | None = None) -> None:
+                 truth: GroundTruth | None = None, deadline: float | None = None) -> None:
         if vehicles < 1:
             raise ValueError("a fleet needs at least one vehicle")
         self.seed = seed
@@ -28,7 +45,9 @@ class Fleet:
         self.truth = truth if truth is not None else GroundTruth(seed, start)
         self.roads = RoadNetwork.build(random.Random(f"{seed}/roads"))
         self.vehicles: list[Vehicle] = []
+        self._deadline = deadline
         for index in range(vehicles):
+            check_deadline(deadline)
             rng = random.Random(f"{seed}/vehicle/{index}")
             profile = VehicleProfile.make(index, rng, self.roads)
             self.vehicles.append(Vehicle(profile, self.roads, rng, start, self.truth))
@@ -40,7 +59,9 @@ class Fleet:
         # hottest loop of a live run.
         streams = [vehicle.messages() for vehicle in self.vehicles]
         heap = []
+        deadline, self._deadline = self._deadline, None
         for index, stream in enumerate(streams):
+            check_deadline(deadline)
             first = next(stream)
             heap.append((first.emit, index, first))
         heapq.heapify(heap)

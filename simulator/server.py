@@ -31,10 +31,10 @@ from simulator.clock import SimClock
 from simulator.commands import BadCommand, CommandDesk, auth_accepted, parse_command
 from simulator.config import SimulatorConfig
 from simulator.faults import FaultInjector, OutFrame
-from simulator.fleet import Fleet
+from simulator.fleet import Fleet, check_deadline
 from simulator.ground_truth import GroundTruth
 from simulator.http_auth import BadRequest, HttpRequest, auth_response, response
-from simulator.stream import FrameStream
+from simulator.stream import PREBUILD_CHUNK, FrameStream
 from simulator.timefmt import iso_utc
 
 logger = logging.getLogger("simulator")
@@ -107,16 +107,20 @@ class SimulatorServer:
 
     ``await start()`` binds and serves; ``host``/``port`` then tell where; ``await stop()``
     closes everything and writes the ground truth. ``ground_truth()`` is the truth so far.
+    Building the fleet and pre-building frames (in ``__init__`` and ``start``) raise
+    ``simulator.fleet.DeadlinePassed`` once ``deadline`` (a ``time.monotonic()`` value)
+    has passed.
     """
 
-    def __init__(self, config: SimulatorConfig) -> None:
+    def __init__(self, config: SimulatorConfig, deadline: float | None = None) -> None:
         self.config = config
         # websockets' debug log shows the auth frames it receives: mask the accepted secrets.
         register_secret(config.credentials.sessid)
         register_secret(config.credentials.authorization)
+        self.deadline = deadline
         start = config.start_time()
         self.truth = GroundTruth(config.seed, start)
-        self.fleet = Fleet(config.vehicles, config.seed, start, self.truth)
+        self.fleet = Fleet(config.vehicles, config.seed, start, self.truth, deadline)
         self.clock = SimClock(start, config.speedup)
         injector = (FaultInjector(config.faults, config.seed, self.truth)
                     if config.faults.any_stream_fault else None)
@@ -137,7 +141,11 @@ class SimulatorServer:
         """Pre-build frames if asked, bind the port and start serving."""
         if self.config.prebuild_frames:
             started = time.perf_counter()
-            self.stream.prebuild(self.config.prebuild_frames)
+            remaining = self.config.prebuild_frames
+            while remaining > 0:
+                check_deadline(self.deadline)
+                self.stream.prebuild(min(remaining, PREBUILD_CHUNK))
+                remaining -= PREBUILD_CHUNK
             logger.info("pre-built %d frames in %.1f s", self.config.prebuild_frames,
                         time.perf_counter() - started)
         self._server = await serve(

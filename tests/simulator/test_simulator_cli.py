@@ -8,8 +8,10 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from simulator_test_client import post_auth
 
 from simulator.config import DEMO_AUTHORIZATION, DEMO_SESSID
@@ -63,6 +65,31 @@ def test_real_credentials_from_the_environment_are_used_and_never_printed() -> N
     assert secret_sessid not in text + out + err
     assert secret_auth not in text + out + err
     assert "user_id:   42" in text
+
+
+def test_duration_holds_while_a_large_fleet_is_being_built() -> None:
+    # Building 10,000 vehicles takes seconds and pre-building 3 million frames minutes.
+    started = time.monotonic()
+    process = simulate("--vehicles", "10000", "--prebuild", "3000000", "--duration", "1")
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()  # only when it did not stop by itself
+    assert process.returncode == 0, err
+    assert time.monotonic() - started < 15, "--duration did not hold during start-up"
+    assert "--duration ran out while building 10000 vehicles; stopped after 0 frames" in out
+
+
+@pytest.mark.parametrize("spelling", [["--start", "-10h"], ["--start=-10h"]])
+def test_a_start_offset_is_accepted_as_the_docs_spell_it(spelling: list[str],
+                                                         tmp_path: Path) -> None:
+    truth = tmp_path / "truth.json"
+    process = simulate("--vehicles", "2", "--duration", "1", "--ground-truth", str(truth),
+                       *spelling)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    start = datetime.fromisoformat(json.loads(truth.read_text())["start"])
+    assert abs(start.timestamp() - (time.time() - 10 * 3600)) < 60
 
 
 def test_bad_arguments_fail_with_one_line() -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from trackit.options import add_data_option, writable_data_dir
+from trackit.options import (
+    MAX_VEHICLES,
+    add_data_option,
+    bounded_int,
+    positive_number,
+    writable_data_dir,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,11 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_data_option(parser)
-    parser.add_argument("--minutes", type=float, default=2.0,
+    parser.add_argument("--minutes", type=positive_number, default=2.0,
                         help="how long ingest runs, in wall minutes (default: 2)")
-    parser.add_argument("--speedup", type=float, default=120.0,
+    parser.add_argument("--speedup", type=positive_number, default=120.0,
                         help="simulated seconds per wall second (default: 120)")
-    parser.add_argument("--vehicles", type=int, default=12, help="fleet size (default: 12)")
+    parser.add_argument("--vehicles", type=bounded_int(1, MAX_VEHICLES), default=12,
+                        metavar="N", help=f"fleet size, at most {MAX_VEHICLES:,} (default: 12)")
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default: 7)")
     parser.add_argument("--skip-airflow", action="store_true",
                         help="stop after ingest (no DAG run)")
@@ -32,11 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lake.errors import TrackitError
     from trackit.demo import Demo, DemoSettings
 
-    if args.minutes <= 0 or args.speedup <= 0 or args.vehicles <= 0:
-        raise TrackitError("--minutes, --speedup and --vehicles must be positive")
     settings = DemoSettings(
         data=writable_data_dir(args), minutes=args.minutes, speedup=args.speedup,
         vehicles=args.vehicles, seed=args.seed, skip_airflow=args.skip_airflow,

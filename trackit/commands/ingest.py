@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 
 from lake.errors import TrackitError
-from trackit.options import add_data_option, writable_data_dir
+from trackit.options import (
+    add_data_option,
+    device_id,
+    non_negative_seconds,
+    positive_seconds,
+    positive_up_to,
+    writable_data_dir,
+)
+
+MAX_ROLL_MIB = 1024
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,14 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "TRACKIT_AUTHORIZATION (or --config). SIGTERM/SIGINT stop it cleanly."
         ),
     )
-    parser.add_argument("--url", default=DEFAULT_WS_URL, help=f"WebSocket URL ({DEFAULT_WS_URL})")
-    parser.add_argument(
-        "--auth-url", default=DEFAULT_AUTH_URL, help=f"HTTP token check URL ({DEFAULT_AUTH_URL})"
-    )
-    parser.add_argument("--user-id", type=int, required=True, help="TRACKiT user id")
+    parser.add_argument("--url", default=DEFAULT_WS_URL,
+                        help="WebSocket URL (default: %(default)s)")
+    parser.add_argument("--auth-url", default=DEFAULT_AUTH_URL,
+                        help="HTTP token check URL (default: %(default)s)")
+    parser.add_argument("--user-id", type=device_id, required=True,
+                        help="TRACKiT user id, 1 to 2^63-1")
     add_data_option(parser)
     parser.add_argument(
-        "--duration", type=float, default=None, metavar="S",
+        "--duration", type=positive_seconds, default=None, metavar="S",
         help="stop cleanly after S seconds (default: run until SIGTERM/SIGINT)",
     )
     parser.add_argument(
@@ -49,27 +59,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"user_name of outbound driver messages (default: {defaults.user_name})",
     )
     parser.add_argument(
-        "--roll-mb", type=float, default=defaults.roll_bytes / 2**20, metavar="MIB",
-        help="roll the journal into Parquet at this size (default: %(default)g MiB)",
+        "--roll-mb", type=positive_up_to(MAX_ROLL_MIB), default=defaults.roll_bytes / 2**20,
+        metavar="MIB",
+        help=f"roll the journal into Parquet at this size, at most {MAX_ROLL_MIB} "
+        "(default: %(default)g MiB)",
     )
     parser.add_argument(
-        "--roll-seconds", type=float, default=defaults.roll_seconds, metavar="S",
+        "--roll-seconds", type=positive_seconds, default=defaults.roll_seconds, metavar="S",
         help="... or when its oldest frame is this old (default: %(default)g s)",
     )
     parser.add_argument(
-        "--fsync-interval", type=float, default=defaults.fsync_interval_s, metavar="S",
+        "--fsync-interval", type=positive_seconds, default=defaults.fsync_interval_s, metavar="S",
         help="fsync the journal this often: the power-loss window (default: %(default)g s)",
     )
     parser.add_argument(
-        "--status-interval", type=float, default=defaults.status_interval_s, metavar="S",
+        "--status-interval", type=non_negative_seconds, default=defaults.status_interval_s,
+        metavar="S",
         help="one-line status on stderr this often, 0 = never (default: %(default)g s)",
     )
     parser.add_argument(
-        "--silence-timeout", type=float, default=defaults.silence_timeout_s, metavar="S",
+        "--silence-timeout", type=non_negative_seconds, default=defaults.silence_timeout_s,
+        metavar="S",
         help="reconnect after S seconds without a frame, 0 = never (default: %(default)g s)",
     )
     parser.add_argument(
-        "--getio-interval", type=float, default=defaults.getio_interval_s, metavar="S",
+        "--getio-interval", type=non_negative_seconds, default=defaults.getio_interval_s,
+        metavar="S",
         help="send at most one getio per device per S seconds (default: %(default)g s)",
     )
     parser.set_defaults(handler=run)
@@ -81,12 +96,6 @@ def run(args: argparse.Namespace) -> int:
     from ingest.errors import IngestError
     from ingest.service import run as run_ingest
 
-    if args.roll_mb <= 0 or args.roll_mb > 1024:
-        raise TrackitError("--roll-mb must be in (0, 1024]")
-    if args.roll_seconds <= 0 or args.fsync_interval <= 0:
-        raise TrackitError("--roll-seconds and --fsync-interval must be positive")
-    if args.duration is not None and args.duration <= 0:
-        raise TrackitError("--duration must be positive")
     try:
         config = IngestConfig(
             data_dir=writable_data_dir(args),

@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lake.errors import TrackitError
     from lake.layout import DataLayout
     from reports.daily import report_path, write_daily_report
     from reports.days import yesterday
@@ -63,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     day = args.date or yesterday(tz)
     layout = DataLayout(data_dir(args))
     out = args.out or report_path(layout.root, day)
-    write_daily_report(layout.warehouse, day, out, tz)
+    try:
+        write_daily_report(layout.warehouse, day, out, tz)
+    except OSError as exc:
+        raise TrackitError(f"cannot write the report {out}: {exc.strerror or exc} "
+                           "(give --out FILE in a writable place)") from None
     print(out)
     return 0

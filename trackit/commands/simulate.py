@@ -15,6 +15,17 @@ from typing import TYPE_CHECKING
 
 from lake.errors import TrackitError
 from protocol.messages import AUTH_PATH, AUTHORIZATION_ENV, SESSID_ENV
+from trackit.options import (
+    INT64_MAX,
+    MAX_VEHICLES,
+    bounded_int,
+    device_id,
+    fraction,
+    non_negative_number,
+    positive_int,
+    positive_number,
+    positive_seconds,
+)
 
 if TYPE_CHECKING:  # the simulator is imported inside the handler, to keep --help fast
     from simulator.config import SimulatorConfig
@@ -27,17 +38,27 @@ STATUS_EVERY_S = 30.0
 def _speedup(text: str) -> float:
     if text.lower() in {"max", "inf"}:
         return math.inf
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("speedup must be positive (or 'max')")
-    return value
+    try:
+        return positive_number(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (or 'max')") from None
 
 
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("a rate is between 0 and 1")
-    return value
+# Simulated time must stay within what datetime can write for the whole run.
+EARLIEST_START, LATEST_START = 0.0, 4102444800.0  # 1970-01-01, 2100-01-01 (UTC)
+
+
+def _start(text: str) -> float:
+    from simulator.timefmt import parse_start
+
+    try:
+        start = parse_start(text, time.time())
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO-8601 time or an offset like -6h, got {text!r}") from None
+    if not EARLIEST_START <= start < LATEST_START:
+        raise argparse.ArgumentTypeError(f"must be between 1970 and 2100, got {text!r}")
+    return start
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,49 +67,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve POST /ws/websocketAuth and the TRACKiT WebSocket on one port, fed "
                     "by a seeded fleet. Credentials: --user-id plus TRACKIT_SESSID / "
                     "TRACKIT_AUTHORIZATION (demo values, printed, when unset).")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
-    parser.add_argument("--vehicles", type=int, default=20, help="fleet size (default 20)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.allow_negative_values("--start")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default %(default)s)")
+    parser.add_argument("--port", type=bounded_int(0, 65535), default=8765,
+                        help="port, 0: any free port (default %(default)s)")
+    parser.add_argument("--vehicles", type=bounded_int(1, MAX_VEHICLES), default=20, metavar="N",
+                        help=f"fleet size, at most {MAX_VEHICLES:,} (about 5 s and 300 MB to "
+                             "start at the maximum) (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
     parser.add_argument("--speedup", type=_speedup, default=1.0,
                         help="simulated seconds per wall second, or 'max' (default 1)")
-    parser.add_argument("--start",
-                        help="simulated start: ISO-8601 or an offset like -6h / -90m "
-                             "(default: now)")
-    parser.add_argument("--user-id", type=int, default=None,
-                        help="accepted user_id (default: the demo 123456)")
+    parser.add_argument("--start", type=_start, metavar="TIME",
+                        help="simulated start: ISO-8601 or an offset like -6h / -90m / -2d, "
+                             "as --start -10h or --start=-10h (default: now)")
+    parser.add_argument("--user-id", type=device_id, default=None,
+                        help="accepted user_id, 1 to 2^63-1 (default: the demo user id, "
+                             "printed at start)")
     parser.add_argument("--ground-truth", type=Path, default=None, metavar="FILE",
                         help="write what really happened to this JSON file (periodically "
                              "and on exit)")
-    parser.add_argument("--ground-truth-every", type=float, default=5.0, metavar="S",
-                        help="seconds between ground-truth writes (default 5)")
-    parser.add_argument("--duration", type=float, default=None, metavar="S",
-                        help="stop after S wall seconds (default: run until interrupted)")
-    parser.add_argument("--prebuild", type=int, default=0, metavar="N",
-                        help="generate and serialise N frames before serving (throughput runs)")
+    parser.add_argument("--ground-truth-every", type=positive_seconds, default=5.0,
+                        metavar="S", help="seconds between ground-truth writes (default 5)")
+    parser.add_argument("--duration", type=positive_seconds, default=None, metavar="S",
+                        help="stop S wall seconds after starting, even while the fleet is "
+                             "still being built (default: run until interrupted)")
+    parser.add_argument("--prebuild", type=bounded_int(0, INT64_MAX), default=0, metavar="N",
+                        help="generate and serialise N frames before serving, about 1 KB "
+                             "each (throughput runs) (default 0)")
     replies = parser.add_argument_group("command replies")
-    replies.add_argument("--reply-delay-scale", type=float, default=1.0, metavar="X",
-                         help="multiply every reply delay (msg-sts, cmd-status, cmd-parsed)")
-    replies.add_argument("--message-failure-rate", type=_rate, default=0.05, metavar="F",
+    replies.add_argument("--reply-delay-scale", type=non_negative_number, default=1.0,
+                         metavar="X", help="multiply every reply delay (msg-sts, cmd-status, "
+                                           "cmd-parsed), 0: at once (default 1)")
+    replies.add_argument("--message-failure-rate", type=fraction, default=0.05, metavar="F",
                          help="share of driver messages that fail with txs 2 (default 0.05)")
     faults = parser.add_argument_group("faults (all off by default)")
-    faults.add_argument("--drop-every", type=float, default=None, metavar="S",
+    faults.add_argument("--drop-every", type=positive_seconds, default=None, metavar="S",
                         help="drop each connection S wall seconds after auth (no close frame)")
-    faults.add_argument("--malformed-rate", type=_rate, default=0.0, metavar="F",
+    faults.add_argument("--malformed-rate", type=fraction, default=0.0, metavar="F",
                         help="share of frames followed by a malformed copy")
-    faults.add_argument("--duplicate-rate", type=_rate, default=0.0, metavar="F",
+    faults.add_argument("--duplicate-rate", type=fraction, default=0.0, metavar="F",
                         help="share of frames sent twice")
-    faults.add_argument("--reorder-rate", type=_rate, default=0.0, metavar="F",
+    faults.add_argument("--reorder-rate", type=fraction, default=0.0, metavar="F",
                         help="share of records frames delayed 30-120 s (out of order)")
-    faults.add_argument("--late-rate", type=_rate, default=0.0, metavar="F",
+    faults.add_argument("--late-rate", type=fraction, default=0.0, metavar="F",
                         help="share of records frames delivered --late-hours later")
-    faults.add_argument("--late-hours", type=float, default=2.0, metavar="H",
+    faults.add_argument("--late-hours", type=positive_number, default=2.0, metavar="H",
                         help="age of late batches in simulated hours (default 2)")
-    faults.add_argument("--unknown-rate", type=_rate, default=0.0, metavar="F",
+    faults.add_argument("--unknown-rate", type=fraction, default=0.0, metavar="F",
                         help="share of frames followed by a frame of an unknown type")
-    faults.add_argument("--slow-consumer-bytes", type=int, default=None, metavar="N",
+    faults.add_argument("--slow-consumer-bytes", type=positive_int, default=None, metavar="N",
                         help="don't wait for slow clients; drop one with N bytes queued")
-    faults.add_argument("--refuse-auth", type=int, default=0, metavar="N",
+    faults.add_argument("--refuse-auth", type=bounded_int(-1, INT64_MAX), default=0,
+                        metavar="N",
                         help="refuse the first N auth attempts (HTTP and socket; -1: all)")
     parser.set_defaults(handler=run)
 
@@ -96,32 +127,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace) -> SimulatorConfig:
     """The simulator configuration the arguments describe."""
     from simulator.config import Credentials, Faults, ReplyDelays, SimulatorConfig
-    from simulator.timefmt import parse_start
 
-    if args.vehicles < 1:
-        raise TrackitError("--vehicles must be at least 1")
-    if not 0 <= args.port <= 65535:
-        raise TrackitError("--port must be between 0 and 65535")
-    positive = {"--drop-every": args.drop_every, "--slow-consumer-bytes":
-                args.slow_consumer_bytes, "--ground-truth-every": args.ground_truth_every,
-                "--duration": args.duration}
-    for flag, value in positive.items():
-        if value is not None and not value > 0:
-            raise TrackitError(f"{flag} must be positive")
-    for flag, value in {"--reply-delay-scale": args.reply_delay_scale,
-                        "--late-hours": args.late_hours, "--prebuild": args.prebuild}.items():
-        if value < 0:
-            raise TrackitError(f"{flag} must not be negative")
-    start = None
-    if args.start:
-        try:
-            start = parse_start(args.start, time.time())
-        except ValueError:
-            raise TrackitError(f"--start is neither an ISO-8601 time nor an offset like -6h: "
-                               f"{args.start!r}") from None
     return SimulatorConfig(
         host=args.host, port=args.port, vehicles=args.vehicles, seed=args.seed,
-        speedup=args.speedup, start=start,
+        speedup=args.speedup, start=args.start,
         credentials=Credentials.from_env(args.user_id),
         delays=ReplyDelays(scale=args.reply_delay_scale,
                            message_failure_rate=args.message_failure_rate),
@@ -138,9 +147,10 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    deadline = None if args.duration is None else time.monotonic() + args.duration
     config = build_config(args)
     try:
-        asyncio.run(_serve(config, args.duration))
+        asyncio.run(_serve(config, deadline))
     except OSError as exc:
         raise TrackitError(f"cannot serve on {config.host}:{config.port}: "
                            f"{exc.strerror or exc}") from None
@@ -171,19 +181,25 @@ def _banner(server: SimulatorServer) -> str:
     return "\n".join(lines)
 
 
-async def _serve(config: SimulatorConfig, duration: float | None) -> None:
+async def _serve(config: SimulatorConfig, deadline: float | None) -> None:
+    """Serve until a signal or ``deadline`` (``time.monotonic()``), counted from the start."""
+    from simulator.fleet import DeadlinePassed
     from simulator.server import SimulatorServer
     from simulator.timefmt import iso_utc
 
-    server = SimulatorServer(config)
-    await server.start()
+    try:
+        server = SimulatorServer(config, deadline)
+        await server.start()
+    except DeadlinePassed:
+        print(f"trackit simulate: --duration ran out while building {config.vehicles} "
+              f"vehicles; stopped after 0 frames", flush=True)
+        return
     print(_banner(server), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    deadline = None if duration is None else time.monotonic() + duration
     try:
         while not stop.is_set():
             timeout = STATUS_EVERY_S

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trackit.options import add_data_option, writable_data_dir
+from trackit.options import add_data_option, positive_int, writable_data_dir
 
 if TYPE_CHECKING:
     from transforms.pipeline import TransformSummary
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_option(parser)
     parser.add_argument(
-        "--batch-frames", type=int, default=None, metavar="N",
+        "--batch-frames", type=positive_int, default=None, metavar="N",
         help="frames per batch: memory follows this (default: 250000)",
     )
     parser.add_argument(
