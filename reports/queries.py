@@ -23,11 +23,9 @@ from pathlib import Path
 import duckdb
 
 from lake.errors import TrackitError
+from marts import MARTS
 from reports.days import DayWindow
 
-MART_TABLES = (
-    "trips", "stops", "io_changes", "message_latency", "event_latency", "vehicle_daily",
-)
 ROUTE_POINTS_PER_TRIP = 300
 ROUTE_POINTS_PER_DAY = 20_000
 """Caps on the points drawn on the route map: enough for a smooth line, and a page that
@@ -142,7 +140,7 @@ def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
         raise TrackitError(f"cannot open warehouse {path}: {first_line}") from exc
     # Timestamps come back as UTC datetimes whatever the machine's zone is.
     con.execute("SET TimeZone = 'UTC'")
-    missing = [t for t in MART_TABLES if not _has_table(con, "marts", t)]
+    missing = [name for name in MARTS if not _has_table(con, "marts", name)]
     if missing:
         con.close()
         raise TrackitError(

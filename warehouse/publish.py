@@ -53,17 +53,21 @@ def _marker(data_dir: Path) -> Path:
     return builder_path(data_dir).with_name("published.json")
 
 
-def _published_load_id(data_dir: Path) -> int | None:
-    """The load the published file holds (a small marker, so as not to reopen DuckDB)."""
+def _published_build(data_dir: Path) -> tuple[int, str] | None:
+    """The load and mart build the published file holds (a small marker, so as not to
+    reopen DuckDB): new settings rebuild the marts without a new load."""
     try:
-        return int(json.loads(_marker(data_dir).read_text())["load_id"])
+        marker = json.loads(_marker(data_dir).read_text())
+        return int(marker["load_id"]), str(marker["built_at"])
     except (FileNotFoundError, ValueError, KeyError):
         return None
 
 
-def _mark_published(data_dir: Path, load_id: int, published_at: datetime) -> None:
+def _mark_published(data_dir: Path, load_id: int, built_at: str,
+                    published_at: datetime) -> None:
     with publishing(_marker(data_dir)) as tmp:
-        tmp.write_text(json.dumps({"load_id": load_id, "published_at": published_at.isoformat()}))
+        tmp.write_text(json.dumps({"load_id": load_id, "built_at": built_at,
+                                   "published_at": published_at.isoformat()}))
 
 
 def publish_warehouse(data_dir: Path) -> PublishSummary:
@@ -79,11 +83,13 @@ def publish_warehouse(data_dir: Path) -> PublishSummary:
                 f"load {loaded} has no marts yet (marts built up to load {marts}): "
                 "run the marts step before publishing"
             )
-        if checked != marts:
+        unchecked = con.execute("select count(*) from meta.pending_checks").fetchone()[0]
+        if checked != marts or unchecked:
             raise UncheckedBuildError(
                 f"the marts of load {marts} have not passed their checks: not publishing"
             )
-        if _published_load_id(data_dir) == marts and final.exists():
+        built_at = str(con.execute("select max(built_at) from meta.builds").fetchone()[0])
+        if _published_build(data_dir) == (marts, built_at) and final.exists():
             log.info("publish: load %d is already published", marts)
             return PublishSummary(published=False, load_id=marts, path=final)
         published_at = datetime.now(UTC)
@@ -93,7 +99,7 @@ def publish_warehouse(data_dir: Path) -> PublishSummary:
         con.execute("checkpoint")
     with publishing(final) as tmp:
         shutil.copyfile(builder_path(data_dir), tmp)
-    _mark_published(data_dir, marts, published_at)
+    _mark_published(data_dir, marts, built_at, published_at)
     summary = PublishSummary(
         published=True, load_id=marts, path=final, published_at=published_at,
         size_bytes=final.stat().st_size, seconds=time.perf_counter() - started,
