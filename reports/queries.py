@@ -16,6 +16,7 @@ Which rows belong to a day:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +26,6 @@ import duckdb
 from lake.errors import TrackitError
 from reports.days import DayWindow
 
-MART_TABLES = (
-    "trips", "stops", "io_changes", "message_latency", "event_latency", "vehicle_daily",
-)
 ROUTE_POINTS_PER_TRIP = 300
 ROUTE_POINTS_PER_DAY = 20_000
 """Caps on the points drawn on the route map: enough for a smooth line, and a page that
@@ -142,13 +140,25 @@ def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
         raise TrackitError(f"cannot open warehouse {path}: {first_line}") from exc
     # Timestamps come back as UTC datetimes whatever the machine's zone is.
     con.execute("SET TimeZone = 'UTC'")
-    missing = [t for t in MART_TABLES if not _has_table(con, "marts", t)]
-    if missing:
-        con.close()
+    return con
+
+
+def _query(con: duckdb.DuckDBPyConnection, sql: str,
+           params: object = None) -> duckdb.DuckDBPyConnection:
+    """Run one of the report's queries; ``TrackitError`` naming the marts it needs that the
+    warehouse lacks (a warehouse built before they were declared, or not a warehouse)."""
+    try:
+        return con.execute(sql, params)
+    except duckdb.CatalogException:
+        named = dict.fromkeys(re.findall(r"\bmarts\.([a-z_]+)", sql, flags=re.IGNORECASE))
+        missing = [name for name in named if not _has_table(con, "marts", name)]
+        if not missing:
+            raise
+        path = con.execute("select path from duckdb_databases() "
+                           "where database_name = current_database()").fetchone()[0]
         raise TrackitError(
             f"warehouse {path} lacks marts {', '.join(missing)} (run `trackit build`)"
-        )
-    return con
+        ) from None
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -179,7 +189,7 @@ def load_day(con: duckdb.DuckDBPyConnection, window: DayWindow) -> DayData:
 
 
 def load_vehicle_days(con: duckdb.DuckDBPyConnection, window: DayWindow) -> list[VehicleDay]:
-    rows = con.execute(
+    rows = _query(con,
         """
         SELECT vid, coalesce(trips, 0), coalesce(distance_km, 0), coalesce(driving_s, 0),
                coalesce(idle_s, 0), max_speed_kmh, first_seen, last_seen
@@ -204,7 +214,7 @@ _DAY_TRIPS = """
 
 
 def load_trips(con: duckdb.DuckDBPyConnection, window: DayWindow) -> list[Trip]:
-    rows = con.execute(
+    rows = _query(con,
         """
         SELECT CAST(trip_id AS VARCHAR), vid, start_time, end_time,
                CAST(duration_s AS DOUBLE), CAST(distance_km AS DOUBLE), distance_source,
@@ -223,7 +233,7 @@ def load_routes(
     con: duckdb.DuckDBPyConnection, window: DayWindow, points_per_trip: int = ROUTE_POINTS_PER_TRIP
 ) -> dict[str, list[tuple[float, float]]]:
     """Lat/lon lines of the day's trips from ``core.records``, thinned for drawing."""
-    rows = con.execute(
+    rows = _query(con,
         f"""
         WITH day_trips AS ({_DAY_TRIPS}),
         bounded AS (
@@ -260,7 +270,7 @@ def load_routes(
 def load_message_latency(con: duckdb.DuckDBPyConnection, window: DayWindow) -> MessageLatency:
     where = "WHERE sent_at >= $start AND sent_at < $end"
     params = {"start": window.start, "end": window.end}
-    stats = con.execute(
+    stats = _query(con,
         f"""
         SELECT count(*),
                count(delivered_at),
@@ -275,7 +285,7 @@ def load_message_latency(con: duckdb.DuckDBPyConnection, window: DayWindow) -> M
         params,
     ).fetchone()
     assert stats is not None  # an aggregate always returns one row
-    to_delivered, to_read = con.execute(
+    to_delivered, to_read = _query(con,
         f"""
         SELECT list(CAST(seconds_to_delivered AS DOUBLE) ORDER BY seconds_to_delivered)
                    FILTER (WHERE seconds_to_delivered IS NOT NULL),
@@ -285,7 +295,7 @@ def load_message_latency(con: duckdb.DuckDBPyConnection, window: DayWindow) -> M
         """,
         params,
     ).fetchone() or (None, None)
-    statuses = con.execute(
+    statuses = _query(con,
         f"""
         SELECT coalesce(final_status, 'unknown') AS status, count(*)
         FROM marts.message_latency {where}
@@ -304,7 +314,7 @@ def load_message_latency(con: duckdb.DuckDBPyConnection, window: DayWindow) -> M
 
 
 def load_io_inputs(con: duckdb.DuckDBPyConnection, window: DayWindow) -> list[IoInput]:
-    rows = con.execute(
+    rows = _query(con,
         """
         SELECT io,
                count(*),
@@ -327,7 +337,7 @@ def load_io_inputs(con: duckdb.DuckDBPyConnection, window: DayWindow) -> list[Io
 def load_event_latency(
     con: duckdb.DuckDBPyConnection, window: DayWindow
 ) -> list[EventLatencyKind]:
-    rows = con.execute(
+    rows = _query(con,
         """
         SELECT coalesce(kind, 'unknown') AS kind,
                count(*),

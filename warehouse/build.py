@@ -13,7 +13,7 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from pathlib import Path
 from lake.errors import TrackitError
 from lake.layout import DataLayout
 from lake.storage import remove_stale_temps
+from marts import Mart
 from warehouse.checks import CheckSummary, check_warehouse
 from warehouse.config import WarehouseConfig
 from warehouse.database import builder_path
@@ -123,16 +124,20 @@ def build_warehouse(
     *,
     config: WarehouseConfig | None = None,
     data_interval: tuple[str, str] | None = None,
+    marts: Mapping[str, Mart] | None = None,
 ) -> BuildSummary:
-    """Load new core data, rebuild the marts around it, check them and publish."""
+    """Load new core data, rebuild the marts around it, check them and publish.
+
+    ``marts``: the mart declarations to build (default: every mart of ``marts/``).
+    """
     if not data_dir.is_dir():
         raise TrackitError(f"data directory {data_dir} does not exist")
     config = config or WarehouseConfig()
     started = time.perf_counter()
     with build_lock(data_dir) as removed, translated(builder_path(data_dir)):
         load = load_core(data_dir)
-        marts = build_marts(data_dir, config)
-        checks = check_warehouse(data_dir, config)
+        built = build_marts(data_dir, config, marts)
+        checks = check_warehouse(data_dir, config, marts)
         publish = publish_warehouse(data_dir)
-    return BuildSummary(load, marts, checks, publish, time.perf_counter() - started,
+    return BuildSummary(load, built, checks, publish, time.perf_counter() - started,
                         data_interval, removed)

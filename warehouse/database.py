@@ -3,7 +3,7 @@
 The ``core`` tables are created from the declaration in ``schemas.core_tables`` (columns,
 types, nullability, primary key), plus one warehouse column, ``_load_id``: the load that
 last wrote the row, which is how the marts find what is new. ``meta`` holds the ledger of
-loaded files and the watermarks of the later steps.
+loaded files, the watermarks of the later steps and the settings of each mart build.
 
 The builder's database holds nothing that the core lake does not: when it is damaged, the
 load step (the first of a build) discards it and loads the whole core lake again
@@ -60,6 +60,14 @@ create table if not exists meta.state (
     name varchar primary key,       -- marts_load_id, checked_load_id, published_load_id
     value bigint not null
 );
+create table if not exists meta.builds (
+    build_id bigint primary key,    -- the load up to which this mart build went
+    built_at timestamptz not null,
+    settings json not null          -- the WarehouseConfig: time zone and every threshold
+);
+create view if not exists meta.build_settings as  -- the settings of the latest build
+    select key, value ->> '$' as value
+    from json_each((select settings from meta.builds order by build_id desc limit 1));
 create table if not exists meta.pending_checks (
     mart varchar primary key,       -- rows of this mart at or after `since` are unchecked
     since timestamptz not null

@@ -1,43 +1,35 @@
-"""Build the marts (``transforms/marts/<mart>.sql``) around the newly loaded core data.
+"""Build the marts declared in ``marts/`` around the newly loaded core data.
 
-Each mart SQL file is one ``select`` that computes the mart's rows for a set of windows
-held in temporary tables (``io_windows``, ``trip_windows``, ``message_windows``) or for the
-rows loaded after a watermark. This module works out those windows from the rows loaded
-since the last mart build (``_load_id``), deletes the mart rows inside them and inserts the
-recomputed ones, all in one transaction. How a window is chosen so that the result does not
-depend on how the data was cut is explained in docs/warehouse.md ("Incremental builds").
+Each mart's SQL is one ``select`` that computes its rows for a set of windows held in
+temporary tables (``io_windows``, ``trip_windows``, ``message_windows``: the scopes marts
+name) or for the rows loaded after a watermark. This module works out those windows from
+the rows loaded since the last mart build (``_load_id``), and for each mart, in the order
+of what they read (``marts.build_order``), deletes its rows in scope and inserts the
+recomputed ones, all in one transaction; ``meta.builds`` records the settings used. How a
+window is chosen so that the result does not depend on how the data was cut is explained
+in docs/warehouse.md ("Incremental builds").
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib.resources import files
 from pathlib import Path
 
 import duckdb
 
+from marts import MACROS_SQL, MARTS, Mart, build_order
 from warehouse.config import WarehouseConfig
 from warehouse.database import connect, get_state, set_state
 
 log = logging.getLogger(__name__)
 
-MART_NAMES = (
-    "io_changes", "trips", "stops", "vehicle_daily", "message_latency", "event_latency",
-)
-
-HAVERSINE_MACRO = """
-create or replace temp macro haversine_m(lat1, lon1, lat2, lon2) as
-    2 * 6371008.8 * asin(sqrt(
-        pow(sin(radians(lat2 - lat1) / 2), 2)
-        + cos(radians(lat1)) * cos(radians(lat2)) * pow(sin(radians(lon2 - lon1) / 2), 2)
-    ))
-"""
-
-WINDOW_TABLES = """
+WINDOW_TABLES_DDL = """
 create or replace temp table io_windows (uid bigint, io integer, window_start timestamptz);
 create or replace temp table trip_windows (vid bigint, window_start timestamptz,
                                            first_new_tmx timestamptz);
@@ -126,49 +118,6 @@ select distinct message_id, guid from (
 )
 """
 
-DELETES = {
-    "io_changes": """
-        delete from marts.io_changes as c using io_windows as w
-        where c.uid = w.uid and c.io = w.io and c.changed_at >= w.window_start
-    """,
-    "trips": """
-        delete from marts.trips as t using trip_windows as w
-        where t.vid = w.vid and t.start_time >= w.window_start
-    """,
-    "stops": """
-        delete from marts.stops as s using trip_windows as w
-        where s.vid = w.vid and s.start_time >= w.window_start
-    """,
-    "vehicle_daily": """
-        delete from marts.vehicle_daily as d using trip_windows as w
-        where d.vid = w.vid and d.day >= (w.window_start at time zone $timezone)::date
-    """,
-    "message_latency": """
-        delete from marts.message_latency
-        where message_id in (select message_id from message_windows)
-           or guid in (select guid from message_windows)
-    """,
-    "event_latency": """
-        delete from marts.event_latency as e using (
-            select kind, source_id from ({event_latency_sql})
-        ) as n
-        where e.kind = n.kind and e.source_id = n.source_id
-    """,
-}
-
-# the time column by which the checks find the rows this build may have changed
-CHECK_SINCE = {
-    "io_changes": "select min(window_start) from io_windows",
-    "trips": "select min(window_start) from trip_windows",
-    "stops": "select min(window_start) from trip_windows",
-    "vehicle_daily": "select min(window_start) - interval 2 day from trip_windows",
-    "message_latency": (
-        "select min(received_at) from core.message_status where _load_id > $since_load_id"
-    ),
-    "event_latency": "select min(received_at) from ({event_latency_sql})",
-}
-
-
 @dataclass
 class MartSummary:
     """What one mart build did."""
@@ -178,11 +127,6 @@ class MartSummary:
     vehicles_rebuilt: int = 0
     records_read: int = 0
     seconds: float = 0.0
-
-
-def mart_sql(mart: str) -> str:
-    """The text of ``transforms/marts/<mart>.sql``."""
-    return files("transforms").joinpath("marts", f"{mart}.sql").read_text()
 
 
 def _parameters(sql: str, config: WarehouseConfig, extra: dict[str, object]) -> dict[str, object]:
@@ -200,13 +144,14 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, config: WarehouseConfig,
     return con.execute(sql, _parameters(sql, config, extra))
 
 
-MART_TABLES_SQL = files("warehouse").joinpath("mart_tables.sql").read_text()
-
-
-def _prepare(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(HAVERSINE_MACRO)
-    con.execute(WINDOW_TABLES)
-    con.execute(MART_TABLES_SQL)
+def prepare(con: duckdb.DuckDBPyConnection, marts: Iterable[Mart]) -> None:
+    """Create the macros, the window tables and the tables of ``marts`` (with comments)."""
+    con.execute(MACROS_SQL)
+    con.execute(WINDOW_TABLES_DDL)
+    for mart in marts:
+        con.execute(mart.ddl())
+        for comment in mart.comments():
+            con.execute(comment)
 
 
 def _earliest(con: duckdb.DuckDBPyConnection, windows: str) -> datetime:
@@ -215,20 +160,19 @@ def _earliest(con: duckdb.DuckDBPyConnection, windows: str) -> datetime:
     return earliest if earliest is not None else datetime.max.replace(tzinfo=UTC)
 
 
-def _rebuild(con: duckdb.DuckDBPyConnection, mart: str, config: WarehouseConfig,
+def _rebuild(con: duckdb.DuckDBPyConnection, mart: Mart, config: WarehouseConfig,
              since_load_id: int, bounds: dict[str, datetime]) -> int:
-    sql = mart_sql(mart)
-    delete = DELETES[mart].replace("{event_latency_sql}", sql)
+    delete = mart.scope.delete.replace("{sql}", mart.sql)
     _run(con, delete, config, since_load_id=since_load_id, **bounds)
-    inserted = _run(con, f"insert into marts.{mart} by name select * from ({sql})", config,
-                    since_load_id=since_load_id, **bounds).fetchone()
+    inserted = _run(con, f"insert into {mart.table} by name select * from ({mart.sql})",
+                    config, since_load_id=since_load_id, **bounds).fetchone()
     return int(inserted[0]) if inserted else 0
 
 
 def _note_pending_checks(con: duckdb.DuckDBPyConnection, config: WarehouseConfig,
-                         since_load_id: int) -> None:
-    for mart, query in CHECK_SINCE.items():
-        query = query.replace("{event_latency_sql}", mart_sql("event_latency"))
+                         since_load_id: int, marts: Iterable[Mart]) -> None:
+    for mart in marts:
+        query = mart.scope.touched_since.replace("{sql}", mart.sql)
         since = _run(con, query, config, since_load_id=since_load_id).fetchone()[0]
         if since is None:
             continue
@@ -237,24 +181,56 @@ def _note_pending_checks(con: duckdb.DuckDBPyConnection, config: WarehouseConfig
             insert into meta.pending_checks values (?, ?)
             on conflict do update set since = least(since, excluded.since)
             """,
-            [mart, since],
+            [mart.name, since],
         )
 
 
+def _settings_changed(con: duckdb.DuckDBPyConnection, config: WarehouseConfig) -> str:
+    """The settings that differ from the last build's (``''`` when none or no build yet):
+    rows made under other rules must be rebuilt, or the marts would mix two rule sets."""
+    row = con.execute(
+        "select settings from meta.builds order by build_id desc limit 1").fetchone()
+    if row is None:
+        return ""
+    before, now = json.loads(row[0]), asdict(config)
+    return ", ".join(f"{key} {before.get(key)!r} → {value!r}"
+                     for key, value in sorted(now.items()) if before.get(key) != value)
+
+
+def _record_build(con: duckdb.DuckDBPyConnection, build_id: int,
+                  config: WarehouseConfig) -> None:
+    """Store the settings the rebuilt rows follow (``meta.builds``, one row per build)."""
+    con.execute(
+        "insert or replace into meta.builds values (?, ?, ?)",
+        [build_id, datetime.now(UTC), json.dumps(asdict(config), sort_keys=True)],
+    )
+
+
 def build_marts_into(con: duckdb.DuckDBPyConnection,
-                     config: WarehouseConfig | None = None) -> MartSummary:
-    """Recompute the marts around every row loaded since the last mart build."""
+                     config: WarehouseConfig | None = None,
+                     marts: Mapping[str, Mart] | None = None) -> MartSummary:
+    """Recompute ``marts`` (default: every declared mart) around the rows loaded since the
+    last mart build, each after the marts it reads."""
     config = config or WarehouseConfig()
+    ordered = build_order(MARTS if marts is None else marts)
     started = time.perf_counter()
     since = get_state(con, "marts_load_id")
     current = int(con.execute("select coalesce(max(load_id), 0) from meta.loads").fetchone()[0])
-    _prepare(con)
+    prepare(con, ordered)
+    changed = _settings_changed(con, config)
+    if changed:
+        log.warning("marts: the settings changed since the last build (%s): rebuilding "
+                    "every mart from all of core", changed)
+        since = 0
     if current <= since:
         log.info("marts: nothing new since load %d", since)
         return MartSummary(load_id=None)
     summary = MartSummary(load_id=current)
     con.execute("begin transaction")
     try:
+        if changed:
+            for mart in ordered:
+                con.execute(f"delete from {mart.table}")
         _run(con, IO_WINDOWS, config, since_load_id=since)
         _run(con, TRIP_WINDOWS, config, since_load_id=since)
         _run(con, MESSAGE_WINDOWS, config, since_load_id=since)
@@ -268,10 +244,11 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
             "on r.vid = w.vid and r.tmx >= w.window_start where r.tmx >= $earliest",
             {"earliest": bounds["earliest_window_start"]},
         ).fetchone()[0]
-        _note_pending_checks(con, config, since)
-        for mart in MART_NAMES:
-            summary.rows_written[mart] = _rebuild(con, mart, config, since, bounds)
-            log.info("marts: %s %d rows (re)built", mart, summary.rows_written[mart])
+        _note_pending_checks(con, config, since, ordered)
+        for mart in ordered:
+            summary.rows_written[mart.name] = _rebuild(con, mart, config, since, bounds)
+            log.info("marts: %s %d rows (re)built", mart.name, summary.rows_written[mart.name])
+        _record_build(con, current, config)
         set_state(con, "marts_load_id", current)
         con.execute("commit")
     except BaseException:
@@ -283,7 +260,8 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
     return summary
 
 
-def build_marts(data_dir: Path, config: WarehouseConfig | None = None) -> MartSummary:
+def build_marts(data_dir: Path, config: WarehouseConfig | None = None,
+                marts: Mapping[str, Mart] | None = None) -> MartSummary:
     """Build the marts of the builder's database for the data loaded since the last build."""
     with connect(data_dir) as con:
-        return build_marts_into(con, config)
+        return build_marts_into(con, config, marts)

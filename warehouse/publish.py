@@ -72,6 +72,8 @@ class Publication:
     load_id: int
     build_id: str | None
     size_bytes: int | None
+    built_at: str | None = None
+    """When the marts were built (``meta.builds``): new settings rebuild them, same load."""
 
 
 def marker_path(data_dir: Path) -> Path:
@@ -83,15 +85,16 @@ def _last_publication(data_dir: Path) -> Publication | None:
     """The marker's content, or None when there is none (or it is unreadable)."""
     try:
         data = json.loads(marker_path(data_dir).read_text())
-        return Publication(int(data["load_id"]), data.get("build_id"), data.get("size_bytes"))
+        return Publication(int(data["load_id"]), data.get("build_id"), data.get("size_bytes"),
+                           data.get("built_at"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _mark_published(data_dir: Path, load_id: int, build_id: str, published_at: datetime,
-                    size_bytes: int) -> None:
-    body = {"load_id": load_id, "build_id": build_id, "published_at": published_at.isoformat(),
-            "size_bytes": size_bytes}
+def _mark_published(data_dir: Path, publication: Publication, published_at: datetime) -> None:
+    body = {"load_id": publication.load_id, "build_id": publication.build_id,
+            "built_at": publication.built_at, "published_at": published_at.isoformat(),
+            "size_bytes": publication.size_bytes}
     with publishing(marker_path(data_dir)) as tmp:
         tmp.write_text(json.dumps(body))
 
@@ -161,12 +164,14 @@ def publish_warehouse(data_dir: Path) -> PublishSummary:
                 f"load {loaded} has no marts yet (marts built up to load {marts}): "
                 "run the marts step before publishing"
             )
-        if checked != marts:
+        unchecked = con.execute("select count(*) from meta.pending_checks").fetchone()[0]
+        if checked != marts or unchecked:
             raise UncheckedBuildError(
                 f"the marts of load {marts} have not passed their checks: not publishing"
             )
+        built_at = str(con.execute("select max(built_at) from meta.builds").fetchone()[0])
         last = _last_publication(data_dir)
-        if last is not None and last.load_id == marts:
+        if last is not None and (last.load_id, last.built_at) == (marts, built_at):
             repaired = published_problem(final, last)
             if repaired is None:
                 log.info("publish: load %d is already published", marts)
@@ -182,13 +187,14 @@ def publish_warehouse(data_dir: Path) -> PublishSummary:
         con.execute("checkpoint")
     _copy_out(builder_path(data_dir), final)
     size = final.stat().st_size
-    problem = published_problem(final, Publication(marts, build_id, size))
+    publication = Publication(marts, build_id, size, built_at)
+    problem = published_problem(final, publication)
     if problem is not None:
         raise PublishError(
             f"the warehouse just published as {final} {problem}: check the disk of "
             f"{final.parent}, then rerun `trackit build` (it publishes again)"
         )
-    _mark_published(data_dir, marts, build_id, published_at, size)
+    _mark_published(data_dir, publication, published_at)
     summary = PublishSummary(
         published=True, load_id=marts, path=final, published_at=published_at,
         size_bytes=size, seconds=time.perf_counter() - started, repaired=repaired,

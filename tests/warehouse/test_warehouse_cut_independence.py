@@ -9,9 +9,10 @@ import duckdb
 import pytest
 from warehouse_handmade import at, build, drive, parked, trips, write
 
+from marts import MARTS
 from warehouse.database import builder_path
 from warehouse.load import load_core
-from warehouse.marts import MART_NAMES, build_marts
+from warehouse.marts import build_marts
 from warehouse.sample_fleet import (
     DEFAULT_START,
     FleetSpec,
@@ -29,7 +30,7 @@ def mart_rows(data_dir: Path) -> dict[str, list[tuple]]:
         return {
             mart: [tuple(map(repr, row))
                    for row in con.execute(f"select * from marts.{mart} order by all").fetchall()]
-            for mart in MART_NAMES
+            for mart in MARTS
         }
     finally:
         con.close()
@@ -51,7 +52,7 @@ def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> No
         build_marts(hourly)
     expected, got = mart_rows(whole), mart_rows(hourly)
     assert len(expected["trips"]) > 40 and len(expected["io_changes"]) > 40
-    for mart in MART_NAMES:
+    for mart in MARTS:
         assert got[mart] == expected[mart], mart
 
 

@@ -1,0 +1,37 @@
+"""marts.io_changes: one row per change of an input's value (merged from three streams)."""
+
+from __future__ import annotations
+
+from marts.model import Mart, MartColumn, RowCheck, Scope, read_sql
+
+MART = Mart(
+    name="io_changes",
+    grain="change of the value of one input (uid, io)",
+    columns=(
+        MartColumn("vid", "bigint"),
+        MartColumn("uid", "bigint", False),
+        MartColumn("io", "integer", False),
+        MartColumn("changed_at", "timestamptz", False),
+        MartColumn("from_value", "double", description="NULL: the first value seen of this "
+                   "input"),
+        MartColumn("to_value", "double", False),
+        MartColumn("previous_changed_at", "timestamptz"),
+        MartColumn("seconds_in_previous_state", "double", ge=0),
+        MartColumn("source", "varchar", False, isin=("record_io", "io_event", "io_snapshot")),
+    ),
+    sql=read_sql(__file__),
+    scope=Scope(
+        windows="io_windows",
+        delete="""
+            delete from marts.io_changes as c using io_windows as w
+            where c.uid = w.uid and c.io = w.io and c.changed_at >= w.window_start
+        """,
+        touched_since="select min(window_start) from io_windows",
+        touched_rows="changed_at >= $since",
+    ),
+    # its own rows too: a window continues from the last change stored before it
+    reads=("core.record_io", "core.io_events", "core.io_snapshots", "marts.io_changes"),
+    row_checks=(
+        RowCheck("a_change_changes_the_value", "from_value is null or from_value <> to_value"),
+    ),
+)
