@@ -39,11 +39,13 @@ class TripsModel(_Model):
     max_speed_kmh: pl.Float64 = pa.Field(nullable=True, ge=0)
     avg_speed_kmh: pl.Float64 = pa.Field(nullable=True, ge=0)
     n_records: pl.Int64 = pa.Field(ge=2)
+    longest_gap_s: pl.Float64 = pa.Field(ge=0)
+    idle_s: pl.Float64 = pa.Field(nullable=True, ge=0)
     driver_card: pl.Utf8 = pa.Field(nullable=True)
     detection: pl.Utf8 = pa.Field(isin=["ignition", "motion"])
     flags: pl.List(pl.Utf8)  # type: ignore[valid-type]
     is_open: pl.Boolean
-    end_reason: pl.Utf8 = pa.Field(isin=["arrival", "gap", "open"])
+    end_reason: pl.Utf8 = pa.Field(isin=["arrival", "gap", "open", "signal_lost"])
 
     @pa.dataframe_check
     def ends_after_start(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -55,6 +57,25 @@ class TripsModel(_Model):
             pl.col("flags").list.contains("open") == pl.col("is_open")
         )
 
+    @pa.dataframe_check
+    def never_open_and_signal_lost(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            ~(pl.col("is_open") & pl.col("flags").list.contains("signal_lost"))
+        )
+
+    @pa.dataframe_check
+    def idle_within_trip(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.col("idle_s").is_null() | (pl.col("idle_s") <= pl.col("duration_s") + 0.001)
+        )
+
+    @pa.dataframe_check
+    def top_speed_below_average_is_sparse(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            (pl.col("max_speed_kmh") >= pl.col("avg_speed_kmh")).fill_null(True)
+            | pl.col("flags").list.contains("sparse")
+        )
+
 
 class StopsModel(_Model):
     vid: pl.Int64
@@ -63,11 +84,21 @@ class StopsModel(_Model):
     duration_s: pl.Float64 = pa.Field(ge=0)
     lat: pl.Float64 = pa.Field(nullable=True, in_range={"min_value": -90, "max_value": 90})
     lon: pl.Float64 = pa.Field(nullable=True, in_range={"min_value": -180, "max_value": 180})
-    idle_s: pl.Float64 = pa.Field(ge=0)
+    idle_s: pl.Float64 = pa.Field(nullable=True, ge=0)
+    is_open: pl.Boolean
+    flags: pl.List(pl.Utf8)  # type: ignore[valid-type]
 
     @pa.dataframe_check
     def idle_within_stop(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("idle_s") <= pl.col("duration_s") + 0.001)
+        return data.lazyframe.select(
+            pl.col("idle_s").is_null() | (pl.col("idle_s") <= pl.col("duration_s") + 0.001)
+        )
+
+    @pa.dataframe_check
+    def open_flag_matches(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.col("flags").list.contains("open") == pl.col("is_open")
+        )
 
 
 class IoChangesModel(_Model):
@@ -126,7 +157,7 @@ class VehicleDailyModel(_Model):
     trips: pl.Int64 = pa.Field(ge=0)
     distance_km: pl.Float64 = pa.Field(ge=0)
     driving_s: pl.Float64 = pa.Field(ge=0, le=2 * 86400)
-    idle_s: pl.Float64 = pa.Field(ge=0)
+    idle_s: pl.Float64 = pa.Field(nullable=True, ge=0)
     max_speed_kmh: pl.Float64 = pa.Field(nullable=True, ge=0)
     first_seen: UTC_TIME  # type: ignore[valid-type]
     last_seen: UTC_TIME  # type: ignore[valid-type]

@@ -6,7 +6,8 @@ Two kinds, both over the rows the builds since the last successful check touched
 * the pandera models of ``schemas.mart_models`` (types, ranges, allowed values, row rules);
 * reconciliation checks: SQL queries that return the offending rows (a trip's odometer
   distance equals its odometer delta, every message status of core is in the latency
-  mart, every inbound event is in the event-latency mart, days add up to their trips ...).
+  mart, every inbound event is in the event-latency mart, days add up to their trips and
+  stops ...).
 
 Any failure raises ``WarehouseCheckError`` naming each failed check, and the publish step
 refuses to publish an unchecked build.
@@ -100,6 +101,22 @@ RECONCILIATIONS: dict[str, tuple[str, str]] = {
         where d.day >= ($since at time zone $timezone)::date
           and (abs(d.distance_km - coalesce(t.distance_km, 0)) > 0.001
                or d.trips <> coalesce(t.trips, 0))
+    """),
+    "vehicle_daily idle adds up its trips and stops": ("vehicle_daily", """
+        with parts as (
+            select vid, (start_time at time zone $timezone)::date as day, idle_s
+            from marts.trips where start_time >= $since - interval 2 day
+            union all
+            select vid, (start_time at time zone $timezone)::date as day, idle_s
+            from marts.stops where start_time >= $since - interval 2 day
+        ),
+        part_days as (select vid, day, sum(idle_s) as idle_s from parts group by all)
+        select d.vid, d.day, d.idle_s, p.idle_s as trips_and_stops_idle_s
+        from marts.vehicle_daily as d
+        left join part_days as p using (vid, day)
+        where d.day >= ($since at time zone $timezone)::date
+          and d.idle_s is not null
+          and abs(d.idle_s - coalesce(p.idle_s, 0)) > 0.01
     """),
 }
 

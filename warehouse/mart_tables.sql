@@ -30,11 +30,13 @@ create table if not exists marts.trips (
     max_speed_kmh double,
     avg_speed_kmh double,
     n_records bigint not null,
+    longest_gap_s double not null,     -- the longest step between two records of the trip
+    idle_s double,                     -- ignition on at <= 5 km/h; NULL: ignition unknown
     driver_card varchar,
     detection varchar not null,        -- ignition / motion
-    flags varchar[] not null,          -- gap_inferred, odometer_reset, open
+    flags varchar[] not null,          -- gap_inferred, odometer_reset, open, signal_lost, sparse
     is_open boolean not null,
-    end_reason varchar not null,       -- arrival / gap / open
+    end_reason varchar not null,       -- arrival / gap / open / signal_lost
     start_odometer_m bigint,
     end_odometer_m bigint
 );
@@ -46,7 +48,9 @@ create table if not exists marts.stops (
     duration_s double not null,
     lat double,
     lon double,
-    idle_s double not null
+    idle_s double,                     -- NULL: ignition unknown
+    is_open boolean not null,          -- the stop the vehicle is in now
+    flags varchar[] not null           -- first (before its first trip), open
 );
 
 create table if not exists marts.vehicle_daily (
@@ -55,7 +59,7 @@ create table if not exists marts.vehicle_daily (
     trips bigint not null,
     distance_km double not null,
     driving_s double not null,
-    idle_s double not null,
+    idle_s double,                     -- NULL: the vehicle reported no ignition yet
     max_speed_kmh double,
     first_seen timestamptz not null,
     last_seen timestamptz not null

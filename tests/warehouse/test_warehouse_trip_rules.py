@@ -5,7 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from warehouse_handmade import at, build, drive, east, parked, query, record, trips, write
+from warehouse_handmade import (
+    at,
+    build,
+    drive,
+    east,
+    ignition,
+    parked,
+    query,
+    record,
+    trips,
+    write,
+)
 
 VID = 7
 
@@ -76,10 +87,13 @@ def test_short_stop_does_not_split_but_a_long_one_does(tmp_path: Path) -> None:
         (at(0), at(1410)), (at(2340), at(2970)),
     ]
     assert found[0]["distance_km"] == pytest.approx(12.0)
-    [stop] = query(tmp_path, "select * from marts.stops")
+    [stop, current] = query(tmp_path, "select * from marts.stops order by start_time")
     assert (stop["start_time"], stop["end_time"]) == (at(1410), at(2340))
-    assert stop["duration_s"] == 930
+    assert stop["duration_s"] == 930 and stop["flags"] == [] and not stop["is_open"]
     assert stop["lon"] == pytest.approx(found[0]["end_lon"])
+    # the stop it is in now runs from the last arrival to the last record
+    assert (current["start_time"], current["end_time"]) == (at(2970), at(3570))
+    assert current["is_open"] and current["flags"] == ["open"]
 
 
 def test_a_trip_shorter_than_200_m_is_dropped(tmp_path: Path) -> None:
@@ -111,7 +125,9 @@ def test_a_gap_the_odometer_bridges_continues_the_trip(tmp_path: Path) -> None:
     write(tmp_path, "a", records=before + after + rest)
     build(tmp_path)
     [trip] = trips(tmp_path)
-    assert trip["flags"] == ["gap_inferred"]
+    # a 2-hour hole inside a trip: its track cannot be trusted there either
+    assert trip["flags"] == ["gap_inferred", "sparse"]
+    assert trip["longest_gap_s"] == 7200
     assert trip["distance_source"] == "odometer"
     assert trip["distance_km"] == pytest.approx(32.0)
 
@@ -174,16 +190,18 @@ def test_trip_ids_are_deterministic_across_rebuilds(tmp_path: Path) -> None:
     assert trips(tmp_path / "one")[0]["trip_id"] == trips(tmp_path / "two")[0]["trip_id"]
 
 
-def test_idle_time_of_a_stop_is_engine_on_time(tmp_path: Path) -> None:
+def test_idle_time_of_a_stop_is_ignition_on_time(tmp_path: Path) -> None:
     first = drive(VID, 0, 600, odometer0=0)
-    # stands 10 min: engine running (rpm) for the first 4 minutes
-    stop = [record(VID, 630 + 60 * i, 6000, 0, odometer=6000, rpm=800 if i < 4 else 0)
-            for i in range(11)]
+    # stands 11 min; switches the ignition on for 4 minutes without moving (not a trip:
+    # 0 m), so those 4 minutes are idle time of the stop. rpm does not decide idle.
+    stop = [record(VID, 630 + 60 * i, 6000, 0, odometer=6000, rpm=800) for i in range(11)]
     second = drive(VID, 1290, 600, start_m=6000, odometer0=6000)
     rest = parked(VID, 1920, 600, at_m=12000, odometer=12000)
-    write(tmp_path, "a", records=first + stop + second + rest)
+    rows = first + stop + second + rest
+    io = [ignition(r, 1.0 if r in first + second or r in stop[1:5] else 0.0) for r in rows]
+    write(tmp_path, "a", records=rows, record_io=io)
     build(tmp_path)
-    [stop_row] = query(tmp_path, "select * from marts.stops")
+    [stop_row, _current] = query(tmp_path, "select * from marts.stops order by start_time")
     assert stop_row["duration_s"] == 1290 - 630
     assert stop_row["idle_s"] == 240
 
@@ -198,8 +216,10 @@ def test_a_motion_trip_counts_its_distance_from_the_last_record_at_rest(tmp_path
     assert trip["start_time"] == at(620)  # when motion is first seen ...
     assert trip["start_lon"] == pytest.approx(east(0))  # ... from where it stood
     assert trip["distance_km"] == pytest.approx(6.2)
-    [stop] = query(tmp_path, "select * from marts.stops") or [None]
-    assert stop is None  # no trip before it: no stop between trips
+    first_stop, _current = query(tmp_path, "select * from marts.stops order by start_time")
+    # the stop before its first trip: from the first record seen, to the trip's start
+    assert (first_stop["start_time"], first_stop["end_time"]) == (at(0), at(620))
+    assert first_stop["flags"] == ["first"] and first_stop["idle_s"] is None  # no ignition
 
 
 def test_ignition_that_arrives_late_rebuilds_the_trips_it_decides(tmp_path: Path) -> None:

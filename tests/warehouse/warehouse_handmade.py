@@ -70,6 +70,12 @@ def parked(vid: int, start_s: float, seconds: float, *, at_m: float,
     ]
 
 
+def ignition(row: dict[str, Any], value: float) -> dict[str, Any]:
+    """A core.record_io row: the ignition input (I/O 1) read with the record ``row``."""
+    return {"vid": row["vid"], "uid": row["uid"], "tmx": row["tmx"], "io": 1,
+            "value": value, "received_at": row["received_at"], "seq": row["seq"]}
+
+
 def write(data_dir: Path, stem: str, **tables: Iterable[dict[str, Any]]) -> None:
     """Write hand-made rows as core-lake files (one batch)."""
     write_core_lake(data_dir, {name: list(rows) for name, rows in tables.items()}, stem=stem)
@@ -94,3 +100,7 @@ def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
 
 def trips(data_dir: Path) -> list[dict[str, Any]]:
     return query(data_dir, "select * from marts.trips order by vid, start_time")
+
+
+def stops(data_dir: Path) -> list[dict[str, Any]]:
+    return query(data_dir, "select * from marts.stops order by vid, start_time")
