@@ -67,8 +67,8 @@ def test_a_late_batch_of_old_records_corrects_the_trips_it_touches(tmp_path: Pat
     build(tmp_path / "cut")
     before = trips(tmp_path / "cut")
     # without the late records a gap of > 3600 s (and an odometer that grew 48 km in it,
-    # at 36 km/h) sits inside the trip: one trip, flagged gap_inferred
-    assert [t["flags"] for t in before if t["vid"] == vid] == [["gap_inferred"]]
+    # at 36 km/h) sits inside the trip: one trip, flagged gap_inferred (and sparse)
+    assert [t["flags"] for t in before if t["vid"] == vid] == [["gap_inferred", "sparse"]]
 
     write(tmp_path / "cut", "late", records=late)
     build(tmp_path / "cut")

@@ -14,9 +14,12 @@ from warehouse_handmade import (
     parked,
     query,
     record,
+    stops,
     trips,
     write,
 )
+
+from warehouse.config import WarehouseConfig
 
 VID = 7
 
@@ -235,3 +238,75 @@ def test_ignition_that_arrives_late_rebuilds_the_trips_it_decides(tmp_path: Path
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["detection"] == "ignition" and trip["distance_km"] == pytest.approx(1.0)
+
+
+def test_a_trip_of_two_records_is_sparse_its_recorded_speeds_below_average(
+        tmp_path: Path) -> None:
+    # speed 0 reported, but 300 m further a minute later: a trip of two records
+    rows = [record(VID, 0, 0, 0), record(VID, 60, 300, 0)]
+    rows += parked(VID, 120, 900, at_m=300, odometer=None)
+    write(tmp_path, "a", records=rows)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["n_records"] == 2 and trip["longest_gap_s"] == 60
+    # avg is distance / duration (18 km/h), max the top recorded speed (0): not a road
+    assert trip["max_speed_kmh"] == 0 and trip["avg_speed_kmh"] == pytest.approx(18, rel=1e-3)
+    assert trip["flags"] == ["sparse"]
+
+
+def test_a_hole_of_minutes_inside_a_trip_makes_it_sparse(tmp_path: Path) -> None:
+    before = drive(VID, 0, 600, odometer0=0)                            # to 6000 m
+    # 6 minutes without a record while driving on at 36 km/h
+    after = drive(VID, 960, 600, start_m=9600, odometer0=9600)          # to 15600 m
+    rows = before + after + parked(VID, 1590, 900, at_m=15600, odometer=15600)
+    write(tmp_path / "default", "a", records=rows)
+    build(tmp_path / "default")
+    [trip] = trips(tmp_path / "default")
+    assert trip["longest_gap_s"] == 360 and trip["flags"] == ["sparse"]
+    assert trip["n_records"] == len(before) + len(after) + 1
+    # the threshold is configurable
+    write(tmp_path / "lenient", "a", records=rows)
+    build(tmp_path / "lenient", WarehouseConfig(sparse_gap_s=400))
+    [trip] = trips(tmp_path / "lenient")
+    assert trip["flags"] == []
+
+
+def test_a_dense_trip_is_not_sparse_and_its_top_speed_is_at_least_its_average(
+        tmp_path: Path) -> None:
+    rows = drive(VID, 0, 600, odometer0=0) + parked(VID, 630, 900, at_m=6000, odometer=6000)
+    write(tmp_path, "a", records=rows)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["longest_gap_s"] == 30 and trip["flags"] == []
+    assert trip["max_speed_kmh"] >= trip["avg_speed_kmh"]
+
+
+def test_an_old_ignition_off_reading_does_not_hide_a_later_drive(tmp_path: Path) -> None:
+    # the device reports I/O on change only: 'off' at 0 s, the 'on' before the drive lost
+    rest = parked(VID, 0, 600, at_m=0, odometer=0)
+    moving = drive(VID, 7200, 600, odometer0=0)                          # 6 km, 2 h later
+    end = parked(VID, 7830, 900, at_m=6000, odometer=6000)
+    write(tmp_path, "a", records=rest + moving + end, record_io=[ignition(rest[0], 0.0)])
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    # the reading is older than max_gap_s: motion rules decide
+    assert trip["detection"] == "motion" and trip["distance_km"] == pytest.approx(6.0)
+    assert trip["idle_s"] is None  # no ignition known during the trip
+
+
+def test_switching_the_ignition_off_ends_the_trip_even_for_a_short_stop(
+        tmp_path: Path) -> None:
+    first = drive(VID, 0, 600, odometer0=0)
+    # ignition off for 2 minutes (less than min_stop_s), then on again and away
+    pause = parked(VID, 630, 120, at_m=6000, odometer=6000)
+    second = drive(VID, 780, 600, start_m=6000, odometer0=6000)
+    end = parked(VID, 1410, 600, at_m=12000, odometer=12000)
+    rows = first + pause + second + end
+    io = [ignition(r, 1.0 if r in first or r in second else 0.0) for r in rows]
+    write(tmp_path, "a", records=rows, record_io=io)
+    build(tmp_path)
+    assert [(t["start_time"], t["end_time"]) for t in trips(tmp_path)] == [
+        (at(0), at(630)), (at(780), at(1410)),
+    ]
+    [stop, _current] = stops(tmp_path)
+    assert (stop["start_time"], stop["end_time"]) == (at(630), at(780))
