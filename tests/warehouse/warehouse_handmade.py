@@ -17,7 +17,7 @@ import duckdb
 from warehouse.config import WarehouseConfig
 from warehouse.database import builder_path
 from warehouse.load import load_core
-from warehouse.marts import build_marts
+from warehouse.marts import MART_NAMES, build_marts
 from warehouse.sample_fleet import write_core_lake
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -104,3 +104,35 @@ def trips(data_dir: Path) -> list[dict[str, Any]]:
 
 def stops(data_dir: Path) -> list[dict[str, Any]]:
     return query(data_dir, "select * from marts.stops order by vid, start_time")
+
+
+def mart_rows(data_dir: Path, marts: Iterable[str] = MART_NAMES) -> dict[str, list[tuple]]:
+    """Every row of each mart, in a canonical order and printed form (for comparisons)."""
+    con = duckdb.connect(str(builder_path(data_dir)), read_only=True)
+    try:
+        return {
+            mart: [tuple(map(repr, row))
+                   for row in con.execute(f"select * from marts.{mart} order by all").fetchall()]
+            for mart in marts
+        }
+    finally:
+        con.close()
+
+
+def build_in_slices(data_dir: Path, tables: dict[str, list[dict[str, Any]]], every_s: float,
+                    config: WarehouseConfig | None = None) -> int:
+    """Write, load and build ``tables`` one slice of receive time at a time; the builds."""
+    received = [r["received_at"] for rows in tables.values() for r in rows]
+    since, last = min(received), max(received)
+    builds = 0
+    while since <= last:
+        until = since + timedelta(seconds=every_s)
+        batch = {name: [r for r in rows if since <= r["received_at"] < until]
+                 for name, rows in tables.items()}
+        batch = {name: rows for name, rows in batch.items() if rows}
+        if batch:
+            write(data_dir, f"slice{builds:04d}", **batch)
+            build(data_dir, config)
+            builds += 1
+        since = until
+    return builds
