@@ -122,8 +122,8 @@ def mixed_fleet() -> dict[str, list[dict[str, Any]]]:
            + drive(1, 2040 + 5400, 600, start_m=20_000, odometer0=20_000)
            + parked(1, 8070, 3600, at_m=26_000, odometer=26_000))
     records += one
-    record_io += [ignition(r, 0.0 if r["speed_kmh"] == 0 and r["odometer"] in (0, 26_000)
-                           and r["tmx"] < at(660) or r["tmx"] >= at(8070) else 1.0)
+    # off while parked before 660 s and from 8070 s on, on in between
+    record_io += [ignition(r, 0.0 if r["tmx"] < at(660) or r["tmx"] >= at(8070) else 1.0)
                   for r in one]
     # 2: no ignition; two trips, the second one's records uploaded an hour late
     two = (drive(2, 300, 900, odometer0=0) + parked(2, 1230, 1200, at_m=9000, odometer=9000)
