@@ -1,4 +1,4 @@
-"""marts.stops: one row per stop between two trips of a vehicle."""
+"""marts.stops: one row per stop of a vehicle: before its first trip, between trips, now."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from marts.model import Mart, MartColumn, RowCheck, Scope, read_sql
 
 MART = Mart(
     name="stops",
-    grain="stop between two trips of a vehicle",
+    grain="stop of a vehicle (before its first trip, between two trips, or the current one)",
     columns=(
         MartColumn("vid", "bigint", False),
         MartColumn("start_time", "timestamptz", False),
@@ -14,7 +14,10 @@ MART = Mart(
         MartColumn("duration_s", "double", False, ge=0),
         MartColumn("lat", "double", ge=-90, le=90),
         MartColumn("lon", "double", ge=-180, le=180),
-        MartColumn("idle_s", "double", False, "engine running during the stop", ge=0),
+        MartColumn("idle_s", "double", description="ignition on at <= min_speed_kmh during "
+                   "the stop; NULL: ignition unknown", ge=0),
+        MartColumn("is_open", "boolean", False, "the stop the vehicle is in now"),
+        MartColumn("flags", "varchar[]", False, "first (before its first trip), open"),
     ),
     sql=read_sql(__file__),
     scope=Scope(
@@ -27,5 +30,8 @@ MART = Mart(
         touched_rows="start_time >= $since",
     ),
     reads=("core.records", "marts.trips", "marts.io_changes"),
-    row_checks=(RowCheck("idle_within_stop", "idle_s <= duration_s + 0.001"),),
+    row_checks=(
+        RowCheck("idle_within_stop", "idle_s is null or idle_s <= duration_s + 0.001"),
+        RowCheck("open_flag_matches", "array_contains(flags, 'open') = is_open"),
+    ),
 )

@@ -1,13 +1,23 @@
--- marts.stops: one row per stop between two trips of a vehicle.
+-- marts.stops: one row per stop of a vehicle: between two trips, before its first trip,
+-- and the one it is in now.
 --
--- A stop runs from the arrival of a trip to the start of the next one, at the arrival's
--- position. idle_s is the part of it with the engine running: ignition on when the
--- ignition is known, else rpm > 0.
+-- A stop between two trips runs from the arrival of one to the start of the next, at the
+-- arrival's position. The first stop (flag 'first') runs from the first record at rest
+-- (speed <= min_speed_kmh) to the start of the first trip: the vehicle may have stood
+-- there longer, unseen. The current stop (flag 'open', is_open) runs from the arrival of
+-- the last trip (or the first record at rest, when there is no trip) to the last record;
+-- a later build extends it or ends it with a trip. Motion too short to be a trip is part
+-- of the stop.
+--
+-- idle_s: the time with the ignition on at <= min_speed_kmh, from each such record to the
+-- next one (not across a step longer than max_gap_s); the ignition is known at a record
+-- when it was read at most max_gap_s before it. NULL when no record of the stop knows it.
 --
 -- Recomputed per vehicle for the stops starting at or after trip_windows.window_start
--- (that is, after the trips of the same windows were rebuilt).
+-- (that is, after the trips of the same windows were rebuilt); the first stop only when
+-- the window starts at -infinity.
 -- Parameters: $earliest_window_start (the minimum of trip_windows.window_start),
--- $ignition_io.
+-- $ignition_io, $min_speed_kmh, $max_gap_s.
 
 with
 
@@ -16,33 +26,70 @@ windows as (
 ),
 
 trips_in_window as (
-    select t.vid, t.start_time, t.end_time, t.end_lat, t.end_lon, t.is_open
+    select t.vid, t.start_time, t.end_time, t.end_lat, t.end_lon
     from marts.trips as t
     join windows as w on t.vid = w.vid and t.end_time >= w.window_start
     where t.end_time >= $earliest_window_start
 ),
 
-stops as (
-    select
-        vid,
-        end_time as start_time,
-        lead(start_time) over (partition by vid order by start_time) as end_time,
-        end_lat as lat,
-        end_lon as lon
-    from trips_in_window
-),
-
-closed_stops as (
-    select * from stops where end_time is not null
-),
-
 window_records as (
     select
-        r.vid, r.uid, r.tmx, r.rpm,
+        r.vid, r.uid, r.tmx, r.lat, r.lon, r.speed_kmh,
         lead(r.tmx) over (partition by r.vid order by r.tmx) as next_tmx
     from core.records as r
     join windows as w on r.vid = w.vid and r.tmx >= w.window_start
     where r.tmx >= $earliest_window_start  -- lets DuckDB skip older row groups
+),
+
+vehicle_records as (
+    select
+        vid,
+        max(tmx) as last_tmx,
+        min(tmx) filter (where speed_kmh <= $min_speed_kmh) as first_rest_tmx,
+        arg_min(lat, tmx) filter (where speed_kmh <= $min_speed_kmh) as first_rest_lat,
+        arg_min(lon, tmx) filter (where speed_kmh <= $min_speed_kmh) as first_rest_lon
+    from window_records
+    group by vid
+),
+
+between_and_after_trips as (
+    select
+        t.vid,
+        t.end_time as start_time,
+        coalesce(
+            lead(t.start_time) over (partition by t.vid order by t.start_time), v.last_tmx
+        ) as end_time,
+        t.end_lat as lat,
+        t.end_lon as lon,
+        false as is_first,
+        lead(t.start_time) over (partition by t.vid order by t.start_time) is null as is_open
+    from trips_in_window as t
+    join vehicle_records as v using (vid)
+),
+
+before_first_trip as (
+    select
+        v.vid,
+        v.first_rest_tmx as start_time,
+        coalesce(f.first_start, v.last_tmx) as end_time,
+        v.first_rest_lat as lat,
+        v.first_rest_lon as lon,
+        true as is_first,
+        f.first_start is null as is_open
+    from vehicle_records as v
+    join windows as w using (vid)
+    left join (
+        select vid, min(start_time) as first_start from trips_in_window group by vid
+    ) as f using (vid)
+    where w.window_start = '-infinity'::timestamptz
+),
+
+-- an open stop that has not lasted yet (the vehicle is still moving, or just arrived)
+-- is not a stop
+stops as (
+    select * from between_and_after_trips where end_time > start_time
+    union all
+    select * from before_first_trip where end_time > start_time
 ),
 
 ignition_changes as (
@@ -52,25 +99,45 @@ ignition_changes as (
       and uid in (select distinct uid from window_records)
 ),
 
-records_with_engine as (
+ignition_readings as (
+    select uid, tmx from core.record_io
+    where io = $ignition_io and tmx >= $earliest_window_start - to_seconds($max_gap_s)
+      and uid in (select distinct uid from window_records)
+    union all
+    select uid, tmx from core.io_events
+    where io = $ignition_io and tmx >= $earliest_window_start - to_seconds($max_gap_s)
+      and uid in (select distinct uid from window_records)
+    union all
+    select uid, tmx from core.io_snapshots
+    where io = $ignition_io and tmx >= $earliest_window_start - to_seconds($max_gap_s)
+      and uid in (select distinct uid from window_records)
+),
+
+records_with_ignition as (
     select
         r.*,
-        coalesce(i.to_value > 0, r.rpm > 0, false) as engine_on
+        case when epoch(r.tmx) - epoch(g.tmx) <= $max_gap_s then i.to_value > 0 end
+            as ignition_on
     from window_records as r
     asof left join ignition_changes as i
         on r.uid = i.uid and r.tmx >= i.changed_at
+    asof left join ignition_readings as g
+        on r.uid = g.uid and r.tmx >= g.tmx
 ),
 
 idle_time as (
     select
         s.vid,
         s.start_time,
-        sum(
-            epoch(least(coalesce(r.next_tmx, s.end_time), s.end_time)) - epoch(r.tmx)
-        ) filter (where r.engine_on) as idle_s
-    from closed_stops as s
-    join records_with_engine as r
-        on r.vid = s.vid and r.tmx >= s.start_time and r.tmx < s.end_time
+        case when bool_or(r.ignition_on is not null) then coalesce(sum(
+            epoch(r.next_tmx) - epoch(r.tmx)
+        ) filter (
+            where r.tmx < s.end_time and r.ignition_on and r.speed_kmh <= $min_speed_kmh
+                and epoch(r.next_tmx) - epoch(r.tmx) <= $max_gap_s
+        ), 0) end as idle_s
+    from stops as s
+    join records_with_ignition as r
+        on r.vid = s.vid and r.tmx >= s.start_time and r.tmx <= s.end_time
     group by s.vid, s.start_time
 ),
 
@@ -82,8 +149,13 @@ final as (
         epoch(s.end_time) - epoch(s.start_time) as duration_s,
         s.lat,
         s.lon,
-        round(coalesce(i.idle_s, 0), 3) as idle_s
-    from closed_stops as s
+        round(i.idle_s, 3) as idle_s,
+        s.is_open,
+        list_filter(
+            [case when s.is_first then 'first' end, case when s.is_open then 'open' end],
+            lambda flag: flag is not null
+        )::varchar[] as flags
+    from stops as s
     left join idle_time as i using (vid, start_time)
 )
 

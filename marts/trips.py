@@ -28,11 +28,16 @@ MART = Mart(
         MartColumn("max_speed_kmh", "double", ge=0),
         MartColumn("avg_speed_kmh", "double", ge=0),
         MartColumn("n_records", "bigint", False, ge=2),
+        MartColumn("longest_gap_s", "double", False,
+                   "the longest step between two records of the trip", ge=0),
+        MartColumn("idle_s", "double", description="ignition on at <= min_speed_kmh; NULL: "
+                   "ignition unknown", ge=0),
         MartColumn("driver_card", "varchar"),
         MartColumn("detection", "varchar", False, isin=("ignition", "motion")),
-        MartColumn("flags", "varchar[]", False, "gap_inferred, odometer_reset, open"),
+        MartColumn("flags", "varchar[]", False, "gap_inferred, odometer_reset, open, "
+                   "signal_lost, sparse"),
         MartColumn("is_open", "boolean", False),
-        MartColumn("end_reason", "varchar", False, isin=("arrival", "gap", "open")),
+        MartColumn("end_reason", "varchar", False, isin=("arrival", "gap", "open", "signal_lost")),
         MartColumn("start_odometer_m", "bigint"),
         MartColumn("end_odometer_m", "bigint"),
     ),
@@ -50,6 +55,12 @@ MART = Mart(
     row_checks=(
         RowCheck("ends_after_start", "end_time >= start_time"),
         RowCheck("open_flag_matches", "array_contains(flags, 'open') = is_open"),
+        RowCheck("never_open_and_signal_lost",
+                 "not (is_open and array_contains(flags, 'signal_lost'))"),
+        RowCheck("idle_within_trip", "idle_s is null or idle_s <= duration_s + 0.001"),
+        RowCheck("top_speed_below_average_is_sparse",
+                 "max_speed_kmh is null or avg_speed_kmh is null "
+                 "or max_speed_kmh >= avg_speed_kmh or array_contains(flags, 'sparse')"),
     ),
     reconciliations=(
         Reconciliation("trip distance equals odometer delta", """

@@ -8,7 +8,8 @@
 -- order in which a parallel aggregate adds them cannot change a result.
 -- Parameters: $earliest_window_start (the minimum of trip_windows.window_start),
 -- $ignition_io, $min_speed_kmh, $min_move_m, $min_stop_s, $min_trip_m,
--- $max_gap_s, $gap_min_odometer_m, $gap_min_speed_kmh, $max_odometer_speed_kmh.
+-- $max_gap_s, $gap_min_odometer_m, $gap_min_speed_kmh, $max_odometer_speed_kmh,
+-- $sparse_gap_s, $silent_after_s.
 
 with
 
@@ -31,11 +32,33 @@ ignition_changes as (
       and uid in (select distinct uid from window_records)
 ),
 
+-- every reading of the ignition input, a change or not: how fresh the known value is
+ignition_readings as (
+    select uid, tmx from core.record_io
+    where io = $ignition_io and tmx >= $earliest_window_start - to_seconds($max_gap_s)
+      and uid in (select distinct uid from window_records)
+    union all
+    select uid, tmx from core.io_events
+    where io = $ignition_io and tmx >= $earliest_window_start - to_seconds($max_gap_s)
+      and uid in (select distinct uid from window_records)
+    union all
+    select uid, tmx from core.io_snapshots
+    where io = $ignition_io and tmx >= $earliest_window_start - to_seconds($max_gap_s)
+      and uid in (select distinct uid from window_records)
+),
+
+-- rule: the ignition is known at a record when it was read at most max_gap_s before it;
+-- an older reading (an 'off' whose 'on' was lost) is not trusted: motion rules apply
 records_with_ignition as (
-    select r.*, i.to_value > 0 as ignition_on
+    select
+        r.*,
+        case when epoch(r.tmx) - epoch(g.tmx) <= $max_gap_s then i.to_value > 0 end
+            as ignition_on
     from window_records as r
     asof left join ignition_changes as i
         on r.uid = i.uid and r.tmx >= i.changed_at
+    asof left join ignition_readings as g
+        on r.uid = g.uid and r.tmx >= g.tmx
 ),
 
 -- each record with the step from the record before it
@@ -48,7 +71,14 @@ steps as (
         odometer - lag(odometer) over by_time as step_odometer_m,
         lead(tmx) over by_time as next_tmx,
         epoch(lead(tmx) over by_time) - epoch(tmx) as next_step_s,
-        haversine_m(lat, lon, lead(lat) over by_time, lead(lon) over by_time) as next_step_gps_m
+        haversine_m(lat, lon, lead(lat) over by_time, lead(lon) over by_time) as next_step_gps_m,
+        -- idle: ignition on at <= min_speed_kmh, until the next record (not across a gap)
+        case
+            when ignition_on and speed_kmh <= $min_speed_kmh
+                and epoch(lead(tmx) over by_time) - epoch(tmx) <= $max_gap_s
+            then epoch(lead(tmx) over by_time) - epoch(tmx)
+            else 0
+        end as idle_step_s
     from records_with_ignition
     window by_time as (partition by vid order by tmx)
 ),
@@ -82,6 +112,7 @@ moving_with_context as (
     select
         *,
         sum(is_gap_break::int) over running as gap_breaks_so_far,
+        sum(coalesce(not ignition_on, false)::int) over running as ignition_offs_so_far,
         lead(is_gap_break) over by_time as next_is_gap_break
     from moving
     window
@@ -96,19 +127,23 @@ moving_after_previous as (
         last_value(case when is_moving then next_tmx end ignore nulls) over earlier
             as previous_arrival_tmx,
         last_value(case when is_moving then gap_breaks_so_far end ignore nulls) over earlier
-            as gap_breaks_at_previous_moving
+            as gap_breaks_at_previous_moving,
+        last_value(case when is_moving then ignition_offs_so_far end ignore nulls) over earlier
+            as ignition_offs_at_previous_moving
     from moving_with_context
     window earlier as (partition by vid order by tmx
                        rows between unbounded preceding and 1 preceding)
 ),
 
--- rule: a stop shorter than 300 s does not split a trip (traffic lights)
+-- rule: a stop shorter than 300 s does not split a trip (traffic lights), but switching
+-- the ignition off (when it is known) does
 trip_starts as (
     select
         *,
         is_moving and (
             previous_arrival_tmx is null
             or gap_breaks_so_far > gap_breaks_at_previous_moving
+            or ignition_offs_so_far > ignition_offs_at_previous_moving
             or epoch(tmx) - epoch(previous_arrival_tmx) >= $min_stop_s
         ) as starts_trip
     from moving_after_previous
@@ -158,7 +193,9 @@ trip_bounds as (
 ),
 
 trip_records as (
-    select b.vid, b.trip_number, s.*  exclude (vid)
+    select
+        b.vid, b.trip_number, b.start_time as trip_start_time, b.end_time as trip_end_time,
+        s.*  exclude (vid)
     from trip_bounds as b
     join moving_with_context as s
         on s.vid = b.vid and s.tmx between b.departure_time and b.end_time
@@ -191,7 +228,16 @@ trip_measures as (
         ) filter (where tmx > start_tmx), true) as odometer_sane,
         coalesce(bool_or(step_odometer_m < 0) filter (where tmx > start_tmx), false)
             as odometer_reset,
-        coalesce(bool_or(is_bridged_gap) filter (where tmx > start_tmx), false) as gap_inferred
+        coalesce(bool_or(is_bridged_gap) filter (where tmx > start_tmx), false) as gap_inferred,
+        -- the longest step between two records of the trip (from departure on)
+        coalesce(max(step_s) filter (where tmx > start_tmx), 0) as longest_gap_s,
+        -- idle inside the trip: the steps from its start to its end; NULL without ignition
+        case
+            when bool_or(ignition_on is not null)
+                filter (where tmx between trip_start_time and trip_end_time)
+            then coalesce(sum(idle_step_s)
+                filter (where tmx >= trip_start_time and tmx < trip_end_time), 0)
+        end as idle_s
     from (
         select *, min(tmx) over (partition by vid, trip_number) as start_tmx
         from trip_records
@@ -203,23 +249,41 @@ last_record_of_vehicle as (
     select vid, max(tmx) as last_tmx from window_records group by vid
 ),
 
+-- the latest device time in the warehouse (not the wall clock)
+as_of as (
+    select max(tmx) as as_of from core.records
+),
+
+-- rule: a trip still in progress (no arrival, or a stop not yet 300 s long) is unfinished;
+-- it is open, unless the vehicle is silent (its last record more than silent_after_s
+-- before as_of): then it is closed at its last record, flagged signal_lost
+trips_with_state as (
+    select
+        b.*,
+        b.end_reason = 'open'
+            or (b.end_reason = 'arrival'
+                and epoch(l.last_tmx) - epoch(b.end_time) < $min_stop_s) as is_unfinished,
+        epoch(a.as_of) - epoch(l.last_tmx) > $silent_after_s as is_silent
+    from trip_bounds as b
+    join last_record_of_vehicle as l using (vid)
+    cross join as_of as a
+),
+
 trips as (
     select
         b.vid,
         m.uid,
         b.start_time,
         b.end_time,
-        b.end_reason,
-        -- rule: a trip still in progress (no arrival, or a stop not yet 300 s long) is open
-        b.end_reason = 'open'
-            or (b.end_reason = 'arrival'
-                and epoch(l.last_tmx) - epoch(b.end_time) < $min_stop_s) as is_open,
+        case when b.end_reason = 'open' and b.is_silent then 'signal_lost' else b.end_reason end
+            as end_reason,
+        b.is_unfinished and not b.is_silent as is_open,
+        b.is_unfinished and b.is_silent as signal_lost,
         m.*  exclude (vid, trip_number, uid),
         m.odometer_present and m.odometer_sane as use_odometer,
         b.by_ignition
-    from trip_bounds as b
+    from trips_with_state as b
     join trip_measures as m using (vid, trip_number)
-    join last_record_of_vehicle as l using (vid)
 ),
 
 -- rule: a trip shorter than 200 m is dropped
@@ -230,6 +294,15 @@ kept_trips as (
     from trips
     where case when use_odometer then odometer_distance_m else gps_distance_m end
         >= $min_trip_m
+),
+
+measured_trips as (
+    select
+        *,
+        case when epoch(end_time) > epoch(start_time)
+            then round(distance_m / 1000 / ((epoch(end_time) - epoch(start_time)) / 3600), 3)
+        end as avg_speed_kmh
+    from kept_trips
 ),
 
 final as (
@@ -248,17 +321,25 @@ final as (
         case when use_odometer then 'odometer' else 'gps' end as distance_source,
         round(gps_distance_m / 1000, 6) as gps_distance_km,
         max_speed_kmh,
-        case when epoch(end_time) > epoch(start_time)
-            then round(distance_m / 1000 / ((epoch(end_time) - epoch(start_time)) / 3600), 3)
-        end as avg_speed_kmh,
+        avg_speed_kmh,
         n_records,
+        longest_gap_s,
+        round(idle_s, 3) as idle_s,
         driver_card,
         case when by_ignition then 'ignition' else 'motion' end as detection,
         list_filter(
             [
                 case when gap_inferred then 'gap_inferred' end,
                 case when odometer_reset then 'odometer_reset' end,
-                case when is_open then 'open' end
+                case when is_open then 'open' end,
+                case when signal_lost then 'signal_lost' end,
+                -- rule: a track that cannot be trusted is sparse: two records, a step
+                -- longer than sparse_gap_s, or recorded speeds all below the average
+                case
+                    when n_records <= 2 or longest_gap_s > $sparse_gap_s
+                        or coalesce(max_speed_kmh < avg_speed_kmh, false)
+                    then 'sparse'
+                end
             ],
             lambda flag: flag is not null
         )::varchar[] as flags,
@@ -266,7 +347,7 @@ final as (
         end_reason,
         start_odometer_m,
         end_odometer_m
-    from kept_trips
+    from measured_trips
 )
 
 select * from final

@@ -13,7 +13,8 @@ MART = Mart(
         MartColumn("trips", "bigint", False, ge=0),
         MartColumn("distance_km", "double", False, ge=0),
         MartColumn("driving_s", "double", False, ge=0, le=2 * 86400),
-        MartColumn("idle_s", "double", False, ge=0),
+        MartColumn("idle_s", "double", description="NULL: the vehicle reported no ignition "
+                   "yet", ge=0),
         MartColumn("max_speed_kmh", "double", ge=0),
         MartColumn("first_seen", "timestamptz", False),
         MartColumn("last_seen", "timestamptz", False),
@@ -45,6 +46,22 @@ MART = Mart(
             where d.day >= ($since at time zone $timezone)::date
               and (abs(d.distance_km - coalesce(t.distance_km, 0)) > 0.001
                    or d.trips <> coalesce(t.trips, 0))
+        """),
+        Reconciliation("vehicle_daily idle adds up its trips and stops", """
+            with parts as (
+                select vid, (start_time at time zone $timezone)::date as day, idle_s
+                from marts.trips where start_time >= $since - interval 2 day
+                union all
+                select vid, (start_time at time zone $timezone)::date as day, idle_s
+                from marts.stops where start_time >= $since - interval 2 day
+            ),
+            part_days as (select vid, day, sum(idle_s) as idle_s from parts group by all)
+            select d.vid, d.day, d.idle_s, p.idle_s as trips_and_stops_idle_s
+            from marts.vehicle_daily as d
+            left join part_days as p using (vid, day)
+            where d.day >= ($since at time zone $timezone)::date
+              and d.idle_s is not null
+              and abs(d.idle_s - coalesce(p.idle_s, 0)) > 0.01
         """),
     ),
 )

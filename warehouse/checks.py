@@ -7,7 +7,7 @@ Two kinds, both over the rows the builds since the last successful check touched
   allowed values, row rules);
 * each mart's reconciliations: SQL queries that return the offending rows (a trip's
   odometer distance equals its odometer delta, every message status of core is in the
-  latency mart, days add up to their trips ...).
+  latency mart, days add up to their trips and stops ...).
 
 Any failure raises ``WarehouseCheckError`` naming each failed check, and the publish step
 refuses to publish an unchecked build.

@@ -15,9 +15,11 @@ class WarehouseConfig:
     """Thresholds of the trip rules and other knobs of the marts (defaults: DESIGN.md)."""
 
     ignition_io: int = 1
-    """I/O number of the ignition; when its value is known, it decides motion."""
+    """I/O number of the ignition; when its value is known (read at most ``max_gap_s``
+    before a record), it decides motion."""
     min_speed_kmh: float = 5.0
-    """Without ignition, a record faster than this is moving."""
+    """Without ignition, a record faster than this is moving; with the ignition on, one at
+    or below it is idle."""
     min_move_m: float = 200.0
     """Without ignition, a move of at least this from the previous record is moving."""
     min_stop_s: float = 300.0
@@ -32,6 +34,11 @@ class WarehouseConfig:
     """... at an average speed of at least this (then the trip continues: gap_inferred)."""
     max_odometer_speed_kmh: float = 300.0
     """An odometer step implying more than this is not sane: the trip uses GPS distance."""
+    sparse_gap_s: float = 300.0
+    """A trip with a step between records longer than this is flagged ``sparse``."""
+    silent_after_s: float = 3600.0
+    """A vehicle whose last record is this much older than the latest device time in the
+    warehouse is silent: its unfinished trip is closed, flagged ``signal_lost``."""
     odometer_tolerance_m: float = 1.0
     """Reconciliation tolerance between a trip's distance and its odometer delta."""
     timezone: str = "UTC"

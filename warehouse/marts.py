@@ -51,6 +51,9 @@ group by uid, io
 
 # A vehicle's trips are recomputed from the arrival of its last trip whose stop had lasted
 # min_stop_s before the first new record (or ignition change): nothing after can alter it.
+# A vehicle with an open trip is also recomputed when the latest device time passes its
+# last record by silent_after_s (the trip is then closed, signal_lost); a signal_lost trip
+# is never an anchor, so new data for its vehicle recomputes it.
 TRIP_WINDOWS = """
 insert into trip_windows
 with
@@ -72,9 +75,27 @@ new_ignition as (
     where w.io = $ignition_io and c.vid is not null
     group by c.vid
 ),
+open_trips as (
+    select vid, min(start_time) as first_open_start from marts.trips where is_open group by vid
+),
+newly_silent as (
+    select o.vid, o.first_open_start as first_new_tmx
+    from open_trips as o
+    join (
+        select vid, max(tmx) as last_tmx from core.records
+        where vid in (select vid from open_trips)
+          and tmx >= (select min(first_open_start) from open_trips)
+        group by vid
+    ) as l using (vid)
+    where epoch((select max(tmx) from core.records)) - epoch(l.last_tmx) > $silent_after_s
+),
 dirty_vehicles as (
     select vid, min(first_new_tmx) as first_new_tmx
-    from (select * from new_records union all select * from new_ignition)
+    from (
+        select * from new_records
+        union all select * from new_ignition
+        union all select * from newly_silent
+    )
     group by vid
 ),
 anchors as (
@@ -84,6 +105,7 @@ anchors as (
         on t.vid = d.vid
         and t.end_reason = 'arrival'
         and not t.is_open
+        and not list_contains(t.flags, 'signal_lost')
         and epoch(t.end_time) + $min_stop_s <= epoch(d.first_new_tmx)
     group by d.vid, d.first_new_tmx
 )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
-from warehouse_handmade import at, build, drive, parked, trips, write
+from warehouse_handmade import at, build, drive, mart_rows, parked, trips, write
 
 from marts import MARTS
 from warehouse.database import builder_path
@@ -24,20 +25,18 @@ from warehouse.sample_fleet import (
 HOURS = 30
 
 
-def mart_rows(data_dir: Path) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(builder_path(data_dir)), read_only=True)
-    try:
-        return {
-            mart: [tuple(map(repr, row))
-                   for row in con.execute(f"select * from marts.{mart} order by all").fetchall()]
-            for mart in MARTS
-        }
-    finally:
-        con.close()
+def silent_drive(start_s: float) -> list[dict[str, Any]]:
+    """A vehicle that drives off and is never heard of again (its records on time)."""
+    rows = drive(900_001, start_s, 900, odometer0=0)
+    for row in rows:
+        row["tmx"] += DEFAULT_START - at(0)
+        row["received_at"] += DEFAULT_START - at(0)
+    return rows
 
 
 def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> None:
     tables = generate(FleetSpec(start=DEFAULT_START, hours=HOURS, vehicles=4, late_share=0.1))
+    tables["records"] += silent_drive(8 * 3600)
     whole, hourly = tmp_path / "whole", tmp_path / "hourly"
     write_core_lake(whole, tables)
     load_core(whole)
@@ -54,6 +53,20 @@ def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> No
     assert len(expected["trips"]) > 40 and len(expected["io_changes"]) > 40
     for mart in MARTS:
         assert got[mart] == expected[mart], mart
+    # the rules that depend on later data are at work: idle inside trips, open and first
+    # stops, a trip closed by the silence of its vehicle
+    con = duckdb.connect(str(builder_path(whole)), read_only=True)
+    try:
+        assert con.execute("select count(*) from marts.trips where idle_s > 0").fetchone()[0]
+        assert con.execute("select flags from marts.trips where vid = 900001").fetchall() == [
+            (["signal_lost"],)]
+        stop_flags = {row[0] for row in con.execute(
+            "select distinct flags::varchar from marts.stops").fetchall()}
+        assert {"[first]", "[open]"} <= stop_flags
+        assert con.execute(
+            "select count(*) from marts.vehicle_daily where idle_s > 0").fetchone()[0]
+    finally:
+        con.close()
 
 
 def test_a_late_batch_of_old_records_corrects_the_trips_it_touches(tmp_path: Path) -> None:
@@ -68,8 +81,8 @@ def test_a_late_batch_of_old_records_corrects_the_trips_it_touches(tmp_path: Pat
     build(tmp_path / "cut")
     before = trips(tmp_path / "cut")
     # without the late records a gap of > 3600 s (and an odometer that grew 48 km in it,
-    # at 36 km/h) sits inside the trip: one trip, flagged gap_inferred
-    assert [t["flags"] for t in before if t["vid"] == vid] == [["gap_inferred"]]
+    # at 36 km/h) sits inside the trip: one trip, flagged gap_inferred (and sparse)
+    assert [t["flags"] for t in before if t["vid"] == vid] == [["gap_inferred", "sparse"]]
 
     write(tmp_path / "cut", "late", records=late)
     build(tmp_path / "cut")

@@ -5,7 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from warehouse_handmade import at, build, drive, east, parked, query, record, trips, write
+from warehouse_handmade import (
+    at,
+    build,
+    drive,
+    east,
+    ignition,
+    parked,
+    query,
+    record,
+    stops,
+    trips,
+    write,
+)
+
+from warehouse.config import WarehouseConfig
 
 VID = 7
 
@@ -76,10 +90,13 @@ def test_short_stop_does_not_split_but_a_long_one_does(tmp_path: Path) -> None:
         (at(0), at(1410)), (at(2340), at(2970)),
     ]
     assert found[0]["distance_km"] == pytest.approx(12.0)
-    [stop] = query(tmp_path, "select * from marts.stops")
+    [stop, current] = query(tmp_path, "select * from marts.stops order by start_time")
     assert (stop["start_time"], stop["end_time"]) == (at(1410), at(2340))
-    assert stop["duration_s"] == 930
+    assert stop["duration_s"] == 930 and stop["flags"] == [] and not stop["is_open"]
     assert stop["lon"] == pytest.approx(found[0]["end_lon"])
+    # the stop it is in now runs from the last arrival to the last record
+    assert (current["start_time"], current["end_time"]) == (at(2970), at(3570))
+    assert current["is_open"] and current["flags"] == ["open"]
 
 
 def test_a_trip_shorter_than_200_m_is_dropped(tmp_path: Path) -> None:
@@ -111,7 +128,9 @@ def test_a_gap_the_odometer_bridges_continues_the_trip(tmp_path: Path) -> None:
     write(tmp_path, "a", records=before + after + rest)
     build(tmp_path)
     [trip] = trips(tmp_path)
-    assert trip["flags"] == ["gap_inferred"]
+    # a 2-hour hole inside a trip: its track cannot be trusted there either
+    assert trip["flags"] == ["gap_inferred", "sparse"]
+    assert trip["longest_gap_s"] == 7200
     assert trip["distance_source"] == "odometer"
     assert trip["distance_km"] == pytest.approx(32.0)
 
@@ -174,16 +193,18 @@ def test_trip_ids_are_deterministic_across_rebuilds(tmp_path: Path) -> None:
     assert trips(tmp_path / "one")[0]["trip_id"] == trips(tmp_path / "two")[0]["trip_id"]
 
 
-def test_idle_time_of_a_stop_is_engine_on_time(tmp_path: Path) -> None:
+def test_idle_time_of_a_stop_is_ignition_on_time(tmp_path: Path) -> None:
     first = drive(VID, 0, 600, odometer0=0)
-    # stands 10 min: engine running (rpm) for the first 4 minutes
-    stop = [record(VID, 630 + 60 * i, 6000, 0, odometer=6000, rpm=800 if i < 4 else 0)
-            for i in range(11)]
+    # stands 11 min; switches the ignition on for 4 minutes without moving (not a trip:
+    # 0 m), so those 4 minutes are idle time of the stop. rpm does not decide idle.
+    stop = [record(VID, 630 + 60 * i, 6000, 0, odometer=6000, rpm=800) for i in range(11)]
     second = drive(VID, 1290, 600, start_m=6000, odometer0=6000)
     rest = parked(VID, 1920, 600, at_m=12000, odometer=12000)
-    write(tmp_path, "a", records=first + stop + second + rest)
+    rows = first + stop + second + rest
+    io = [ignition(r, 1.0 if r in first + second or r in stop[1:5] else 0.0) for r in rows]
+    write(tmp_path, "a", records=rows, record_io=io)
     build(tmp_path)
-    [stop_row] = query(tmp_path, "select * from marts.stops")
+    [stop_row, _current] = query(tmp_path, "select * from marts.stops order by start_time")
     assert stop_row["duration_s"] == 1290 - 630
     assert stop_row["idle_s"] == 240
 
@@ -198,8 +219,10 @@ def test_a_motion_trip_counts_its_distance_from_the_last_record_at_rest(tmp_path
     assert trip["start_time"] == at(620)  # when motion is first seen ...
     assert trip["start_lon"] == pytest.approx(east(0))  # ... from where it stood
     assert trip["distance_km"] == pytest.approx(6.2)
-    [stop] = query(tmp_path, "select * from marts.stops") or [None]
-    assert stop is None  # no trip before it: no stop between trips
+    first_stop, _current = query(tmp_path, "select * from marts.stops order by start_time")
+    # the stop before its first trip: from the first record seen, to the trip's start
+    assert (first_stop["start_time"], first_stop["end_time"]) == (at(0), at(620))
+    assert first_stop["flags"] == ["first"] and first_stop["idle_s"] is None  # no ignition
 
 
 def test_ignition_that_arrives_late_rebuilds_the_trips_it_decides(tmp_path: Path) -> None:
@@ -215,3 +238,75 @@ def test_ignition_that_arrives_late_rebuilds_the_trips_it_decides(tmp_path: Path
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["detection"] == "ignition" and trip["distance_km"] == pytest.approx(1.0)
+
+
+def test_a_trip_of_two_records_is_sparse_its_recorded_speeds_below_average(
+        tmp_path: Path) -> None:
+    # speed 0 reported, but 300 m further a minute later: a trip of two records
+    rows = [record(VID, 0, 0, 0), record(VID, 60, 300, 0)]
+    rows += parked(VID, 120, 900, at_m=300, odometer=None)
+    write(tmp_path, "a", records=rows)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["n_records"] == 2 and trip["longest_gap_s"] == 60
+    # avg is distance / duration (18 km/h), max the top recorded speed (0): not a road
+    assert trip["max_speed_kmh"] == 0 and trip["avg_speed_kmh"] == pytest.approx(18, rel=1e-3)
+    assert trip["flags"] == ["sparse"]
+
+
+def test_a_hole_of_minutes_inside_a_trip_makes_it_sparse(tmp_path: Path) -> None:
+    before = drive(VID, 0, 600, odometer0=0)                            # to 6000 m
+    # 6 minutes without a record while driving on at 36 km/h
+    after = drive(VID, 960, 600, start_m=9600, odometer0=9600)          # to 15600 m
+    rows = before + after + parked(VID, 1590, 900, at_m=15600, odometer=15600)
+    write(tmp_path / "default", "a", records=rows)
+    build(tmp_path / "default")
+    [trip] = trips(tmp_path / "default")
+    assert trip["longest_gap_s"] == 360 and trip["flags"] == ["sparse"]
+    assert trip["n_records"] == len(before) + len(after) + 1
+    # the threshold is configurable
+    write(tmp_path / "lenient", "a", records=rows)
+    build(tmp_path / "lenient", WarehouseConfig(sparse_gap_s=400))
+    [trip] = trips(tmp_path / "lenient")
+    assert trip["flags"] == []
+
+
+def test_a_dense_trip_is_not_sparse_and_its_top_speed_is_at_least_its_average(
+        tmp_path: Path) -> None:
+    rows = drive(VID, 0, 600, odometer0=0) + parked(VID, 630, 900, at_m=6000, odometer=6000)
+    write(tmp_path, "a", records=rows)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    assert trip["longest_gap_s"] == 30 and trip["flags"] == []
+    assert trip["max_speed_kmh"] >= trip["avg_speed_kmh"]
+
+
+def test_an_old_ignition_off_reading_does_not_hide_a_later_drive(tmp_path: Path) -> None:
+    # the device reports I/O on change only: 'off' at 0 s, the 'on' before the drive lost
+    rest = parked(VID, 0, 600, at_m=0, odometer=0)
+    moving = drive(VID, 7200, 600, odometer0=0)                          # 6 km, 2 h later
+    end = parked(VID, 7830, 900, at_m=6000, odometer=6000)
+    write(tmp_path, "a", records=rest + moving + end, record_io=[ignition(rest[0], 0.0)])
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    # the reading is older than max_gap_s: motion rules decide
+    assert trip["detection"] == "motion" and trip["distance_km"] == pytest.approx(6.0)
+    assert trip["idle_s"] is None  # no ignition known during the trip
+
+
+def test_switching_the_ignition_off_ends_the_trip_even_for_a_short_stop(
+        tmp_path: Path) -> None:
+    first = drive(VID, 0, 600, odometer0=0)
+    # ignition off for 2 minutes (less than min_stop_s), then on again and away
+    pause = parked(VID, 630, 120, at_m=6000, odometer=6000)
+    second = drive(VID, 780, 600, start_m=6000, odometer0=6000)
+    end = parked(VID, 1410, 600, at_m=12000, odometer=12000)
+    rows = first + pause + second + end
+    io = [ignition(r, 1.0 if r in first or r in second else 0.0) for r in rows]
+    write(tmp_path, "a", records=rows, record_io=io)
+    build(tmp_path)
+    assert [(t["start_time"], t["end_time"]) for t in trips(tmp_path)] == [
+        (at(0), at(630)), (at(780), at(1410)),
+    ]
+    [stop, _current] = stops(tmp_path)
+    assert (stop["start_time"], stop["end_time"]) == (at(630), at(780))

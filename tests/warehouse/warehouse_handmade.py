@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from marts import MARTS
 from warehouse.config import WarehouseConfig
 from warehouse.database import builder_path
 from warehouse.load import load_core
@@ -70,6 +71,12 @@ def parked(vid: int, start_s: float, seconds: float, *, at_m: float,
     ]
 
 
+def ignition(row: dict[str, Any], value: float) -> dict[str, Any]:
+    """A core.record_io row: the ignition input (I/O 1) read with the record ``row``."""
+    return {"vid": row["vid"], "uid": row["uid"], "tmx": row["tmx"], "io": 1,
+            "value": value, "received_at": row["received_at"], "seq": row["seq"]}
+
+
 def write(data_dir: Path, stem: str, **tables: Iterable[dict[str, Any]]) -> None:
     """Write hand-made rows as core-lake files (one batch)."""
     write_core_lake(data_dir, {name: list(rows) for name, rows in tables.items()}, stem=stem)
@@ -94,3 +101,39 @@ def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
 
 def trips(data_dir: Path) -> list[dict[str, Any]]:
     return query(data_dir, "select * from marts.trips order by vid, start_time")
+
+
+def stops(data_dir: Path) -> list[dict[str, Any]]:
+    return query(data_dir, "select * from marts.stops order by vid, start_time")
+
+
+def mart_rows(data_dir: Path, marts: Iterable[str] = tuple(MARTS)) -> dict[str, list[tuple]]:
+    """Every row of each mart, in a canonical order and printed form (for comparisons)."""
+    con = duckdb.connect(str(builder_path(data_dir)), read_only=True)
+    try:
+        return {
+            mart: [tuple(map(repr, row))
+                   for row in con.execute(f"select * from marts.{mart} order by all").fetchall()]
+            for mart in marts
+        }
+    finally:
+        con.close()
+
+
+def build_in_slices(data_dir: Path, tables: dict[str, list[dict[str, Any]]], every_s: float,
+                    config: WarehouseConfig | None = None) -> int:
+    """Write, load and build ``tables`` one slice of receive time at a time; the builds."""
+    received = [r["received_at"] for rows in tables.values() for r in rows]
+    since, last = min(received), max(received)
+    builds = 0
+    while since <= last:
+        until = since + timedelta(seconds=every_s)
+        batch = {name: [r for r in rows if since <= r["received_at"] < until]
+                 for name, rows in tables.items()}
+        batch = {name: rows for name, rows in batch.items() if rows}
+        if batch:
+            write(data_dir, f"slice{builds:04d}", **batch)
+            build(data_dir, config)
+            builds += 1
+        since = until
+    return builds
