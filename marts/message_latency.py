@@ -45,7 +45,7 @@ MART = Mart(
         touched_rows="coalesce(sent_at, not_processed_at, processed_at, pending_at, "
                      "delivered_at, read_at, error_at) >= $since",
     ),
-    reads=("core.message_status", "core.commands", "core.connection_closes"),
+    reads=("core.message_status", "core.commands"),
     row_checks=(RowCheck("identified", "message_id is not null or guid is not null"),),
     reconciliations=(
         Reconciliation("every message status in core is in message_latency", """

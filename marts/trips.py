@@ -51,7 +51,8 @@ MART = Mart(
         touched_since="select min(window_start) from trip_windows",
         touched_rows="start_time >= $since",
     ),
-    reads=("core.records", "marts.io_changes"),
+    reads=("core.records", "core.record_io", "core.io_events", "core.io_snapshots",
+           "marts.io_changes"),
     row_checks=(
         RowCheck("ends_after_start", "end_time >= start_time"),
         RowCheck("open_flag_matches", "array_contains(flags, 'open') = is_open"),

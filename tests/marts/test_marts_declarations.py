@@ -104,7 +104,8 @@ def test_the_derived_schema_enforces_the_column_rules() -> None:
     con.execute("""
         insert into marts.trips values
         (md5('a'), 1, null, '2026-03-02 08:00Z', '2026-03-02 07:00Z', 60, 91, 0, 0, 0, 1,
-         'telepathy', 1, null, null, 1, null, 'motion', ['open'], false, 'arrival', null, null)
+         'telepathy', 1, null, null, 1, 0, null, null, 'motion', ['open'], false, 'arrival',
+         null, null)
     """)
     frame: pl.DataFrame = con.sql("select * from marts.trips").pl()
     with pytest.raises(pandera.errors.SchemaErrors) as raised:
