@@ -1,8 +1,9 @@
 """A seeded street grid around Lisbon and the fastest routes over it.
 
 Intersections sit on a jittered square grid; every fourth row and column is an avenue
-(faster), some intersections have traffic lights. Routes are Dijkstra paths by travel
-time, so vehicles prefer avenues the way drivers do.
+(faster), one row and one column are expressways (fastest, no traffic lights), some
+intersections have traffic lights. Routes are the fastest paths by travel time, so
+vehicles prefer expressways and avenues the way drivers do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from simulator import catalog
 from simulator.geo import bearing_deg, haversine_m, offset
 
 CENTRE = (38.7369, -9.1427)
-TOP_SPEED_KMH = 80.0
+STREET_KMH = 50.0
+AVENUE_KMH = 80.0
+EXPRESSWAY_KMH = 100.0
+TOP_SPEED_KMH = EXPRESSWAY_KMH
+EXPRESSWAY_ROW = 10
+EXPRESSWAY_COL = 14
+EXPRESSWAY_EAST_WEST = "Segunda Circular"
+EXPRESSWAY_NORTH_SOUTH = "Eixo Norte-Sul"
 CUSTOMERS = 60
 # Planar metres slightly overstate nothing at city scale; the 0.98 keeps the estimate
 # below the true great-circle cost, so A* stays exact.
@@ -76,15 +84,16 @@ class RoadNetwork:
             for col in range(size):
                 node = row * size + col
                 avenue_crossing = row % 4 == 0 and col % 4 == 0
-                lights.append(avenue_crossing or rng.random() < 0.3)
+                light = avenue_crossing or rng.random() < 0.3
+                lights.append(light and row != EXPRESSWAY_ROW and col != EXPRESSWAY_COL)
                 if col + 1 < size:
-                    street = catalog.STREETS_EAST_WEST[row % len(catalog.STREETS_EAST_WEST)]
-                    cls._link(edges, lats, lons, node, node + 1, 80.0 if row % 4 == 0 else 50.0,
-                              street)
+                    street, limit = _street(row, EXPRESSWAY_ROW, catalog.STREETS_EAST_WEST,
+                                            EXPRESSWAY_EAST_WEST)
+                    cls._link(edges, lats, lons, node, node + 1, limit, street)
                 if row + 1 < size:
-                    street = catalog.STREETS_NORTH_SOUTH[col % len(catalog.STREETS_NORTH_SOUTH)]
-                    cls._link(edges, lats, lons, node, node + size,
-                              80.0 if col % 4 == 0 else 50.0, street)
+                    street, limit = _street(col, EXPRESSWAY_COL, catalog.STREETS_NORTH_SOUTH,
+                                            EXPRESSWAY_NORTH_SOUTH)
+                    cls._link(edges, lats, lons, node, node + size, limit, street)
         places = rng.sample(range(size * size), 3 + CUSTOMERS)
         return cls(tuple(lats), tuple(lons), tuple(tuple(e) for e in edges), tuple(lights),
                    tuple(places[:3]), tuple(places[3:]), size, tuple(xs), tuple(ys))
@@ -144,6 +153,14 @@ class RoadNetwork:
     def street_at(self, node: int) -> str:
         """A street name passing through an intersection (for addresses)."""
         return self.edges[node][0].street
+
+
+def _street(line: int, expressway: int, names: tuple[str, ...],
+            expressway_name: str) -> tuple[str, float]:
+    """The name and speed limit of grid line ``line`` (a row or a column)."""
+    if line == expressway:
+        return expressway_name, EXPRESSWAY_KMH
+    return names[line % len(names)], AVENUE_KMH if line % 4 == 0 else STREET_KMH
 
 
 @functools.lru_cache(maxsize=8192)
