@@ -64,11 +64,6 @@ PREDEFINED_TEXTS: tuple[tuple[int, str], ...] = (
 )
 PREDEFINED_OK = 4
 
-CLIENTS: tuple[str, ...] = (
-    "Padaria Central", "Farmácia Estrela", "Mercado do Bairro", "Hotel Tejo",
-    "Clínica São João", "Café Aurora", "Oficina Lopes", "Escola Básica n.º 3",
-)
-
 STREETS_NORTH_SOUTH: tuple[str, ...] = (
     "Avenida da Liberdade", "Avenida da República", "Rua Augusta", "Avenida Almirante Reis",
     "Rua do Ouro", "Avenida de Roma", "Rua Castilho", "Avenida da Igreja",
@@ -87,10 +82,28 @@ SERVICE_OUTCOMES: tuple[tuple[bool, str], ...] = (
     (True, "Delivered"),
     (True, "Delivered"),
     (True, "Delivered"),
+    (True, "Delivered"),
+    (True, "Delivered"),
+    (True, "Delivered"),
     (True, "Visited"),
+    (True, "Delivered - left at reception"),
     (False, "Not delivered - client absent"),
-    (False, "Not delivered - address not found"),
+    (False, "Not delivered - business closed"),
+    (False, "Not delivered - refused by client"),
 )
+"""Outcomes of a service at a customer, drawn uniformly: about one in four fails."""
+
+DEPOT_NAMES: tuple[str, ...] = ("Depot Alcântara", "Depot Olivais", "Depot Benfica")
+CUSTOMER_KINDS: tuple[str, ...] = (
+    "Padaria", "Farmácia", "Mercado", "Hotel", "Clínica", "Café", "Oficina", "Escola",
+    "Restaurante", "Livraria",
+)
+CUSTOMER_NAMES: tuple[str, ...] = (
+    "Central", "Estrela", "Aurora", "Tejo", "Lopes", "São João", "Bairro Alto", "Graça",
+)
+"""Customer sites are named ``kind name`` (``Farmácia Estrela``): 80 distinct names."""
+DEPOT_RADIUS_M = 150.0
+CUSTOMER_RADIUS_M = 80.0
 
 
 def form_submission(rng: random.Random, client: str) -> tuple[int, str, dict[str, object]]:

@@ -16,6 +16,7 @@ import orjson
 
 from simulator.config import Faults
 from simulator.ground_truth import GroundTruth
+from simulator.ids import vehicle_uid
 from simulator.wire import encode_frame
 
 MALFORMED_KINDS = (
@@ -49,6 +50,7 @@ class FaultInjector:
         self.faults = faults
         self.truth = truth
         self.rng = random.Random(f"{seed}/faults")
+        self.seed = seed
         self.held: list[tuple[float, int, OutFrame]] = []
         self._seq = 0
 
@@ -111,7 +113,7 @@ class FaultInjector:
         return OutFrame(frame.emit, payload, f"malformed_{kind}", text)
 
     def _unknown(self, emit: float) -> OutFrame:
-        uid = 1001 + self.rng.randrange(5)
+        uid = vehicle_uid(self.seed, self.rng.randrange(5))
         variant = self.rng.randrange(3)
         if variant == 0:
             body = {"uid": uid, "params": {"type": "geofence", "zone": "Depot", "status": 1}}

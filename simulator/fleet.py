@@ -1,7 +1,8 @@
 """The simulated fleet: N seeded vehicles merged into one stream ordered by server time.
 
 Pure and deterministic: the same seed, start time and vehicle count give the same messages,
-whatever the wall clock says. Vehicle ``i`` behaves the same whatever the fleet size.
+whatever the wall clock says. Vehicle ``i`` behaves the same whatever the fleet size. Uids
+and vids come from the seed (``ids``), so two fleets never share a vehicle.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import time
 from collections.abc import Iterator
 
 from simulator.ground_truth import GroundTruth
+from simulator.ids import MAX_VEHICLES, fleet_block
 from simulator.messages import Message
+from simulator.places import fleet_places
 from simulator.roads import RoadNetwork
 from simulator.vehicle import Vehicle, VehicleProfile
 
@@ -38,19 +41,23 @@ class Fleet:
 
     def __init__(self, vehicles: int, seed: int, start: float,
                  truth: GroundTruth | None = None, deadline: float | None = None) -> None:
-        if vehicles < 1:
-            raise ValueError("a fleet needs at least one vehicle")
+        if not 1 <= vehicles <= MAX_VEHICLES:
+            raise ValueError(f"a fleet has 1 to {MAX_VEHICLES} vehicles")
+        fleet_block(seed)  # refuses a seed outside the id blocks
         self.seed = seed
         self.start = start
         self.truth = truth if truth is not None else GroundTruth(seed, start)
         self.roads = RoadNetwork.build(random.Random(f"{seed}/roads"))
+        self.places = fleet_places(self.roads)
+        self.truth.places = self.places
+        by_node = {place.node: place for place in self.places}
         self.vehicles: list[Vehicle] = []
         self._deadline = deadline
         for index in range(vehicles):
             check_deadline(deadline)
             rng = random.Random(f"{seed}/vehicle/{index}")
-            profile = VehicleProfile.make(index, rng, self.roads)
-            self.vehicles.append(Vehicle(profile, self.roads, rng, start, self.truth))
+            profile = VehicleProfile.make(seed, index, rng, self.roads)
+            self.vehicles.append(Vehicle(profile, self.roads, rng, start, self.truth, by_node))
         self.by_uid = {vehicle.profile.uid: vehicle for vehicle in self.vehicles}
 
     def messages(self) -> Iterator[Message]:

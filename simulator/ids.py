@@ -26,3 +26,48 @@ class IdMaker:
         self._counter = (self._counter + 1) & 0xFFFFFF
         return f"{int(t) & 0xFFFFFFFF:08x}{self._process}{self._counter & 0xFFFF:04x}"
 
+
+
+SEED_LIMIT = 10**12
+"""Seeds run from ``-SEED_LIMIT + 1`` to ``SEED_LIMIT``: every fleet gets its own id block."""
+MAX_VEHICLES = 100_000
+"""The most vehicles one fleet can have (the size of a fleet's id block)."""
+_BLOCK = 1_000_000
+_FIRST_UID = 1001
+_FIRST_VID = 800_000
+
+
+def fleet_block(seed: int) -> int:
+    """The id block of a seed: ``seed - 1`` for seeds from 1, above all of those for the rest.
+
+    Distinct seeds get distinct blocks, so two fleets never share a uid or a vid; seed 1
+    keeps the block 0 (uids 1001, 1002, ...).
+    """
+    if not -SEED_LIMIT < seed <= SEED_LIMIT:
+        raise ValueError(f"the seed must be between {-SEED_LIMIT + 1} and {SEED_LIMIT}")
+    return seed - 1 if seed >= 1 else SEED_LIMIT - seed
+
+
+def vehicle_uid(seed: int, index: int) -> int:
+    """The device (unit) id of vehicle ``index`` of the fleet of ``seed``."""
+    _check_index(index)
+    return fleet_block(seed) * _BLOCK + _FIRST_UID + index
+
+
+def vehicle_vid(seed: int, index: int) -> int:
+    """The vehicle id of vehicle ``index`` of the fleet of ``seed``."""
+    _check_index(index)
+    return fleet_block(seed) * _BLOCK + _FIRST_VID + index
+
+
+def seed_of_vid(vid: int) -> int | None:
+    """The seed whose fleet has vehicle id ``vid``, or None when no fleet has it."""
+    block, rest = divmod(vid, _BLOCK)
+    if not _FIRST_VID <= rest < _FIRST_VID + MAX_VEHICLES or block > 2 * SEED_LIMIT:
+        return None
+    return block + 1 if block < SEED_LIMIT else SEED_LIMIT - block
+
+
+def _check_index(index: int) -> None:
+    if not 0 <= index < MAX_VEHICLES:
+        raise ValueError(f"a fleet has at most {MAX_VEHICLES} vehicles")

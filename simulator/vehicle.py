@@ -1,13 +1,16 @@
 """One simulated vehicle: its tracking device and its driver's app, as a stream of messages.
 
 A vehicle alternates trips and parks. A trip is ignition on, a warm-up idle, a route over
-the street grid at street speeds with red-light stops, arrival, a short idle and ignition
-off. A park is a service stop (door opened, service delivered, maybe a form or a text) or a
-break at the depot. The device logs a record every 10 s while the ignition is on (every
-15 min when parked) and uploads a batch every 30 s; the socket shows only the batch's last
-record with its ``total``, so only that record is built. Sometimes the device goes silent
-(no coverage) and, when it comes back, uploads everything at once: one batch and the late
-events.
+the street grid at street speeds with red-light stops, arrival, an idle (sometimes minutes
+long, waiting at the customer with the engine running) and ignition off. A park is a
+service stop at a named customer (door opened, service delivered or failed, maybe a form
+or a text) or a break at a depot. Every fifth vehicle speeds on the expressways. The
+driver on duty follows a shift roster (``drivers``). The device logs a record every 10 s
+while the ignition is on (every 15 min when parked) and uploads a batch every 30 s; the
+socket shows only the batch's last record with its ``total``, so only that record is
+built. Sometimes the device goes silent (no coverage) and, when it comes back, uploads
+everything at once: one batch and the late events; one vehicle of each fleet goes silent
+in the middle of a trip for more than an hour.
 
 Positions come from straight legs between intersections driven at constant speed, so speed,
 heading and odometer (metres) agree exactly with the positions.
@@ -22,10 +25,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from simulator import catalog
+from simulator import catalog, drivers
 from simulator.catalog import DeviceEventKind
-from simulator.ground_truth import GroundTruth
-from simulator.ids import IdMaker
+from simulator.ground_truth import OVERSPEED_KMH, GroundTruth
+from simulator.ids import IdMaker, vehicle_uid, vehicle_vid
 from simulator.messages import (
     ConnectionChange,
     DeviceEvent,
@@ -38,11 +41,21 @@ from simulator.messages import (
     RecordsBatch,
     ServiceVisit,
 )
-from simulator.roads import RoadNetwork
+from simulator.places import Place
+from simulator.roads import EXPRESSWAY_KMH, RoadNetwork
 
 MOVING_LOG_S = 10.0
 PARKED_LOG_S = 900.0
 RECORDS_PER_UPLOAD = 3
+SPEEDER_FACTOR = (1.08, 1.38)
+"""A speeder drives the expressways at this share of their limit (above 120 km/h at times)."""
+CUSTOMER_IDLE_SHARE = 0.25
+"""Share of customer arrivals where the driver waits minutes with the engine running."""
+LONG_SILENCE_VEHICLE = 1
+"""The vehicle (index) whose device goes silent mid-trip for more than an hour."""
+LONG_SILENCE_AFTER_S = 1800.0
+"""It goes silent on its first trip starting this long after the fleet's start."""
+LONG_SILENCE_S = (4500.0, 6600.0)
 
 
 def _io_snapshot(levels: dict[int, int]) -> dict[str, int]:
@@ -54,31 +67,35 @@ def _io_snapshot(levels: dict[int, int]) -> dict[str, int]:
 class VehicleProfile:
     """The fixed traits of one vehicle and its device."""
 
+    seed: int
     index: int
     uid: int
     vid: int
     has_ignition: bool
     has_can: bool
     has_door: bool
-    driver_card: str
     depot: int
     speed_factor: float
     silence_rate: float
+    speeder: bool
 
     @classmethod
-    def make(cls, index: int, rng: random.Random, roads: RoadNetwork) -> VehicleProfile:
-        """Profile ``index``; every fifth vehicle has no ignition input wired."""
+    def make(cls, seed: int, index: int, rng: random.Random,
+             roads: RoadNetwork) -> VehicleProfile:
+        """Profile ``index`` of the fleet of ``seed``; every fifth vehicle has no ignition
+        input wired, another fifth speeds on expressways."""
         return cls(
+            seed=seed,
             index=index,
-            uid=1001 + index,
-            vid=823000 + 397 * index + rng.randrange(100),
+            uid=vehicle_uid(seed, index),
+            vid=vehicle_vid(seed, index),
             has_ignition=index % 5 != 2,
             has_can=index % 3 != 1,
             has_door=index % 2 == 0,
-            driver_card=f"{rng.randrange(10**13):016d}",
             depot=roads.depots[index % len(roads.depots)],
             speed_factor=rng.uniform(0.8, 1.0),
             silence_rate=0.3 if index % 6 == 4 else 0.05,
+            speeder=index % 5 == 3,
         )
 
 
@@ -112,9 +129,10 @@ class Vehicle:
     """The message stream of one vehicle, planned activity by activity from its own seed."""
 
     def __init__(self, profile: VehicleProfile, roads: RoadNetwork, rng: random.Random,
-                 start: float, truth: GroundTruth) -> None:
+                 start: float, truth: GroundTruth, places: dict[int, Place]) -> None:
         self.profile = profile
         self.roads = roads
+        self.places = places
         self.rng = rng
         self.truth = truth
         self.ids = IdMaker(rng)
@@ -140,6 +158,11 @@ class Vehicle:
             io: ([start], [level]) for io, level in self.levels.items()
         }
         self.card_in = True
+        self.driver_card = drivers.driver_card(
+            profile.seed, drivers.driver_number(profile.index, self.t))
+        self.visit: dict | None = None
+        self.overspeed: dict | None = None
+        self.long_silence_due = profile.index == LONG_SILENCE_VEHICLE
         self.legs: list[_Leg] = []
         self.leg_index = 0
         self.unsent = 0
@@ -152,6 +175,7 @@ class Vehicle:
         truth.vehicles.append({
             "uid": profile.uid, "vid": profile.vid, "has_ignition": profile.has_ignition,
             "has_can": profile.has_can, "has_door": profile.has_door,
+            "speeder": profile.speeder, "depot": places[profile.depot].name,
         })
 
     # The stream -----------------------------------------------------------------------
@@ -188,7 +212,7 @@ class Vehicle:
     def _plan_next(self) -> None:
         rng = self.rng
         if self.services_since_break >= rng.randint(3, 6):
-            self._trip(self.profile.depot)
+            self._trip(self.profile.depot, at_client=False)
             self._park(rng.uniform(1800, 3600), at_client=False)
             self.services_since_break = 0
             if self.fuel < 50:
@@ -197,36 +221,53 @@ class Vehicle:
         target = self.node
         while self.roads.distance_m(self.node, target) < 1500:
             target = rng.choice(self.roads.customers)
-        self._trip(target)
+        self._trip(target, at_client=True)
         self._park(rng.uniform(360, 1500), at_client=True)
         self.services_since_break += 1
 
-    def _maybe_go_silent(self, t0: float, t1: float) -> None:
+    def _maybe_go_silent(self, t0: float, t1: float, trip: tuple[float, float] | None) -> None:
         rng = self.rng
         if self.silences and self.silences[-1].end > t0:
+            return
+        if trip is not None and self.long_silence_due and t0 >= self.start + LONG_SILENCE_AFTER_S:
+            moving = [leg for leg in self.legs if leg.speed_kmh > 0]
+            leg = moving[len(moving) // 2]
+            self.long_silence_due = False
+            self._go_silent(rng.uniform(leg.t0, leg.t1), rng.uniform(*LONG_SILENCE_S), trip)
             return
         if rng.random() >= self.profile.silence_rate:
             return
         start = rng.uniform(t0, t1)
         length = rng.uniform(4200, 6000) if rng.random() < 0.15 else rng.uniform(120, 2400)
+        self._go_silent(start, length, trip)
+
+    def _go_silent(self, start: float, length: float, trip: tuple[float, float] | None) -> None:
         silence = _Silence(start, start + length)
         self.silences.append(silence)
-        detect = rng.uniform(60, 180)
+        detect = self.rng.uniform(60, 180)
         if detect < length:
             self._push(ConnectionChange(start + detect, self.profile.uid, False, 0))
+        in_trip = trip is not None and trip[0] <= start < trip[1]
         self.truth.silent_periods.append({
             "uid": self.profile.uid, "vid": self.profile.vid, "from": start,
-            "until": start + length,
+            "until": start + length, "mid_trip": in_trip,
+            "moving": in_trip and any(leg.t0 <= start < leg.t1 and leg.speed_kmh > 0
+                                      for leg in self.legs),
         })
 
-    def _trip(self, target: int) -> None:
+    def _trip(self, target: int, at_client: bool) -> None:
         rng, profile = self.rng, self.profile
         # Ignition events are stamped at whole seconds; starting at the next whole second keeps
         # every record logged before the trip (up to self.t) ahead of the ignition-on event.
         t_on = float(math.floor(self.t) + 1)
         self.card_in = rng.random() < 0.9
+        self.driver_card = drivers.driver_card(profile.seed,
+                                               drivers.driver_number(profile.index, t_on))
         steps = self.roads.route(self.node, target)
-        warmup = rng.uniform(20, 120) if profile.has_ignition else 0.0
+        warmup = 0.0
+        if profile.has_ignition:
+            # A cold engine warms up for minutes now and then.
+            warmup = rng.uniform(180, 420) if rng.random() < 0.15 else rng.uniform(20, 120)
         odo_start = self.odo
         legs: list[_Leg] = []
         t = t_on
@@ -238,11 +279,15 @@ class Vehicle:
         odo = self.odo
         max_speed = 0
         light_stops = 0
-        idle_s = warmup
+        speeding = profile.speeder
         for number, (_, edge) in enumerate(steps):
             lat1, lon1 = self.roads.lats[edge.to], self.roads.lons[edge.to]
             heading = edge.heading
-            speed = round(edge.speed_limit_kmh * profile.speed_factor * rng.uniform(0.85, 1.05))
+            limit = edge.speed_limit_kmh
+            if speeding and limit >= EXPRESSWAY_KMH:
+                speed = round(limit * rng.uniform(*SPEEDER_FACTOR))
+            else:
+                speed = round(limit * profile.speed_factor * rng.uniform(0.85, 1.05))
             duration = edge.length_m / (speed / 3.6)
             legs.append(_Leg(t, t + duration, lat, lon, lat1, lon1, speed, heading, odo,
                              edge.length_m))
@@ -257,18 +302,23 @@ class Vehicle:
                     light_stops += 1
                 elif profile.has_ignition and rng.random() < 0.02:
                     wait = rng.uniform(180, 420)
-                    idle_s += wait
                 if wait:
                     legs.append(_Leg(t, t + wait, lat, lon, lat, lon, 0.0, heading, odo, 0.0))
                     t += wait
         arrival = t
-        end_idle = rng.uniform(10, 90) if profile.has_ignition else 0.0
-        if end_idle:
+        end_idle = 0.0
+        if profile.has_ignition:
+            end_idle = (rng.uniform(180, 600) if at_client and rng.random() < CUSTOMER_IDLE_SHARE
+                        else rng.uniform(10, 90))
             legs.append(_Leg(t, t + end_idle, lat, lon, lat, lon, 0.0, legs[-1].heading, odo, 0.0))
-            idle_s += end_idle
         t_off = float(math.ceil(arrival + end_idle))  # a whole second, like its ignition event
         self.legs, self.leg_index = legs, 0
-        self._maybe_go_silent(t_on, t_off)
+        trip_start = t_on if profile.has_ignition else motion_start
+        trip_end = t_off if profile.has_ignition else arrival
+        if self.visit is not None:
+            self.visit["left_at"] = trip_start
+        self._maybe_go_silent(t_on, t_off, (trip_start, trip_end))
+        idle_s = self._record_idle(legs, t_on, t_off) if profile.has_ignition else 0.0
 
         plan: list[tuple[float, int, tuple]] = self._reconnect_plan(t_on, t_off)
         if profile.has_ignition:
@@ -302,8 +352,8 @@ class Vehicle:
         self.truth.trips.append({
             "vid": profile.vid, "uid": profile.uid,
             "detection": "ignition" if profile.has_ignition else "motion",
-            "start": t_on if profile.has_ignition else motion_start,
-            "end": t_off if profile.has_ignition else arrival,
+            "start": trip_start,
+            "end": trip_end,
             "motion_start": motion_start, "arrival": arrival,
             "start_lat": legs[0].lat0, "start_lon": legs[0].lon0,
             "end_lat": lat, "end_lon": lon,
@@ -311,14 +361,38 @@ class Vehicle:
             "odometer_delta_m": round(odo) - round(odo_start),
             "distance_m": round(odo - odo_start, 1),
             "max_speed_kmh": max_speed, "light_stops": light_stops, "idle_s": round(idle_s, 1),
-            "driver_card": profile.driver_card if (profile.has_can and self.card_in) else None,
+            "driver_card": self.driver_card if (profile.has_can and self.card_in) else None,
         })
+        place = self.places[target]
+        self.visit = {"vid": profile.vid, "uid": profile.uid, "place": place.name,
+                      "kind": place.kind, "arrived_at": trip_end, "left_at": None}
+        self.truth.place_visits.append(self.visit)
         self.t = t_off
+
+    def _record_idle(self, legs: list[_Leg], t_on: float, t_off: float) -> float:
+        """Note the trip's idle periods (ignition on, standing) in the truth; their seconds.
+
+        Every leg in motion is far above 5 km/h, so idle is exactly the time outside them.
+        """
+        periods = self.truth.idle_periods
+        vid = self.profile.vid
+        idle = 0.0
+        since = t_on
+        for leg in legs:
+            if leg.speed_kmh > 0:
+                if leg.t0 > since:
+                    periods.append((vid, since, leg.t0))
+                    idle += leg.t0 - since
+                since = leg.t1
+        if t_off > since:
+            periods.append((vid, since, t_off))
+            idle += t_off - since
+        return idle
 
     def _park(self, duration: float, at_client: bool) -> None:
         rng = self.rng
         t0, t1 = self.t, self.t + duration
-        self._maybe_go_silent(t0, t1)
+        self._maybe_go_silent(t0, t1, None)
         plan: list[tuple[float, int, tuple]] = self._reconnect_plan(t0, t1)
         tick = t0 + PARKED_LOG_S
         while tick < t1:
@@ -400,6 +474,7 @@ class Vehicle:
         if self.unsent and self.last_logged is not None:
             self._push(RecordsBatch(back + self.rng.uniform(1.5, 3.0), self.profile.uid,
                                     self.unsent, self.last_logged))
+            self._sent(self.last_logged)
             self.unsent = 0
 
     def _device_emit_time(self, tmx: float, low: float, high: float) -> float:
@@ -437,8 +512,7 @@ class Vehicle:
                 rpm = int(1100 + 18 * speed + 200 * jitter) if speed else int(750 + 150 * jitter)
             engine_s = self.engine_s + (t - self.ignition_since if self.ignition_since else 0.0)
             fuel = max(1, int(self.fuel - (odo - self.odo) / 4000))
-            eco = Eco(rpm, int(engine_s // 3600), fuel,
-                      self.profile.driver_card if self.card_in else None)
+            eco = Eco(rpm, int(engine_s // 3600), fuel, self.driver_card if self.card_in else None)
         alt = int(45 + 35 * math.sin(lat * 250) + 25 * math.cos(lon * 310))
         satellites = 7 + int(self.rng.random() * 10)
         return Record(t, self.profile.vid, lat, lon, speed, heading, round(odo), satellites, alt,
@@ -455,7 +529,23 @@ class Vehicle:
         if self._silence_at(t) is None:
             self._push(RecordsBatch(t + self.rng.uniform(0.2, 1.5), self.profile.uid,
                                     self.unsent, self.last_logged))
+            self._sent(self.last_logged)
             self.unsent = 0
+
+    def _sent(self, record: Record) -> None:
+        """Follow overspeed episodes over the records the device sends, in ``tmx`` order."""
+        episode = self.overspeed
+        if record.speed_kmh > OVERSPEED_KMH:
+            if episode is None:
+                episode = self.overspeed = {
+                    "vid": self.profile.vid, "uid": self.profile.uid, "start": record.tmx,
+                    "end": None, "records": [],
+                }
+                self.truth.overspeed_episodes.append(episode)
+            episode["records"].append((record.tmx, record.speed_kmh))
+        elif episode is not None:
+            episode["end"] = record.tmx
+            self.overspeed = None
 
     def _io_change(self, t: float, io: int, level: int) -> None:
         t = float(int(t))
@@ -479,6 +569,7 @@ class Vehicle:
                           self.ids.object_id(emit), catalog.IO_EVENT_EIDS[(io, level)], io, level,
                           self._address())
         self._push(message)
+        self._sent(record)
         self.truth.io_changes.append({
             "vid": self.profile.vid, "uid": self.profile.uid, "io": io, "tmx": t,
             "from_value": previous, "to_value": level, "emitted": emit,
@@ -495,6 +586,7 @@ class Vehicle:
                               self.ids.object_id(emit), catalog.DEVICE_EVENT_EIDS[kind], kind,
                               self._address())
         self._push(message)
+        self._sent(record)
         self.truth.device_events.append({
             "vid": self.profile.vid, "uid": self.profile.uid, "kind": kind.value, "tmx": t,
             "emitted": emit, "event_id": message.event_id,
@@ -515,7 +607,7 @@ class Vehicle:
 
     def _form(self, t: float) -> None:
         t = float(int(t))
-        eid, name, fields = catalog.form_submission(self.rng, self.rng.choice(catalog.CLIENTS))
+        eid, name, fields = catalog.form_submission(self.rng, self.places[self.node].name)
         lat, lon, *_ = self._kinematics(t)
         emit = t + self.rng.uniform(0.5, 40.0)
         self._push(FormSubmission(emit, self.profile.uid, t, lat, lon, eid, name, fields))
@@ -535,7 +627,7 @@ class Vehicle:
         self.truth.services.append({
             "uid": self.profile.uid, "vid": self.profile.vid, "tmx": t, "emitted": emit,
             "service_event_id": event_id, "service_id": service_id, "delivered": delivered,
-            "message": text,
+            "message": text, "place": self.places[self.node].name,
         })
 
     def _address(self) -> str:

@@ -8,7 +8,8 @@ prints a summary checked against the simulator's ground truth.
 
 Every stage runs as its own process, exactly as a user would start it, so the demo proves
 the command line as much as the code. A second run continues the simulated clock where the
-previous one stopped and adds to the same lake and warehouse.
+previous one stopped and adds to the same lake and warehouse. A data directory holds one
+fleet: the demo refuses one that holds another seed's fleet, or data no demo run made.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class DemoSettings:
     skip_airflow: bool = False
 
 
+FLEET_FILE = "fleet.json"
+"""``DATA/state/demo/fleet.json``: the seed of the fleet whose data the directory holds."""
+
+
 @dataclass
 class DemoState:
     """What earlier demo runs left behind (``DATA/state/demo/runs.json``)."""
@@ -82,6 +87,57 @@ class DemoState:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"runs": self.runs}, indent=2), encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+def check_fleet(layout: DataLayout, state: DemoState, seed: int) -> None:
+    """Refuse a data directory that holds another fleet than the one of ``seed``.
+
+    Two fleets in one lake would merge their vehicles' data; the demo's own earlier runs
+    (``fleet.json``, ``runs.json``) name their seed, and a lake without them was made by
+    something else (``trackit ingest`` on another simulator, say).
+    """
+    root = layout.root
+    marker = state.path.parent / FLEET_FILE
+    seeds = {run.get("seed") for run in state.runs}
+    if marker.exists():
+        seeds.add(_read_json(marker).get("seed"))
+    seeds.discard(None)
+    if not seeds and not _holds_pipeline_data(layout):
+        return
+    if seeds == {seed}:
+        return
+    fix = f"use another --data, or delete {root} to start over"
+    others = sorted(str(other) for other in seeds - {seed}) or _ground_truth_seeds(root, seed)
+    if others:
+        raise TrackitError(f"{root} holds the data of another simulated fleet (seed "
+                           f"{', '.join(others)}; this demo runs seed {seed}); {fix}")
+    raise TrackitError(f"{root} holds pipeline data that no demo run made (another fleet's, "
+                       f"perhaps); {fix}")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _holds_pipeline_data(layout: DataLayout) -> bool:
+    if layout.warehouse.exists():
+        return True
+    return any(next(folder.rglob("*.parquet"), None) is not None
+               for folder in (layout.raw, layout.core) if folder.is_dir())
+
+
+def _ground_truth_seeds(root: Path, seed: int) -> list[str]:
+    """Seeds other than ``seed`` named by simulator ground-truth files at the top of ``root``."""
+    seeds = set()
+    for path in root.glob("*.json"):
+        truth = _read_json(path)
+        if "seed" in truth and "vehicles" in truth and truth["seed"] != seed:
+            seeds.add(str(truth["seed"]))
+    return sorted(seeds)
 
 
 def _free_port() -> int:
@@ -144,7 +200,9 @@ class Demo:
 
     def run(self) -> int:
         s = self.settings
+        check_fleet(self.layout, self.state, s.seed)
         self.demo_dir.mkdir(parents=True, exist_ok=True)
+        (self.demo_dir / FLEET_FILE).write_text(json.dumps({"seed": s.seed}), encoding="utf-8")
         start = self.state.next_start()
         seconds = s.minutes * 60
         simulated_end = start + timedelta(seconds=seconds * s.speedup)
@@ -216,6 +274,9 @@ class Demo:
             finally:
                 _stop(simulator)
         self.say("  ingest stopped cleanly; simulator stopped")
+        places = ground_truth.parent / "places.csv"
+        if places.exists():
+            self.say(f"  named places (depots, customers; name,lat,lon,radius_m): {places}")
 
     def _watch(self, ingest: subprocess.Popen[bytes], seconds: float, ground_truth: Path,
                ingest_log: Path) -> None:

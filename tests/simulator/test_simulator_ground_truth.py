@@ -35,7 +35,7 @@ def test_every_closed_trip_has_odometer_delta_equal_to_its_distance(run) -> None
     for trip in closed:
         assert trip["odometer_delta_m"] == trip["odometer_end_m"] - trip["odometer_start_m"]
         assert abs(trip["odometer_delta_m"] - trip["distance_m"]) <= 1
-        assert trip["distance_m"] >= 1000
+        assert trip["distance_m"] >= 300  # at least one street (depot trips can be short)
         assert trip["distance_m"] >= haversine_m(trip["start_lat"], trip["start_lon"],
                                                  trip["end_lat"], trip["end_lon"])
 
@@ -89,7 +89,7 @@ def test_positions_speeds_and_odometer_agree_between_records(run) -> None:
             seconds = parse_iso(b["tmx"]) - parse_iso(a["tmx"])
             assert odometer >= 0
             assert moved <= odometer + 2  # a path is never shorter than the chord
-            assert odometer <= seconds * 100 / 3.6 + 2  # never faster than 100 km/h
+            assert odometer <= seconds * 140 / 3.6 + 2  # never faster than 140 km/h
             checked += 1
         moving = [r for r in records if r["gsp"] > 0]
         assert all(0 <= r["hdg"] < 360 for r in moving)

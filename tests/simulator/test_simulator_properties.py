@@ -33,4 +33,4 @@ def test_any_fleet_is_ordered_consistent_and_alternating(seed: int, vehicles: in
         record = getattr(message, "last", None) or getattr(message, "record", None)
         if record is not None:
             assert record.odometer_m >= 0 and 0 <= record.heading < 360
-            assert 0 <= record.speed_kmh <= 100
+            assert 0 <= record.speed_kmh <= 140

@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol.messages import driver_message_command, getio_command
 from simulator import start_simulator
+from simulator.ids import vehicle_uid
 
 MANUAL_TYPES = {
     "records", "event/io", "event/event", "connection", "cmd-status", "cmd-parsed",
@@ -91,14 +92,18 @@ async def test_commands_before_auth_close_the_socket() -> None:
             assert ws.close_code == 1008
 
 
+UIDS_SEED_3 = [vehicle_uid(3, index) for index in range(5)]
+
+
 async def test_client_receives_every_message_type_and_command_replies_in_order() -> None:
     async with start_simulator(vehicles=12, speedup=float("inf"), start=START,
                                seed=3) as sim:
         ws, _ = await connect(sim.ws_url, sim.user_id, sim.sessid)
-        for uid in range(1001, 1006):  # a device may be silent right now: ask several
+        for uid in UIDS_SEED_3:  # a device may be silent right now: ask several
             await ws.send(json.dumps(getio_command(uid, f"GETIO{uid:020d}")))
         await ws.send(json.dumps(driver_message_command(
-            1002, "Please call the office", sim.user_id, "John Doe", "GUID00000000000000000001")))
+            UIDS_SEED_3[1], "Please call the office", sim.user_id, "John Doe",
+            "GUID00000000000000000001")))
         seen: set[str] = set()
         statuses_done = False
 
@@ -115,7 +120,7 @@ async def test_client_receives_every_message_type_and_command_replies_in_order()
     assert seen >= MANUAL_TYPES, MANUAL_TYPES - seen
 
     answered = 0
-    for uid in range(1001, 1006):
+    for uid in UIDS_SEED_3:
         replies = [f["params"] for f in frames
                    if f["uid"] == uid and f["params"]["type"] in {"cmd-status", "cmd-parsed"}]
         assert replies[0] == {"type": "cmd-status", "id": f"GETIO{uid:020d}",

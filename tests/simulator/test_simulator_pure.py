@@ -48,8 +48,9 @@ def test_getio_replies_with_the_inputs_the_ground_truth_says() -> None:
 
 
 def test_driver_message_statuses_come_in_order_with_one_id_and_scaled_delays() -> None:
-    _, commands = desk(message_failure_rate=0.0, message_read_rate=1.0, scale=2.0)
-    command = driver_message_command(1001, "hello", 42, "Ops", "G" * 25)
+    fleet, commands = desk(message_failure_rate=0.0, message_read_rate=1.0, scale=2.0)
+    uid = fleet.vehicles[0].profile.uid
+    command = driver_message_command(uid, "hello", 42, "Ops", "G" * 25)
     replies = [r for r in commands.handle(command, START + 7000)
                if isinstance(r, MessageStatusUpdate)]
     assert [r.txs for r in replies] == [0, 1, 3, 4, 5]
@@ -61,8 +62,9 @@ def test_driver_message_statuses_come_in_order_with_one_id_and_scaled_delays() -
 
 
 def test_driver_message_failures_end_in_txs_2() -> None:
-    _, commands = desk(message_failure_rate=1.0)
-    replies = commands.handle(driver_message_command(1001, "x", 42, "Ops", "G" * 25), START)
+    fleet, commands = desk(message_failure_rate=1.0)
+    uid = fleet.vehicles[0].profile.uid
+    replies = commands.handle(driver_message_command(uid, "x", 42, "Ops", "G" * 25), START)
     assert [r.txs for r in replies] == [MessageStatus.NOT_PROCESSED, MessageStatus.BUFFERED,
                                         MessageStatus.ERROR]
 
