@@ -72,6 +72,8 @@ BAD_ARGUMENTS = [
     (["simulate", "--vehicles", "100000000"], "--vehicles"),
     (["simulate", "--vehicles", str(MAX_VEHICLES + 1)], "--vehicles"),
     (["simulate", "--vehicles", "0"], "--vehicles"),
+    (["simulate", "--seed", str(10**12 + 1)], "--seed"),
+    (["demo", "--seed", str(-10**12)], "--seed"),
     (["simulate", "--port", "70000"], "--port"),
     (["simulate", "--prebuild", "-1"], "--prebuild"),
     (["simulate", "--slow-consumer-bytes", "0"], "--slow-consumer-bytes"),
@@ -221,5 +223,9 @@ def test_data_to_create_on_a_read_only_mount_is_one_line(
     data = read_only_dir / "data"
     code, lines = run_with_data(argv, data, capsys)
     assert code == 1
-    assert lines == [f"trackit: error: cannot create data directory {data}: "
-                     "Read-only file system"]
+    if argv[0] in ("transform", "build"):  # they never create a data directory
+        assert lines == [f"trackit: error: data directory {data} does not exist "
+                         "(check --data / TRACKIT_DATA)"]
+    else:
+        assert lines == [f"trackit: error: cannot create data directory {data}: "
+                         "Read-only file system"]

@@ -25,6 +25,8 @@ INT64_MAX = 2**63 - 1
 # simulated second, far below what live generation sustains (~50k frames/s); 100,000 take
 # 46 s and 2.9 GB before their first frame.
 MAX_VEHICLES = 10_000
+# Seeds of the simulator: each seed's fleet has its own block of ids (simulator.ids).
+SEED_RANGE = (-10**12 + 1, 10**12)
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:

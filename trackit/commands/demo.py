@@ -6,6 +6,7 @@ import argparse
 
 from trackit.options import (
     MAX_VEHICLES,
+    SEED_RANGE,
     add_data_option,
     bounded_int,
     positive_number,
@@ -32,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="simulated seconds per wall second (default: 120)")
     parser.add_argument("--vehicles", type=bounded_int(1, MAX_VEHICLES), default=12,
                         metavar="N", help=f"fleet size, at most {MAX_VEHICLES:,} (default: 12)")
-    parser.add_argument("--seed", type=int, default=7, help="simulator seed (default: 7)")
+    parser.add_argument("--seed", type=bounded_int(*SEED_RANGE), default=7,
+                        help="simulator seed (default: 7)")
     parser.add_argument("--skip-airflow", action="store_true",
                         help="stop after ingest (no DAG run)")
     parser.set_defaults(handler=run)

@@ -18,6 +18,7 @@ from protocol.messages import AUTH_PATH, AUTHORIZATION_ENV, SESSID_ENV
 from trackit.options import (
     INT64_MAX,
     MAX_VEHICLES,
+    SEED_RANGE,
     bounded_int,
     device_id,
     fraction,
@@ -75,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--vehicles", type=bounded_int(1, MAX_VEHICLES), default=20, metavar="N",
                         help=f"fleet size, at most {MAX_VEHICLES:,} (about 5 s and 300 MB to "
                              "start at the maximum) (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
+    parser.add_argument("--seed", type=bounded_int(*SEED_RANGE), default=1,
+                        help="random seed (default %(default)s)")
     parser.add_argument("--speedup", type=_speedup, default=1.0,
                         help="simulated seconds per wall second, or 'max' (default 1)")
     parser.add_argument("--start", type=_start, metavar="TIME",
