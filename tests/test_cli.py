@@ -43,7 +43,7 @@ def test_help_shows_every_default_that_does_something(command: str) -> None:
     parser = subcommands()[command]
     silent = [
         action.option_strings[-1] for action in parser._actions
-        if action.default not in (None, False, 0, argparse.SUPPRESS)
+        if action.default not in (None, False, 0, [], argparse.SUPPRESS)
         and "default" not in (action.help or "")
     ]
     assert silent == []
