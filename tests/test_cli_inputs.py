@@ -8,12 +8,11 @@ errors ``trackit: error: ...`` (exit 1). The read-only cases mount a read-only t
 from __future__ import annotations
 
 import math
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tmpfs import mounted_tmpfs
 
 from trackit.cli import build_parser, main
 from trackit.options import MAX_VEHICLES
@@ -196,16 +195,8 @@ def test_report_on_proc_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.fixture
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     """An empty directory on a read-only tmpfs."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a tmpfs")
-    mount = tmp_path / "read-only"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
-                   check=True)
-    try:
+    with mounted_tmpfs(tmp_path / "read-only", "1m", read_only=True) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 @pytest.mark.parametrize("argv", WRITING_COMMANDS, ids=lambda a: a[0])

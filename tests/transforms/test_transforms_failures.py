@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import T0, manual_examples, read_table, write_raw_file
+from tmpfs import fill, mounted_tmpfs
 
 from lake.layout import DataLayout
 from transforms.batch import substitute_seq
@@ -197,27 +198,8 @@ def test_the_leftovers_of_a_run_killed_while_publishing_are_removed(tmp_path: Pa
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 32 MB tmpfs mounted for the test (root only)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a tmpfs")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)], check=True)
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "32m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(disk: Path, leave_bytes: int) -> Path:
-    """A file taking all the free space of ``disk`` but ``leave_bytes``."""
-    filler = disk / "filler"
-    stat = os.statvfs(disk)
-    remaining = max(stat.f_bavail * stat.f_frsize - leave_bytes, 0)
-    chunk = b"\0" * (1 << 20)
-    with open(filler, "wb") as out:
-        while remaining > 0:
-            remaining -= out.write(chunk[: min(len(chunk), remaining)])
-    return filler
 
 
 def test_a_full_disk_is_one_line_and_a_rerun_after_freeing_space_completes(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tmpfs import fill, mounted_tmpfs
 
 from lake.layout import DataLayout
 from warehouse.database import builder_path
@@ -216,29 +217,8 @@ def test_a_corrupt_core_file_is_named_with_what_to_do(tmp_path: Path, damage) ->
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 MB tmpfs mounted for the test (root only)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a tmpfs")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "64m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(disk: Path, leave_bytes: int) -> Path:
-    """A file taking all the free space of ``disk`` but ``leave_bytes``."""
-    filler = disk / "filler"
-    stat = os.statvfs(disk)
-    free = stat.f_bavail * stat.f_frsize
-    with open(filler, "wb") as out:
-        out.truncate(0)
-        chunk = b"\0" * (1 << 20)
-        remaining = max(free - leave_bytes, 0)
-        while remaining > 0:
-            remaining -= out.write(chunk[: min(len(chunk), remaining)])
-    return filler
 
 
 @pytest.mark.parametrize("room", ["none", "builder only"])
