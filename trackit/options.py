@@ -116,57 +116,40 @@ def device_id(text: str) -> int:
     return value
 
 
-def positive_seconds(text: str) -> float:
-    """A finite duration above zero."""
-    value = float(_number(text, float, "a number of seconds"))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
-
-
-def non_negative_seconds(text: str) -> float:
-    """A finite duration, zero allowed."""
-    value = float(_number(text, float, "a number of seconds"))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def positive_number(text: str) -> float:
-    """A finite number above zero (minutes, hours, a speed-up)."""
-    value = float(_number(text, float, "a number"))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
-
-
-def non_negative_number(text: str) -> float:
-    """A finite number, zero allowed (a scale factor)."""
-    value = float(_number(text, float, "a number"))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def positive_up_to(high: float) -> Callable[[str], float]:
-    """A finite number in ``(0, high]``."""
+def number_in(low: float, high: float | None = None, *, above: bool = False,
+              kind: str = "a number") -> Callable[[str], float]:
+    """A finite number at least ``low`` (above it, with ``above``), at most ``high``."""
 
     def parse(text: str) -> float:
-        value = float(_number(text, float, "a number"))
-        if not 0 < value <= high:
-            raise argparse.ArgumentTypeError(f"must be above 0 and at most {high:g}, got {text}")
+        value = float(_number(text, float, kind))
+        if above and value <= low:
+            raise argparse.ArgumentTypeError(f"must be above {low:g}, got {text}")
+        if value < low:
+            floor = "negative" if low == 0 else f"below {low:g}"
+            raise argparse.ArgumentTypeError(f"must not be {floor}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {text}")
         return value
 
     parse.__name__ = "number"
     return parse
 
 
-def fraction(text: str) -> float:
-    """A share between 0 and 1 (a rate)."""
-    value = float(_number(text, float, "a number between 0 and 1"))
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, got {text}")
-    return value
+positive_number = number_in(0, above=True)
+"""A finite number above zero (minutes, hours, a speed-up)."""
+non_negative_number = number_in(0)
+"""A finite number, zero allowed (a scale factor)."""
+positive_seconds = number_in(0, above=True, kind="a number of seconds")
+"""A finite duration above zero."""
+non_negative_seconds = number_in(0, kind="a number of seconds")
+"""A finite duration, zero allowed (zero: off, or at once)."""
+fraction = number_in(0, 1, kind="a number between 0 and 1")
+"""A share between 0 and 1 (a rate)."""
+
+
+def positive_up_to(high: float) -> Callable[[str], float]:
+    """A finite number in ``(0, high]``."""
+    return number_in(0, high, above=True)
 
 
 # What argparse would take for an option but is a negative value: -10h, -6.5, -.5
