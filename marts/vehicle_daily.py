@@ -29,7 +29,7 @@ MART = Mart(
         touched_since="select min(window_start) - interval 2 day from trip_windows",
         touched_rows="day >= ($since at time zone $timezone)::date",
     ),
-    reads=("core.records", "marts.io_changes", "marts.trips", "marts.stops"),
+    reads=("core.records", "marts.io_state", "marts.trips", "marts.stops"),
     row_checks=(RowCheck("seen_in_order", "first_seen <= last_seen"),),
     reconciliations=(
         Reconciliation("vehicle_daily distance adds up its trips", """

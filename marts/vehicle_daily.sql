@@ -17,10 +17,9 @@ windows as (
 
 -- when each unit first reported a value of its ignition input
 first_ignition as (
-    select uid, min(changed_at) as first_ignition_at
-    from marts.io_changes
+    select uid, first_seen as first_ignition_at
+    from marts.io_state
     where io = $ignition_io
-    group by uid
 ),
 
 daily_records as (
