@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from warehouse_handmade import at, build, build_in_slices, drive, ignition, mart_rows, query, \
-    trips, write
+from warehouse_handmade import (
+    at,
+    build,
+    build_in_slices,
+    drive,
+    ignition,
+    mart_rows,
+    query,
+    trips,
+    write,
+)
 
 from warehouse.checks import check_warehouse
 
