@@ -12,11 +12,12 @@ MART = Mart(
         MartColumn("uid", "bigint", False),
         MartColumn("io", "integer", False),
         MartColumn("changed_at", "timestamptz", False),
-        MartColumn("from_value", "double", description="NULL: the first value seen of this "
-                   "input"),
+        MartColumn("from_value", "double", False, "the value before the change (the first "
+                   "value ever seen of an input is marts.io_state.first_value, not a change)"),
         MartColumn("to_value", "double", False),
-        MartColumn("previous_changed_at", "timestamptz"),
-        MartColumn("seconds_in_previous_state", "double", ge=0),
+        MartColumn("previous_changed_at", "timestamptz", False, "when from_value began: the "
+                   "previous change, or the first observation of the input"),
+        MartColumn("seconds_in_previous_state", "double", False, ge=0),
         MartColumn("source", "varchar", False, isin=("record_io", "io_event", "io_snapshot")),
     ),
     sql=read_sql(__file__),
@@ -32,6 +33,7 @@ MART = Mart(
     # its own rows too: a window continues from the last change stored before it
     reads=("core.record_io", "core.io_events", "core.io_snapshots", "marts.io_changes"),
     row_checks=(
-        RowCheck("a_change_changes_the_value", "from_value is null or from_value <> to_value"),
+        RowCheck("a_change_changes_the_value", "from_value <> to_value"),
+        RowCheck("after_the_previous_state_began", "changed_at >= previous_changed_at"),
     ),
 )

@@ -2,12 +2,16 @@
 --
 -- Inputs are merged from three sources: the io map of each record (core.record_io), the
 -- device's I/O events (core.io_events, one row per event id, so a duplicated event counts
--- once) and getio snapshots (core.io_snapshots). Repeating the same value is not a change.
--- The first value ever seen of an input opens its history: from_value is NULL there.
+-- once) and getio snapshots (core.io_snapshots). Repeating the same value is not a change,
+-- and neither is the first value ever seen of an input (marts.io_state.first_value): every
+-- row has a from_value. previous_changed_at is when from_value began: the previous change,
+-- or the first observation of the input.
 --
 -- $earliest_io_window_start (the minimum of io_windows.window_start) lets DuckDB skip old
--- row groups. Recomputed per (uid, io) from io_windows.window_start on, continuing from the last change
--- stored before it, so building hour by hour gives the rows of one build over everything.
+-- row groups. Recomputed per (uid, io) from io_windows.window_start on, continuing from the
+-- last change stored before it, or, when none is, from the input's observations before the
+-- window (all of one value, its first), so building hour by hour gives the rows of one
+-- build over everything.
 
 with
 
@@ -48,9 +52,38 @@ state_before_window as (
     group by c.uid, c.io
 ),
 
+-- no change stored before the window: the value the input had until then is its first,
+-- seen at its first observation (earlier observations all repeat it)
+unchanged_before_window as (
+    select w.uid, w.io, w.window_start
+    from windows as w
+    anti join state_before_window as s using (uid, io)
+),
+
+first_observation_before_window as (
+    select
+        o.uid, o.io,
+        arg_min(o.vid, o.tmx) as vid,
+        min(o.tmx) as tmx,
+        arg_min(o.value, o.tmx) as value
+    from (
+        select uid, vid, io, tmx, value from core.record_io where value is not null
+        union all
+        select uid, vid, io, tmx, level from core.io_events where level is not null
+        union all
+        select uid, null, io, tmx, level from core.io_snapshots where level is not null
+    ) as o
+    join unchanged_before_window as w
+        on o.uid = w.uid and o.io = w.io and o.tmx < w.window_start
+    group by o.uid, o.io
+),
+
 timeline as (
     select uid, vid, io, tmx, value, 'state_before_window' as source, 0 as ordinal
     from state_before_window
+    union all
+    select uid, vid, io, tmx, value, 'state_before_window' as source, 0 as ordinal
+    from first_observation_before_window
     union all
     select uid, vid, io, tmx, value, source, 1 as ordinal
     from observations
@@ -74,11 +107,13 @@ timeline_with_previous as (
                   rows between 1 following and unbounded following)
 ),
 
--- repeats of the same value are not changes (the stored state is kept as the anchor)
+-- repeats of the same value are not changes (the stored state is kept as the anchor), and
+-- the first value seen is not one either (it opens the history, as the anchor does)
 changes as (
-    select *
+    select *, row_number() over by_time = 1 as opens_history
     from timeline_with_previous
     where ordinal = 0 or value is distinct from previous_value
+    window by_time as (partition by uid, io order by tmx, ordinal, source, value)
 ),
 
 changes_with_previous as (
@@ -101,7 +136,7 @@ final as (
         epoch(tmx) - epoch(previous_changed_at) as seconds_in_previous_state,
         source
     from changes_with_previous
-    where ordinal = 1
+    where ordinal = 1 and not opens_history
 )
 
 select * from final

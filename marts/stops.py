@@ -30,7 +30,7 @@ MART = Mart(
         touched_rows="start_time >= $since",
     ),
     reads=("core.records", "core.record_io", "core.io_events", "core.io_snapshots",
-           "marts.trips", "marts.io_changes"),
+           "marts.trips", "marts.io_changes", "marts.io_state"),
     row_checks=(
         RowCheck("idle_within_stop", "idle_s is null or idle_s <= duration_s + 0.001"),
         RowCheck("open_flag_matches", "array_contains(flags, 'open') = is_open"),

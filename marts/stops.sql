@@ -97,6 +97,12 @@ ignition_changes as (
     from marts.io_changes
     where io = $ignition_io
       and uid in (select distinct uid from window_records)
+    union all
+    -- its first value, which holds from its first reading to its first change
+    select uid, first_seen, first_value
+    from marts.io_state
+    where io = $ignition_io
+      and uid in (select distinct uid from window_records)
 ),
 
 ignition_readings as (

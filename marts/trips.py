@@ -52,7 +52,7 @@ MART = Mart(
         touched_rows="start_time >= $since",
     ),
     reads=("core.records", "core.record_io", "core.io_events", "core.io_snapshots",
-           "marts.io_changes"),
+           "marts.io_changes", "marts.io_state"),
     row_checks=(
         RowCheck("ends_after_start", "end_time >= start_time"),
         RowCheck("open_flag_matches", "array_contains(flags, 'open') = is_open"),

@@ -24,10 +24,17 @@ window_records as (
     where r.tmx >= $earliest_window_start  -- lets DuckDB skip older row groups
 ),
 
--- value of the ignition input at each record, when known (as of the record's time)
+-- value of the ignition input at each record, when known (as of the record's time): its
+-- changes, and its first value from its first reading on
 ignition_changes as (
     select uid, changed_at, to_value
     from marts.io_changes
+    where io = $ignition_io
+      and uid in (select distinct uid from window_records)
+    union all
+    -- its first value, which holds from its first reading to its first change
+    select uid, first_seen, first_value
+    from marts.io_state
     where io = $ignition_io
       and uid in (select distinct uid from window_records)
 ),

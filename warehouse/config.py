@@ -6,8 +6,44 @@ threshold never means editing SQL.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict, dataclass, field
 from zoneinfo import ZoneInfo
+
+from lake.errors import TrackitError
+
+SPEED_LIMIT_ENV = "TRACKIT_SPEED_LIMIT_KMH"
+VEHICLE_SPEED_LIMITS_ENV = "TRACKIT_VEHICLE_SPEED_LIMITS"
+
+
+class WarehouseConfigError(TrackitError):
+    """A setting of the warehouse (from the environment or the caller) is not valid."""
+
+
+def _speed_limit_from_env() -> float:
+    text = os.environ.get(SPEED_LIMIT_ENV) or "120"
+    try:
+        return float(text)
+    except ValueError:
+        raise WarehouseConfigError(
+            f"${SPEED_LIMIT_ENV} is {text!r}, not a speed in km/h: set it to a number "
+            f"such as 120, or unset it") from None
+
+
+def parse_vehicle_speed_limits(text: str) -> dict[int, float]:
+    """``"17=90,23=100"`` → ``{17: 90.0, 23: 100.0}``; raises ``WarehouseConfigError``."""
+    limits: dict[int, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        vid, sep, limit = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError(item)
+            limits[int(vid)] = float(limit)
+        except ValueError:
+            raise WarehouseConfigError(
+                f"vehicle speed limits {text!r}: {item!r} is not vid=km/h (write them as "
+                f"'17=90,23=100', e.g. in ${VEHICLE_SPEED_LIMITS_ENV})") from None
+    return limits
 
 
 @dataclass(frozen=True)
@@ -43,9 +79,25 @@ class WarehouseConfig:
     """Reconciliation tolerance between a trip's distance and its odometer delta."""
     timezone: str = "UTC"
     """IANA zone of the local day of vehicle_daily."""
+    speed_limit_kmh: float = field(default_factory=_speed_limit_from_env)
+    """A record faster than this is above the limit (marts.overspeed); default
+    ``$TRACKIT_SPEED_LIMIT_KMH`` or 120."""
+    vehicle_speed_limits: str = field(
+        default_factory=lambda: os.environ.get(VEHICLE_SPEED_LIMITS_ENV, ""))
+    """Per-vehicle limits overriding ``speed_limit_kmh``: ``"vid=km/h,..."`` (``"17=90"``);
+    default ``$TRACKIT_VEHICLE_SPEED_LIMITS`` or none."""
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # raises ZoneInfoNotFoundError for an unknown zone
+        parse_vehicle_speed_limits(self.vehicle_speed_limits)
+        if not self.speed_limit_kmh > 0:
+            raise WarehouseConfigError(
+                f"speed limit {self.speed_limit_kmh!r} km/h: it must be above 0")
+
+    def speed_limit_for(self, vid: int) -> float:
+        """The speed limit of vehicle ``vid`` (its own, else ``speed_limit_kmh``)."""
+        return parse_vehicle_speed_limits(self.vehicle_speed_limits).get(
+            vid, self.speed_limit_kmh)
 
     def sql_parameters(self, names: set[str]) -> dict[str, object]:
         """The subset of this config a SQL statement refers to (DuckDB rejects extras)."""

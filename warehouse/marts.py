@@ -39,11 +39,14 @@ create or replace temp table message_windows (message_id varchar, guid varchar);
 IO_WINDOWS = """
 insert into io_windows
 select uid, io, min(tmx) from (
-    select uid, io, tmx from core.record_io where _load_id > $since_load_id
+    select uid, io, tmx from core.record_io
+    where _load_id > $since_load_id and value is not null
     union all
-    select uid, io, tmx from core.io_events where _load_id > $since_load_id
+    select uid, io, tmx from core.io_events
+    where _load_id > $since_load_id and level is not null
     union all
-    select uid, io, tmx from core.io_snapshots where _load_id > $since_load_id
+    select uid, io, tmx from core.io_snapshots
+    where _load_id > $since_load_id and level is not null
 )
 where uid is not null
 group by uid, io
@@ -63,14 +66,14 @@ new_records as (
     group by vid
 ),
 -- the ignition history of a unit changes from its io window on (the new I/O rows and
--- io_changes, which is small, map units to vehicles)
+-- io_state, which is small, map units to vehicles)
 new_ignition as (
     select c.vid, min(w.window_start) as first_new_tmx
     from io_windows as w
     join (
         select uid, vid from core.record_io where _load_id > $since_load_id
         union select uid, vid from core.io_events where _load_id > $since_load_id
-        union select uid, vid from marts.io_changes where io = $ignition_io
+        union select uid, vid from marts.io_state where io = $ignition_io
     ) as c using (uid)
     where w.io = $ignition_io and c.vid is not null
     group by c.vid

@@ -34,9 +34,32 @@ def silent_drive(start_s: float) -> list[dict[str, Any]]:
     return rows
 
 
+def speeder(start_s: float) -> list[dict[str, Any]]:
+    """A vehicle that drives at 100 km/h with two stretches above 120 km/h, then parks."""
+    rows, metres, t = [], 0.0, start_s
+    for speed in (100, 130, 100, 128, 100):
+        leg = drive(900_002, t, 600, start_m=metres, speed_kmh=speed, odometer0=metres)
+        rows += leg[1:] if rows else leg
+        t, metres = t + 600, metres + speed / 3.6 * 600
+    rows += parked(900_002, t + 60, 1800, at_m=metres, odometer=metres)
+    for row in rows:
+        row["tmx"] += DEFAULT_START - at(0)
+        row["received_at"] += DEFAULT_START - at(0)
+    return rows
+
+
+def with_fuel_and_engine_hours(rows: list[dict[str, Any]]) -> None:
+    """Fuel falling with the odometer (refilled below 50 %), an engine-hours counter."""
+    for row in rows:
+        odometer = row.get("odometer") or 0
+        row["fuel_level"] = float(100 - (odometer // 4000) % 50)
+        row["engine_hours"] = float(1000 + (row["tmx"] - DEFAULT_START).total_seconds() // 7200)
+
+
 def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> None:
     tables = generate(FleetSpec(start=DEFAULT_START, hours=HOURS, vehicles=4, late_share=0.1))
-    tables["records"] += silent_drive(8 * 3600)
+    tables["records"] += silent_drive(8 * 3600) + speeder(20 * 3600)
+    with_fuel_and_engine_hours(tables["records"])
     whole, hourly = tmp_path / "whole", tmp_path / "hourly"
     write_core_lake(whole, tables)
     load_core(whole)
@@ -51,6 +74,8 @@ def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> No
         build_marts(hourly)
     expected, got = mart_rows(whole), mart_rows(hourly)
     assert len(expected["trips"]) > 40 and len(expected["io_changes"]) > 40
+    assert len(expected["overspeed"]) == 2 and len(expected["vehicle_status"]) == 6
+    assert len(expected["driver_daily"]) > 4 and len(expected["io_state"]) >= 2
     for mart in MARTS:
         assert got[mart] == expected[mart], mart
     # the rules that depend on later data are at work: idle inside trips, open and first
@@ -65,6 +90,10 @@ def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> No
         assert {"[first]", "[open]"} <= stop_flags
         assert con.execute(
             "select count(*) from marts.vehicle_daily where idle_s > 0").fetchone()[0]
+        assert con.execute("select count(*) from marts.vehicle_daily "
+                           "where engine_hours > 0 and fuel_used_pct > 0").fetchone()[0]
+        assert con.execute("select state from marts.vehicle_status "
+                           "where vid = 900001").fetchall() == [("silent",)]
     finally:
         con.close()
 

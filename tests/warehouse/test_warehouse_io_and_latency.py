@@ -34,15 +34,16 @@ def test_io_changes_merge_sources_skip_repeats_and_count_duplicates_once(tmp_pat
     build(tmp_path)
     rows = query(tmp_path, "select * from marts.io_changes where io = 1 order by changed_at")
     assert [(r["changed_at"], r["from_value"], r["to_value"], r["source"]) for r in rows] == [
-        (at(0), None, 0.0, "record_io"),
         (at(120), 0.0, 1.0, "record_io"),
         (at(240), 1.0, 0.0, "io_event"),
         (at(600), 0.0, 1.0, "io_snapshot"),
     ]
-    assert rows[2]["previous_changed_at"] == at(120)
-    assert rows[2]["seconds_in_previous_state"] == 120
-    assert rows[3]["vid"] == VID  # a snapshot has only a uid: the vid comes from its unit
-    assert len(query(tmp_path, "select * from marts.io_changes where io = 8")) == 1
+    assert rows[0]["previous_changed_at"] == at(0)  # the first value, since the first reading
+    assert rows[1]["previous_changed_at"] == at(120)
+    assert rows[1]["seconds_in_previous_state"] == 120
+    assert rows[2]["vid"] == VID  # a snapshot has only a uid: the vid comes from its unit
+    # an input that never changed has no change, only its state
+    assert query(tmp_path, "select * from marts.io_changes where io = 8") == []
 
 
 def status(message_id: str, txs: int, seconds: float, guid: str | None = None) -> dict:
