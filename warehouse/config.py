@@ -43,6 +43,13 @@ class WarehouseConfig:
     """Reconciliation tolerance between a trip's distance and its odometer delta."""
     timezone: str = "UTC"
     """IANA zone of the local day of vehicle_daily."""
+    place_cell_m: float = 150.0
+    """Discovered places: closed stops outside every named place are grouped by grid cells
+    of about this many metres a side ..."""
+    place_min_vehicles: int = 2
+    """... and a cell where at least this many vehicles stopped ..."""
+    place_min_visits: int = 3
+    """... at least this many times is a discovered place."""
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # raises ZoneInfoNotFoundError for an unknown zone
