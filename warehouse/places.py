@@ -126,7 +126,10 @@ def import_places(data_dir: Path, source: Path) -> ImportSummary:
             from None
     places = parse_places(data, source)
     path = places_path(data_dir)
-    replaced = len(read_places(data_dir)) if path.exists() else None
+    try:
+        replaced = len(read_places(data_dir)) if path.exists() else None
+    except TrackitError:
+        replaced = None  # a damaged set is what this import repairs
     with publishing(path) as tmp:
         pq.write_table(places_table(places, source.name), tmp, compression="zstd")
     circles = sum(p.shape == "circle" for p in places)
