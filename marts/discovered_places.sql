@@ -11,17 +11,24 @@
 with
 
 closed_stops as (
-    select s.vid, s.start_time, s.lat, s.lon
-    from marts.stops as s
-    where not s.is_open
-      and s.duration_s >= $min_stop_s
-      and s.lat is not null and s.lon is not null
-      and not exists (
-          select 1 from core.places as p
-          where s.lat between p.min_lat and p.max_lat
-            and s.lon between p.min_lon and p.max_lon
-            and in_place(s.lat, s.lon, p.lat, p.lon, p.radius_m, p.edges)
-      )
+    select vid, start_time, lat, lon
+    from marts.stops
+    where not is_open
+      and duration_s >= $min_stop_s
+      and lat is not null and lon is not null
+),
+
+in_named_places as (
+    select distinct s.vid, s.start_time
+    from closed_stops as s
+    join core.places as p
+        on s.lat between p.min_lat and p.max_lat and s.lon between p.min_lon and p.max_lon
+    where in_place(s.lat, s.lon, p.lat, p.lon, p.radius_m, p.edges)
+),
+
+unnamed_stops as (
+    select s.* from closed_stops as s
+    anti join in_named_places as n on n.vid = s.vid and n.start_time = s.start_time
 ),
 
 cells as (
@@ -34,7 +41,7 @@ cells as (
         count(*) as stops,
         min(start_time) as first_stop_at,
         max(start_time) as last_stop_at
-    from closed_stops
+    from unnamed_stops
     group by 1
     having count(distinct vid) >= $place_min_vehicles and count(*) >= $place_min_visits
 ),

@@ -6,6 +6,7 @@ moves off it, so a zone can be drawn in metres around the origin.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def tour(vid: int, points_m: list[float], *, start_s: float = 0,
     turn and parks ``park_s`` there: a closed stop at each point but the last."""
     rows = parked(vid, start_s, 600, at_m=points_m[0], odometer=0)
     t, odometer = start_s + 630, 0.0
-    for a, b in zip(points_m, points_m[1:], strict=False):
+    for a, b in itertools.pairwise(points_m):
         steps = max(int(abs(b - a) // 300), 1)
         rows += [record(vid, t + 30 * i, a + (b - a) * i / steps, 36,
                         odometer=odometer + abs(b - a) * i / steps) for i in range(steps + 1)]
