@@ -268,6 +268,14 @@ def test_form_submissions_carry_their_fields_vehicle_driver_and_place(tmp_path: 
     assert json.loads(rows[0]["fields"]) == {"customer": "Client A", "parcels": "3"}
     assert json.loads(rows[1]["fields"]) == {"what": "flat tyre"}
 
+    # a new set of places moves the old forms to the places they now lie in
+    places_csv(tmp_path / "places.csv", ("Home", LAT, east(0), 100))
+    import_places(tmp_path, tmp_path / "places.csv")
+    build(tmp_path)
+    assert query(tmp_path, "select form_id, place from marts.form_submissions "
+                           "order by 1") == [{"form_id": "f1", "place": None},
+                                             {"form_id": "f2", "place": "Home"}]
+
 
 def test_slice_by_slice_builds_equal_one_build(tmp_path: Path) -> None:
     x = 20_000
