@@ -4,6 +4,9 @@ file and the line (or feature) for everything it refuses. Runs the real entry po
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -173,3 +176,38 @@ def test_an_unreadable_stored_set_says_to_import_again(
     path.write_text(HEADER + "A,38.7,-9.1,100\n")
     code, out, _ = run(capsys, "places", "import", str(path), "--data", str(data))
     assert code == 0 and "imported 1 places" in out
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs mounted for the test (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a tmpfs")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_full_disk_keeps_the_previous_set(
+        small_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = small_disk / "data"
+    data.mkdir()
+    small = tmp_path / "small.csv"
+    small.write_text(HEADER + "A,38.7,-9.1,100\n")
+    assert run(capsys, "places", "import", str(small), "--data", str(data))[0] == 0
+    big = tmp_path / "big.csv"
+    big.write_text(HEADER + "".join(f"Customer {'x' * 200} {i},38.{i:06d},-9.1,80\n"
+                                    for i in range(20_000)))
+    filler = small_disk / "filler"
+    with open(filler, "wb") as out:  # leave ~16 kB free
+        stat = os.statvfs(small_disk)
+        out.write(b"\0" * (stat.f_bavail * stat.f_frsize - 16_384))
+    code, _, err = run(capsys, "places", "import", str(big), "--data", str(data))
+    assert code == 1 and err.startswith("trackit: error: no space left on device")
+    assert err.count("\n") == 1
+    assert [p.name for p in places_path(data).parent.iterdir()] == ["places.parquet"]
+    assert [p["name"] for p in pq.read_table(places_path(data)).to_pylist()] == ["A"]
