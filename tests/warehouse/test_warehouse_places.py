@@ -25,6 +25,7 @@ from warehouse_handmade import (
     write,
 )
 
+from warehouse.checks import check_warehouse
 from warehouse.places import import_places
 
 METRES_PER_DEGREE_LAT = 111_195.0
@@ -299,3 +300,6 @@ def test_slice_by_slice_builds_equal_one_build(tmp_path: Path) -> None:
     assert mart_rows(tmp_path / "sliced") == whole
     assert len(whole["place_visits"]) >= 8 and len(whole["discovered_places"]) == 1
     assert len(whole["deliveries"]) == 2 and len(whole["form_submissions"]) == 2
+    # and the rows pass their declared checks
+    summary = check_warehouse(tmp_path / "whole")
+    assert summary.failures == [] and summary.rows_validated["place_visits"] >= 8
