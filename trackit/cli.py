@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "build",
     "demo",
     "report",
+    "places",
 )
 
 

@@ -86,6 +86,13 @@ class WarehouseConfig:
         default_factory=lambda: os.environ.get(VEHICLE_SPEED_LIMITS_ENV, ""))
     """Per-vehicle limits overriding ``speed_limit_kmh``: ``"vid=km/h,..."`` (``"17=90"``);
     default ``$TRACKIT_VEHICLE_SPEED_LIMITS`` or none."""
+    place_cell_m: float = 150.0
+    """Discovered places: closed stops outside every named place are grouped by grid cells
+    of about this many metres a side ..."""
+    place_min_vehicles: int = 2
+    """... and a cell where at least this many vehicles stopped ..."""
+    place_min_visits: int = 3
+    """... at least this many times is a discovered place."""
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # raises ZoneInfoNotFoundError for an unknown zone

@@ -32,6 +32,7 @@ from warehouse.errors import (
     is_lock_conflict,
     locked_builder_error,
 )
+from warehouse.places import PLACES_DDL
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +164,15 @@ def core_table_ddl(table: CoreTable) -> str:
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the ``core``, ``marts`` and ``meta`` schemas and the core/meta tables."""
+    """Create the ``core``, ``marts`` and ``meta`` schemas, the core/meta tables and the
+    reference tables of the named places (``core.places``, ``core.place_imports``)."""
     con.execute("create schema if not exists core")
     con.execute("create schema if not exists marts")
     con.execute(META_DDL)
     for table in CORE_TABLES.values():
         con.execute(core_table_ddl(table))
         _add_new_columns(con, table)
+    con.execute(PLACES_DDL)
 
 
 def _add_new_columns(con: duckdb.DuckDBPyConnection, table: CoreTable) -> None:

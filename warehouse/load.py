@@ -5,7 +5,8 @@ ledger ``meta.loaded_files`` remembers the rest. Files may repeat keys (duplicat
 data): each table is deduplicated on its declared key, keeping the row received first
 (smallest ``received_at``, then ``seq``), so the result does not depend on load order.
 Every inserted or replaced row is stamped with the load's id (``_load_id``), which is how
-the marts find what is new. A load is one transaction: all of it or nothing.
+the marts find what is new. A load is one transaction: all of it or nothing. It also
+brings in the named places when ``trackit places import`` changed them (``warehouse.places``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lake.storage import TMP_PREFIX, is_disk_full, list_parquet
 from schemas.core_tables import CORE_TABLES, CoreTable
 from warehouse.database import LOAD_ID, connect, discard_builder
 from warehouse.errors import CorruptCoreFileError, first_line, is_corrupt_database
+from warehouse.places import replace_places, staged_places
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +193,8 @@ def load_core_into(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LoadSummar
     """Load every new core-lake file into ``core.*`` on an open builder connection."""
     layout = DataLayout(data_dir)
     new, listed = _new_files(con, layout)
-    if not new:
+    places = staged_places(con, data_dir)
+    if not new and places is None:
         _remember_listed(con, listed)
         log.info("load: no new core-lake files")
         return LoadSummary(load_id=None)
@@ -216,6 +219,11 @@ def load_core_into(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LoadSummar
                 "insert or replace into meta.loaded_files values (?, ?, ?, ?, ?)",
                 [(rel, name, size, mtime, load_id) for _, rel, size, mtime in entries],
             )
+        if places is not None:
+            count = replace_places(con, places, load_id)
+            summary.rows_read["places"] = summary.rows_written["places"] = count
+            log.info("load %d: core.places replaced by %d places from %s", load_id, count,
+                     layout.root / "reference")
         _update_command_status(con, load_id)
         _remember_listed(con, listed)
         con.execute(

@@ -1,0 +1,42 @@
+"""marts.discovered_places: places nobody named, where several vehicles stop repeatedly."""
+
+from __future__ import annotations
+
+from marts.model import Mart, MartColumn, RowCheck, Scope, read_sql
+
+MART = Mart(
+    name="discovered_places",
+    grain="grid cell of about place_cell_m metres where place_min_vehicles vehicles made "
+          "place_min_visits closed stops of min_stop_s or more, outside every named place",
+    columns=(
+        MartColumn("name", "varchar", False, "'discovered:<lat>,<lon>' of the cell's centre",
+                   unique=True),
+        MartColumn("lat", "double", False, "the cell's centre", ge=-90, le=90),
+        MartColumn("lon", "double", False, ge=-180, le=180),
+        MartColumn("min_lat", "double", False, "the cell's bounds"),
+        MartColumn("min_lon", "double", False),
+        MartColumn("max_lat", "double", False),
+        MartColumn("max_lon", "double", False),
+        MartColumn("vehicles", "bigint", False, "vehicles that stopped there", ge=1),
+        MartColumn("stops", "bigint", False, "closed stops of min_stop_s or more", ge=1),
+        MartColumn("first_stop_at", "timestamptz", False),
+        MartColumn("last_stop_at", "timestamptz", False),
+    ),
+    sql=read_sql(__file__),
+    # a function of all stops: recomputed whole on every build that changed anything
+    scope=Scope(
+        delete="delete from marts.discovered_places",
+        touched_since="""
+            select case when exists (select 1 from trip_windows)
+                or exists (select 1 from core.place_imports where _load_id > $since_load_id)
+                then '-infinity'::timestamptz end
+        """,
+        touched_rows="true",
+    ),
+    reads=("marts.stops", "core.places"),
+    row_checks=(
+        RowCheck("centre_inside_cell", "lat between min_lat and max_lat "
+                 "and lon between min_lon and max_lon"),
+        RowCheck("stops_from_enough_vehicles", "stops >= vehicles"),
+    ),
+)

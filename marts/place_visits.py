@@ -1,0 +1,58 @@
+"""marts.place_visits: one row per visit of a vehicle to a place (named or discovered)."""
+
+from __future__ import annotations
+
+from marts.model import Mart, MartColumn, Reconciliation, RowCheck, Scope, read_sql
+
+MART = Mart(
+    name="place_visits",
+    grain="stop of a vehicle inside a named or discovered place",
+    columns=(
+        MartColumn("vid", "bigint", False),
+        MartColumn("place", "varchar", False, "core.places.name, or a discovered place's "
+                   "'discovered:<lat>,<lon>'"),
+        MartColumn("kind", "varchar", False, "named (imported) or discovered",
+                   isin=("named", "discovered")),
+        MartColumn("arrived_at", "timestamptz", False, "the stop's start"),
+        MartColumn("left_at", "timestamptz", description="the stop's end; NULL while the "
+                   "vehicle is still there (is_open)"),
+        MartColumn("dwell_s", "double", False, "left_at - arrived_at; while open, up to the "
+                   "vehicle's last record", ge=0),
+        MartColumn("trip_id_in", "varchar", description="the trip that ended at the "
+                   "arrival (NULL for the stop before the vehicle's first trip)", length=32),
+        MartColumn("trip_id_out", "varchar", description="the trip that started when it "
+                   "left (NULL while open)", length=32),
+        MartColumn("lat", "double", False, "the stop's position", ge=-90, le=90),
+        MartColumn("lon", "double", False, ge=-180, le=180),
+        MartColumn("is_open", "boolean", False, "the vehicle is there now"),
+        MartColumn("flags", "varchar[]", False, "the stop's: first (before the vehicle's "
+                   "first trip), open"),
+    ),
+    sql=read_sql(__file__),
+    # discovered places are a function of all stops: recomputed whole on every build
+    scope=Scope(
+        delete="delete from marts.place_visits",
+        touched_since="""
+            select case when exists (select 1 from trip_windows)
+                or exists (select 1 from core.place_imports where _load_id > $since_load_id)
+                then '-infinity'::timestamptz end
+        """,
+        touched_rows="true",
+    ),
+    reads=("marts.stops", "marts.trips", "marts.discovered_places", "core.places"),
+    row_checks=(
+        RowCheck("left_after_arrival", "left_at is null or left_at >= arrived_at"),
+        RowCheck("open_has_no_departure", "(left_at is null) = is_open"),
+        RowCheck("open_flag_matches", "array_contains(flags, 'open') = is_open"),
+    ),
+    reconciliations=(
+        Reconciliation("one visit per stop", """
+            select vid, arrived_at, count(*) as visits from marts.place_visits
+            group by vid, arrived_at having count(*) > 1
+        """),
+        Reconciliation("every visit is a stop", """
+            select v.vid, v.arrived_at from marts.place_visits as v
+            anti join marts.stops as s on s.vid = v.vid and s.start_time = v.arrived_at
+        """),
+    ),
+)
