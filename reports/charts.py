@@ -217,12 +217,13 @@ def route_map_figure(trips: Sequence[Trip], routes: dict[str, list[RoutePoint]],
     for kind, (segments, colors) in lines.items():
         if segments:
             ax.add_collection(LineCollection(segments, colors=colors, linestyles=styles[kind],
-                                             linewidths=1.2, alpha=0.85))
+                                             linewidths=1.2, alpha=0.85,
+                                             gid=f"route-{kind}"))
     if stops:
         ax.scatter([s.lon for s in stops], [s.lat for s in stops],
                    s=pin_sizes([s.duration_s for s in stops]), marker=PIN,
                    c=[color(s.vid) for s in stops], edgecolors="black", linewidths=0.6,
-                   alpha=0.8, zorder=4)
+                   alpha=0.8, zorder=4, gid="stop-pins")
     for points, marker, edge in ((starts, "o", "face"), (ends, "s", "black")):
         if points:
             xs, ys, colors = zip(*points, strict=True)
