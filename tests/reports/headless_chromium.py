@@ -39,7 +39,7 @@ def ensure_chromium() -> Path | str:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return "headless Chromium is not installed (as root: apt-get install -y chromium)"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    install = ["apt-get", "install", "-y", "chromium"]
     done = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
     if done.returncode != 0:  # a fresh machine has no package lists yet
         subprocess.run(["apt-get", "update"], capture_output=True, env=env, timeout=600)
