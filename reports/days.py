@@ -25,12 +25,30 @@ def zone(tz: str) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class DayWindow:
-    """One local day: ``start`` (inclusive) to ``end`` (exclusive), both UTC."""
+    """Local days ``day`` to ``last_day`` (inclusive; one day when ``last_day`` is None):
+    ``start`` (inclusive) to ``end`` (exclusive), both UTC."""
 
     day: date
     tz: str
     start: datetime
     end: datetime
+    last_day: date | None = None
+
+    @property
+    def final_day(self) -> date:
+        """The last local day of the window (``day`` for a one-day window)."""
+        return self.last_day or self.day
+
+    @property
+    def is_one_day(self) -> bool:
+        return self.final_day == self.day
+
+    @property
+    def label(self) -> str:
+        """``2026-03-10`` or ``2026-03-10 to 2026-03-12``."""
+        if self.is_one_day:
+            return self.day.isoformat()
+        return f"{self.day.isoformat()} to {self.final_day.isoformat()}"
 
     @property
     def hours(self) -> float:
@@ -52,6 +70,18 @@ def day_window(day: date, tz: str = "UTC") -> DayWindow:
     start = datetime.combine(day, time(0), tzinfo=zi).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zi).astimezone(UTC)
     return DayWindow(day=day, tz=tz, start=start, end=end)
+
+
+def range_window(first: date, last: date, tz: str = "UTC") -> DayWindow:
+    """The UTC window from the local midnight starting ``first`` to the one ending ``last``."""
+    if last < first:
+        raise TrackitError(f"the range ends ({last.isoformat()}) before it starts "
+                           f"({first.isoformat()}): give --from before --to")
+    zi = zone(tz)
+    start = datetime.combine(first, time(0), tzinfo=zi).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zi).astimezone(UTC)
+    return DayWindow(day=first, tz=tz, start=start, end=end,
+                     last_day=None if last == first else last)
 
 
 def yesterday(tz: str = "UTC", now: datetime | None = None) -> date:

@@ -10,12 +10,14 @@ latencies in seconds with one decimal, clock times as local ``HH:MM``.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 MISSING = "–"
+HEX_COLOR = re.compile(r"#[0-9a-f]{6}")
 
 
 def esc(value: object) -> str:
@@ -61,11 +63,15 @@ class Column:
 
 
 def table(columns: Sequence[Column], rows: Sequence[Sequence[str]],
-          *, row_keys: Sequence[str] | None = None, css_id: str = "") -> str:
+          *, row_keys: Sequence[str] | None = None, css_id: str = "",
+          swatches: Sequence[str] | None = None) -> str:
     """A ``<table>`` of already formatted cells (escaped here).
 
     ``row_keys`` become ``data-key`` attributes of the rows and ``Column.key`` the
     ``data-col`` attributes of the cells, so a figure can be found by what it is.
+    ``swatches``: one ``#rrggbb`` per row, shown as a colour chip in its first cell (the
+    vehicle's colour in the charts). Every table with an ``id`` gets a CSV download link
+    from the page's script.
     """
     id_attr = f' id="{esc(css_id)}"' if css_id else ""
     head = "".join(
@@ -74,10 +80,12 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[str]],
     body = []
     for index, row in enumerate(rows):
         key_attr = f' data-key="{esc(row_keys[index])}"' if row_keys else ""
+        chip = (f'<span class="swatch" style="background:{esc(swatches[index])}"></span>'
+                if swatches and HEX_COLOR.fullmatch(swatches[index]) else "")
         cells = "".join(
             f'<td class="{"num" if c.numeric else "txt"}" data-col="{esc(c.key)}">'
-            f"{esc(value)}</td>"
-            for c, value in zip(columns, row, strict=True)
+            f"{chip if position == 0 else ''}{esc(value)}</td>"
+            for position, (c, value) in enumerate(zip(columns, row, strict=True))
         )
         body.append(f"<tr{key_attr}>{cells}</tr>")
     return (f"<table{id_attr}><thead><tr>{head}</tr></thead>"
@@ -99,6 +107,19 @@ def note(text: str) -> str:
     return f'<p class="note">{esc(text)}</p>'
 
 
-def figure(svg: str, caption: str) -> str:
+def warning(key: str, text: str) -> str:
+    """A highlighted remark the reader must not miss (``id=<key>``)."""
+    return f'<p class="warning" id="{esc(key)}">{esc(text)}</p>'
+
+
+def fmt_when(instant: datetime | None, tz: str) -> str:
+    """Local ``YYYY-MM-DD HH:MM`` (for times not tied to the report's days)."""
+    if instant is None:
+        return MISSING
+    return f"{instant.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
+
+
+def figure(svg: str, caption: str, *, css_id: str = "") -> str:
     """An inline SVG chart (trusted markup from ``reports.charts``) with a caption."""
-    return f'<figure>{svg}<figcaption>{esc(caption)}</figcaption></figure>'
+    id_attr = f' id="{esc(css_id)}"' if css_id else ""
+    return f'<figure{id_attr}>{svg}<figcaption>{esc(caption)}</figcaption></figure>'

@@ -1,7 +1,10 @@
-"""The page around the report's sections: one HTML document, styles inline, no scripts.
+"""The page around the report's sections: one HTML document, styles and script inline.
 
 Nothing here refers to the network (no CDN, no web fonts), so the file opens the same
-on a laptop in a train; ``string.Template`` is all the templating it needs.
+on a laptop in a train; ``string.Template`` is all the templating it needs. The one
+script (``CSV_SCRIPT``) puts a "CSV" link above every table with an ``id``: a ``data:``
+URI holding the table's cells, so a download needs no server. Without JavaScript the
+page is the same, minus those links.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ PAGE = Template("""<!DOCTYPE html>
 $style
 </style>
 </head>
-<body>
+<body data-report="$name">
 <header>
 <h1>$title</h1>
 <p class="meta">$meta</p>
@@ -28,6 +31,9 @@ $style
 $body
 </main>
 <footer><p class="meta">$footer</p></footer>
+<script>
+$script
+</script>
 </body>
 </html>
 """)
@@ -53,6 +59,43 @@ th { background: var(--bg); text-align: left; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1rem 0; }
 figure svg { max-width: 100%; height: auto; }
+.swatch { display: inline-block; width: .7em; height: .7em; border-radius: 2px;
+          margin-right: .35em; vertical-align: baseline; }
+a.csv { float: right; font-size: .8rem; margin-top: -.2rem; }
+.warning { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px;
+           padding: .5rem .8rem; }
 .empty { background: var(--bg); border: 1px dashed var(--line); border-radius: 6px;
          padding: 1.5rem; text-align: center; font-size: 1.1rem; }
 """
+
+CSV_SCRIPT = r"""
+(function () {
+  "use strict";
+  function field(text) {
+    var value = text.replace(/\s+/g, " ").trim();
+    if (/^[=+@]/.test(value)) { value = "'" + value; }
+    return /[",;\n]/.test(value) ? '"' + value.replace(/"/g, '""') + '"' : value;
+  }
+  function csvOf(table) {
+    var lines = [];
+    table.querySelectorAll("tr").forEach(function (row) {
+      var cells = [];
+      row.querySelectorAll("th, td").forEach(function (cell) {
+        cells.push(field(cell.textContent));
+      });
+      lines.push(cells.join(","));
+    });
+    return lines.join("\r\n") + "\r\n";
+  }
+  var name = document.body.getAttribute("data-report") || "report";
+  document.querySelectorAll("table[id]").forEach(function (table) {
+    var link = document.createElement("a");
+    link.className = "csv";
+    link.download = name + "-" + table.id + ".csv";
+    link.href = "data:text/csv;charset=utf-8," + encodeURIComponent("\ufeff" + csvOf(table));
+    link.textContent = "CSV";
+    link.title = "Download this table as CSV";
+    table.parentNode.insertBefore(link, table);
+  });
+})();
+""".strip()

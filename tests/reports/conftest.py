@@ -67,6 +67,7 @@ def day_under_test(warehouse_under_test: Path, known_warehouse: Path) -> date:
 @pytest.fixture
 def make_warehouse(tmp_path: Path) -> Callable[..., Path]:
     """Build a private copy of the known warehouse that a test may change."""
-    def make(with_rows: bool = True) -> Path:
-        return build_warehouse(tmp_path / "data" / "warehouse.duckdb", with_rows=with_rows)
+    def make(with_rows: bool = True, with_optional_marts: bool = True) -> Path:
+        return build_warehouse(tmp_path / "data" / "warehouse.duckdb", with_rows=with_rows,
+                               with_optional_marts=with_optional_marts)
     return make

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from report_html_parser import parse
 from report_warehouse_fixture import EMPTY_DAY, REPORT_DAY
 
 from trackit.cli import main
@@ -95,3 +96,34 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert "--date" in out and "--out" in out and "--tz" in out
+    assert "--from" in out and "--to" in out and "--vehicle" in out
+
+
+def test_range_and_vehicles_go_to_their_own_page(known_data_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "warehouse.duckdb").symlink_to(known_data_dir / "warehouse.duckdb")
+    done = trackit("--data", str(data), "--from", "2026-03-09", "--to", "2026-03-10",
+                   "--vehicle", "101", "--vehicle", "102,101")
+    assert done.returncode == 0, done.stderr
+    out = data / "reports" / "2026-03-09_2026-03-10_vehicles-101-102.html"
+    assert done.stdout.strip() == str(out)
+    report = parse(out.read_text(encoding="utf-8"))
+    assert report.kpis["trips"] == "5"
+    assert sorted(report.tables["vehicle-table"]) == ["101", "102"]
+
+
+def test_range_options_are_checked_in_one_line(known_data_dir: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["report", "--data", str(known_data_dir)]
+    assert main([*base, "--date", "2026-03-10", "--from", "2026-03-09"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "trackit: error: give either --date or --from/--to, not both"]
+    assert main([*base, "--from", "2026-03-10", "--to", "2026-03-09"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "trackit: error: --to 2026-03-09 is before --from 2026-03-10"]
+    with pytest.raises(SystemExit) as exited:
+        main([*base, "--vehicle", "101,abc"])
+    assert exited.value.code == 2
+    assert "expected vehicle ids (integers, comma separated), got '101,abc'" in (
+        capsys.readouterr().err)

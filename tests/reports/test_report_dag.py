@@ -75,5 +75,5 @@ def test_dag_run_writes_the_report_of_its_data_interval(
     assert "RUN-STATE success" in done.stdout, (done.stdout + done.stderr)[-3000:]
     report = data / "reports" / "2026-03-10.html"
     page = report.read_text(encoding="utf-8")
-    assert '<div class="kpi" id="kpi-trips"><div class="value">4</div>' in page
+    assert '<div class="kpi" id="kpi-trips"><div class="value">3</div>' in page
     assert [p.name for p in report.parent.iterdir()] == ["2026-03-10.html"]
