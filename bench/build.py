@@ -5,7 +5,7 @@
 Generates one synthetic fleet (``warehouse.sample_fleet``) for 7 days + 1 hour, builds a
 warehouse from the last day of it and another from all 7 days, then times, side by side,
 the build (load → marts → checks → publish) that adds the same next hour to each. The
-target of DESIGN.md ("cost follows the new data") is a 7-day/1-day ratio ≤ 1.5. Prints
+target ("cost follows the new data") is a 7-day/1-day ratio ≤ 1.5. Prints
 each step's median time, the ratio, and the peak RSS of the process.
 """
 

@@ -67,7 +67,7 @@ class OutboxError(IngestError):
 
 
 class GetioRateLimitedError(OutboxError):
-    """A ``getio`` for this device was queued too recently (DESIGN.md asks to say so)."""
+    """A ``getio`` for this device was queued too recently (and says so)."""
 
     def __init__(self, uid: int, min_interval_s: float, frees_at: datetime) -> None:
         super().__init__(

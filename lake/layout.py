@@ -1,4 +1,4 @@
-"""Paths of the data directory (DESIGN.md "Command line" and "Raw lake").
+"""Paths of the data directory (README "Where the data lives").
 
 Under `DATA` (``--data``, env ``TRACKIT_DATA``, default ``./data``)::
 

@@ -1,4 +1,4 @@
-"""The raw lake's columns (DESIGN.md "Raw lake"), shared by the writer and every reader.
+"""The raw lake's columns (docs/ingest.md "What is stored"), shared by the writer and every reader.
 
 Binary WebSocket frames (the manual defines none, but a server may send one) are kept in
 ``frame`` as ``BINARY_PREFIX`` followed by the payload in standard base64, so the column

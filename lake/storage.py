@@ -3,7 +3,7 @@
 On a local file system a finished file is written under a temporary name in the same
 folder and published by an atomic rename, so readers never see a partial file. On object
 storage the same operation would be a single PUT; keeping it one function here is what
-makes that swap possible (DESIGN.md "Growing past one machine").
+makes that swap possible.
 """
 
 from __future__ import annotations

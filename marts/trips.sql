@@ -1,4 +1,4 @@
--- marts.trips: one row per trip of a vehicle (DESIGN.md "Trip rules").
+-- marts.trips: one row per trip of a vehicle (docs/warehouse.md "Trip rules").
 --
 -- Recomputed per vehicle from trip_windows.window_start on. A window starts at the arrival
 -- of a trip whose stop was confirmed before any new data (or at -infinity), which is a point

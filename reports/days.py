@@ -1,6 +1,6 @@
 """Local days of a configurable IANA time zone, as half-open UTC windows.
 
-DESIGN.md "Time": stored times are UTC, a "day" is a local day. A local day is not always
+Stored times are UTC, a "day" is a local day. A local day is not always
 24 hours long (daylight saving), so windows are computed with ``zoneinfo`` rather than by
 adding ``timedelta(days=1)`` to a UTC instant.
 """

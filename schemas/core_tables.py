@@ -291,7 +291,7 @@ COMMAND_REPLIES = CoreTable(
     name="command_replies",
     key=("uid", "reply_type", "received_at"),
     source=("cmd-status", "cmd-parsed"),
-    description="A reply of the server to a command (extension of DESIGN.md).",
+    description="A reply of the server to a command (an extension of the core tables).",
     columns=(
         _c("uid", "BIGINT", False),
         _c("reply_type", "VARCHAR", False, "'cmd-status' or 'cmd-parsed'"),

@@ -1,4 +1,4 @@
-"""Checks that must pass before a build is published (DESIGN.md: checked marts).
+"""Checks that must pass before a build is published.
 
 Two kinds, both over the rows the builds since the last successful check touched
 (``meta.pending_checks``), so their cost follows the new data:

@@ -1,4 +1,4 @@
-"""Every tunable of the warehouse in one place (DESIGN.md trip rules, day time zone).
+"""Every tunable of the warehouse in one place (trip rules, limits, the day's time zone).
 
 The mart SQL receives these as named parameters (``$min_stop_s`` ...), so changing a
 threshold never means editing SQL.
@@ -48,7 +48,7 @@ def parse_vehicle_speed_limits(text: str) -> dict[int, float]:
 
 @dataclass(frozen=True)
 class WarehouseConfig:
-    """Thresholds of the trip rules and other knobs of the marts (defaults: DESIGN.md)."""
+    """Thresholds of the trip rules and other knobs of the marts (defaults: docs/warehouse.md)."""
 
     ignition_io: int = 1
     """I/O number of the ignition; when its value is known (read at most ``max_gap_s``

@@ -1,4 +1,4 @@
-"""Results do not depend on how the data was cut into runs (DESIGN.md trip rules)."""
+"""Results do not depend on how the data was cut into runs (docs/warehouse.md)."""
 
 from __future__ import annotations
 

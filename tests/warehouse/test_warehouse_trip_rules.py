@@ -1,4 +1,4 @@
-"""Each trip rule of DESIGN.md, proven on hand-made records with a known answer."""
+"""Each trip rule of docs/warehouse.md, proven on hand-made records with a known answer."""
 
 from __future__ import annotations
 
