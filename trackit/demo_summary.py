@@ -475,7 +475,7 @@ def truth_lines(con: duckdb.DuckDBPyConnection,
     return [
         f"idle:         {idle.found_s / 3600:,.2f} h in the marts vs {idle.truth_s / 3600:,.2f} "
         f"h true on finished trips with full coverage; {idle.within} of {idle.vehicles} "
-        f"vehicles within {IDLE_TOLERANCE:.0%} ({idle.no_ignition} have no ignition input); "
+        f"vehicles within {IDLE_TOLERANCE:.0%} ({idle.no_ignition} without ignition input); "
         f"trips with a coverage loss: {idle.coverage_lost_found_s / 3600:,.2f} h vs "
         f"{idle.coverage_lost_truth_s / 3600:,.2f} h true",
         f"overspeed:    of the simulator's {speed.truth} episodes above the limit "
