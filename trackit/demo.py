@@ -2,7 +2,8 @@
 
 Starts the simulator (with a few faults on), runs the real ``trackit ingest`` against it for
 a few minutes while simulated hours of fleet activity pass, sends a driver message and a
-``getio`` through the live socket, stops ingest cleanly, runs the real Airflow DAG
+``getio`` through the live socket, stops ingest cleanly, imports the simulator's named
+places (``trackit places import``), runs the real Airflow DAG
 ``trackit_warehouse`` (``dag.test()`` with ``AIRFLOW_HOME`` under the data directory) and
 prints a summary checked against the simulator's ground truth.
 
@@ -29,6 +30,7 @@ from typing import IO, Any
 from lake.errors import TrackitError
 from lake.layout import DataLayout
 from simulator.config import DEMO_AUTHORIZATION, DEMO_SESSID, DEMO_USER_ID
+from simulator.places import PLACES_FILE
 from trackit.demo_summary import print_summary
 from trackit.progress import StatusLine
 
@@ -224,6 +226,7 @@ class Demo:
             "ground_truth": ground_truth.name,
         })
         self.state.save()
+        self._import_places()
         if not s.skip_airflow:
             self._run_dag()
         self.status.clear()
@@ -274,9 +277,24 @@ class Demo:
             finally:
                 _stop(simulator)
         self.say("  ingest stopped cleanly; simulator stopped")
-        places = ground_truth.parent / "places.csv"
-        if places.exists():
-            self.say(f"  named places (depots, customers; name,lat,lon,radius_m): {places}")
+
+    def _import_places(self) -> None:
+        """``trackit places import`` of the simulator's depots and customers, before the build.
+
+        The places file is the same for every run of a seed; importing it again replaces the
+        set by an equal one, so the DAG names the same places as the first time.
+        """
+        places = self.demo_dir / PLACES_FILE
+        if not places.exists():
+            return
+        done = subprocess.run(
+            _trackit("places", "import", str(places), "--data", str(self.layout.root)),
+            capture_output=True, text=True, env=_child_env(),
+        )
+        if done.returncode != 0:
+            raise TrackitError(done.stderr.strip().removeprefix("trackit: error: ")
+                               or f"trackit places import {places} failed")
+        self.say(f"  trackit places import {places} → {done.stdout.strip()}")
 
     def _watch(self, ingest: subprocess.Popen[bytes], seconds: float, ground_truth: Path,
                ingest_log: Path) -> None:
