@@ -10,14 +10,15 @@
 -- of the stop.
 --
 -- idle_s: the time with the ignition on at <= min_speed_kmh, from each such record to the
--- next one (not across a step longer than max_gap_s); the ignition is known at a record
--- when it was read at most max_gap_s before it. NULL when no record of the stop knows it.
+-- next one (not across a step longer than max_gap_s, nor one across which the vehicle
+-- moved min_move_m or more); the ignition is known at a record when it was read at most
+-- max_gap_s before it. NULL when no record of the stop knows it.
 --
 -- Recomputed per vehicle for the stops starting at or after trip_windows.window_start
 -- (that is, after the trips of the same windows were rebuilt); the first stop only when
 -- the window starts at -infinity.
 -- Parameters: $earliest_window_start (the minimum of trip_windows.window_start),
--- $ignition_io, $min_speed_kmh, $max_gap_s.
+-- $ignition_io, $min_speed_kmh, $max_gap_s, $min_move_m.
 
 with
 
@@ -35,10 +36,16 @@ trips_in_window as (
 window_records as (
     select
         r.vid, r.uid, r.tmx, r.lat, r.lon, r.speed_kmh,
-        lead(r.tmx) over (partition by r.vid order by r.tmx) as next_tmx
+        lead(r.tmx) over by_time as next_tmx,
+        -- how far the vehicle moved until the next record: odometer, else GPS
+        coalesce(
+            lead(r.odometer) over by_time - r.odometer,
+            haversine_m(r.lat, r.lon, lead(r.lat) over by_time, lead(r.lon) over by_time)
+        ) as next_move_m
     from core.records as r
     join windows as w on r.vid = w.vid and r.tmx >= w.window_start
     where r.tmx >= $earliest_window_start  -- lets DuckDB skip older row groups
+    window by_time as (partition by r.vid order by r.tmx)
 ),
 
 vehicle_records as (
@@ -140,6 +147,7 @@ idle_time as (
         ) filter (
             where r.tmx < s.end_time and r.ignition_on and r.speed_kmh <= $min_speed_kmh
                 and epoch(r.next_tmx) - epoch(r.tmx) <= $max_gap_s
+                and r.next_move_m < $min_move_m
         ), 0) end as idle_s
     from stops as s
     join records_with_ignition as r

@@ -79,10 +79,15 @@ steps as (
         lead(tmx) over by_time as next_tmx,
         epoch(lead(tmx) over by_time) - epoch(tmx) as next_step_s,
         haversine_m(lat, lon, lead(lat) over by_time, lead(lon) over by_time) as next_step_gps_m,
-        -- idle: ignition on at <= min_speed_kmh, until the next record (not across a gap)
+        -- idle: ignition on at <= min_speed_kmh, until the next record, unless the step is
+        -- a gap or the vehicle moved across it (an unseen drive is not idling)
         case
             when ignition_on and speed_kmh <= $min_speed_kmh
                 and epoch(lead(tmx) over by_time) - epoch(tmx) <= $max_gap_s
+                and coalesce(
+                    lead(odometer) over by_time - odometer,
+                    haversine_m(lat, lon, lead(lat) over by_time, lead(lon) over by_time)
+                ) < $min_move_m
             then epoch(lead(tmx) over by_time) - epoch(tmx)
             else 0
         end as idle_step_s

@@ -115,3 +115,27 @@ def test_days_add_up_their_trips_and_stops_in_the_local_time_zone(tmp_path: Path
                             " + (select sum(idle_s) from marts.stops) as idle_s")[0]["idle_s"]
     assert total == pytest.approx(sum(d["idle_s"] for d in days))
     check_warehouse(tmp_path, config)
+
+
+@pytest.mark.parametrize("odometer", [True, False], ids=["by odometer", "by gps"])
+def test_a_step_across_which_the_vehicle_moved_is_not_idle(tmp_path: Path,
+                                                           odometer: bool) -> None:
+    """Standing at a light with the engine on, then no coverage until 9 km further on: the
+    vehicle drove in between, so the 900 s step is not idle time (it was, all of it)."""
+    def odo(metres: float) -> float | None:
+        return metres if odometer else None
+
+    rows = parked(VID, 0, 600, at_m=0, odometer=odo(0))                        # off
+    rows += drive(VID, 630, 300, start_m=0, odometer0=odo(0))                  # to 3000 m
+    light = [record(VID, 960 + 30 * i, 3000, 0, odometer=odo(3000)) for i in range(3)]
+    rows += light                                                              # 960, 990, 1020
+    rows += drive(VID, 1920, 300, start_m=12000, odometer0=odo(12000))         # 9 km further
+    rows += parked(VID, 2250, 600, at_m=15000, odometer=odo(15000))
+    on_until = 2220
+    io = [ignition(r, 1.0 if 600 < (r["tmx"] - at(0)).total_seconds() <= on_until else 0.0)
+          for r in rows]
+    write(tmp_path, "a", records=rows, record_io=io)
+    build(tmp_path)
+    [trip] = trips(tmp_path)
+    # the light: 960 -> 990 -> 1020 (2 x 30 s); 1020 -> 1920 moved 9 km: not idle
+    assert trip["idle_s"] == 60
