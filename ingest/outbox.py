@@ -21,7 +21,6 @@ one is rebuilt with a warning rather than blocking every getio.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -34,6 +33,7 @@ import orjson
 from ingest.config import DEFAULT_GETIO_INTERVAL_S, DEFAULT_MAX_TEXT_BYTES
 from ingest.errors import GetioRateLimitedError, OutboxError
 from lake.layout import DataLayout
+from lake.locks import hold_lock
 from lake.storage import TMP_PREFIX, publishing
 from protocol.messages import driver_message_command, getio_command, new_command_id
 
@@ -275,9 +275,8 @@ def queue_getio(
     outbox = Outbox(layout)
     outbox.root.mkdir(parents=True, exist_ok=True)
     moment = now or datetime.now(UTC)
-    lock_fd = os.open(outbox.root / "getio-ledger.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    ledger_lock = outbox.root / "getio-ledger.lock"
+    with hold_lock(ledger_lock, wait_s=None, busy_message=f"{ledger_lock} is held"):
         ledger_path = outbox.root / "getio-ledger.json"
         ledger = _read_ledger(ledger_path)
         last = ledger.get(str(uid))
@@ -293,8 +292,6 @@ def queue_getio(
         with publishing(ledger_path) as tmp:
             tmp.write_bytes(orjson.dumps({k: v.isoformat() for k, v in ledger.items()}))
         return command
-    finally:
-        os.close(lock_fd)
 
 
 def _read_ledger(path: Path) -> dict[str, datetime]:

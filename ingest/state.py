@@ -9,7 +9,6 @@ reused after the journal is emptied.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from ingest.errors import IngestError, JournalLockedError, storage_error
 from lake.layout import DataLayout
+from lake.locks import acquire_lock
 from lake.storage import fsync_dir, publishing
 
 _SEQ_LIMIT = 2**63
@@ -83,20 +83,14 @@ class InstanceState:
         Raises:
             JournalLockedError: another process holds it.
         """
+        busy = (f"another ingest is already running as instance {self.instance!r} "
+                f"(lock {self.lock_path}); use --instance NAME for a second process")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            return acquire_lock(self.lock_path, wait_s=0, busy_message=busy,
+                                error=JournalLockedError)
         except OSError as exc:
             raise storage_error(self.root, "creating the lock file", exc) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise JournalLockedError(
-                f"another ingest is already running as instance {self.instance!r} "
-                f"(lock {self.lock_path}); use --instance NAME for a second process"
-            ) from None
-        return fd
 
     def load_high_water(self) -> HighWaterMark:
         """The recorded high-water mark, with the reason when it cannot be trusted."""

@@ -8,15 +8,14 @@ redoes it (its outputs are deterministic, the redo replaces them with identical 
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from lake.errors import TrackitError
 from lake.layout import DataLayout
+from lake.locks import hold_lock
 from lake.storage import is_disk_full, publishing
 
 LEDGER_VERSION = 1
@@ -62,14 +61,6 @@ def save_ledger(layout: DataLayout, files: dict[str, int]) -> None:
 def transform_lock(layout: DataLayout) -> Iterator[None]:
     """Hold the transform lock; refuse (TrackitError) if another run holds it."""
     ledger_dir(layout).mkdir(parents=True, exist_ok=True)
-    fd = os.open(ledger_dir(layout) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise TrackitError(
-                f"another transform is running on {layout.root} (lock held)"
-            ) from None
+    busy = f"another transform is running on {layout.root} (lock held)"
+    with hold_lock(ledger_dir(layout) / "lock", wait_s=0, busy_message=busy):
         yield
-    finally:
-        os.close(fd)

@@ -9,9 +9,7 @@ act on (a full disk, a damaged builder's database) become one-line ``TrackitErro
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from pathlib import Path
 
 from lake.errors import TrackitError
 from lake.layout import DataLayout
+from lake.locks import hold_lock
 from lake.storage import remove_stale_temps
 from marts import Mart
 from warehouse.checks import CheckSummary, check_warehouse
@@ -91,22 +90,9 @@ def build_lock(data_dir: Path, *, wait_s: float = 600.0) -> Iterator[int]:
     """
     path = builder_path(data_dir).with_name("build.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait_s
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TrackitError(
-                        f"another warehouse build holds {path}; try again later"
-                    ) from None
-                time.sleep(0.2)
+    busy = f"another warehouse build holds {path}; try again later"
+    with hold_lock(path, wait_s=wait_s, busy_message=busy):
         yield remove_build_leftovers(data_dir)
-    finally:
-        os.close(fd)
 
 
 def remove_build_leftovers(data_dir: Path) -> int:
