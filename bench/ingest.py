@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SESSID = "benchBENCHbenchBENCHbench1"
@@ -151,6 +152,69 @@ async def bare(url: str, count: int) -> None:
                       "peak_rss_mib": _vm_hwm_mib(os.getpid())}))
 
 
+# -- the two ways of journaling (their own process: `bench/ingest.py journal --via V`) ----
+
+async def journal_loop(url: str, count: int, via: str, directory: Path) -> None:
+    """Journal ``count`` frames through ``JournalingConnection`` or the public ``recv()``.
+
+    ``override``: ingest's connection (messages handed to the journal from websockets'
+    ``process_event``, one ``write()`` per network read). ``public``: a plain connection,
+    ``recv(decode=False)`` per message, one ``write()`` per message (nothing waits in a
+    user-space buffer of ours). Neither rolls to Parquet: this isolates the receive path.
+    Rate from the first to the last frame after the auth reply, as for the bare loop.
+    """
+    import functools
+
+    from websockets.asyncio.client import connect
+
+    from ingest.connection import JournalingConnection
+    from ingest.journal import JournalWriter, RecordKind
+
+    journal = JournalWriter(directory, 1, 1 << 40, lambda _segment: None)
+    clock = _FirstFrameClock(journal)
+    options: dict = {"max_size": None}
+    if via == "override":
+        options["create_connection"] = functools.partial(JournalingConnection, sink=clock)
+    async with connect(url, **options) as ws:
+        await ws.send(json.dumps({"type": "auth", "query": {"user_id": USER_ID,
+                                                           "SESSID": SESSID}}))
+        if via == "override":
+            while journal.frames_written < count + 1:
+                await asyncio.sleep(0.001)
+        else:
+            add, flush, recv = clock.add, journal.flush, ws.recv
+            text_in = int(RecordKind.TEXT_IN)
+            add(text_in, await recv(decode=False))  # the auth reply
+            flush()
+            add(text_in, await recv(decode=False))
+            add = journal.add
+            flush()
+            for _ in range(count - 1):
+                add(text_in, await recv(decode=False))
+                flush()
+        elapsed = time.perf_counter() - clock.first
+    journal.close()
+    print(json.dumps({"frames_per_s": (count - 1) / elapsed,
+                      "peak_rss_mib": _vm_hwm_mib(os.getpid())}))
+
+
+class _FirstFrameClock:
+    """A journal sink that notes when the first frame after the auth reply arrived."""
+
+    def __init__(self, journal: Any) -> None:
+        self.journal = journal
+        self.flush = journal.flush
+        self.first = 0.0
+        self._seen = 0
+
+    def add(self, kind: int, payload: bytes) -> None:
+        self._seen += 1
+        if self._seen == 2:
+            self.first = time.perf_counter()
+            self.add = self.journal.add  # type: ignore[method-assign]
+        self.journal.add(kind, payload)
+
+
 # -- the driver --------------------------------------------------------------------------
 
 def _vm_hwm_mib(pid: int) -> float:
@@ -178,6 +242,17 @@ def _wait_line(server: subprocess.Popen[str], prefix: str, timeout_s: float) -> 
 def run_bare(server: subprocess.Popen[str], url: str, count: int) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "bare", "--url", url, "--frames", str(count)],
+        capture_output=True, text=True, timeout=600, check=True,
+    )
+    _wait_line(server, "DONE", 60)
+    return json.loads(out.stdout)
+
+
+def run_journal(server: subprocess.Popen[str], url: str, count: int,
+                via: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "journal", "--url", url, "--frames", str(count),
+         "--via", via],
         capture_output=True, text=True, timeout=600, check=True,
     )
     _wait_line(server, "DONE", 60)
@@ -247,10 +322,12 @@ def run_ingest(server: subprocess.Popen[str], ws_port: int, http_port: int, coun
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", nargs="?", default="run", choices=["run", "serve", "bare"])
+    parser.add_argument("mode", nargs="?", default="run",
+                        choices=["run", "serve", "bare", "journal"])
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--url")
+    parser.add_argument("--via", choices=["override", "public"], default="override")
     parser.add_argument("--keep", type=Path, help="keep the ingest's data directory here")
     args = parser.parse_args()
     if args.mode == "serve":
@@ -258,6 +335,11 @@ def main() -> int:
         return 0
     if args.mode == "bare":
         asyncio.run(bare(args.url, args.frames))
+        return 0
+    if args.mode == "journal":
+        sys.path.insert(0, str(REPO))
+        with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmp:
+            asyncio.run(journal_loop(args.url, args.frames, args.via, Path(tmp)))
         return 0
 
     sys.path.insert(0, str(REPO))
@@ -276,6 +358,8 @@ def main() -> int:
                 ingest_result = run_ingest(server, int(ws_port), int(http_port), args.frames,
                                            digest, data)
             ratio = ingest_result["frames_per_s"] / bare_result["frames_per_s"]
+            via = {name: run_journal(server, url, args.frames, name)
+                   for name in ("override", "public")}
             results.append((ratio, bare_result, ingest_result))
             print(f"round {round_no}:")
             print(f"  bare websockets loop : {bare_result['frames_per_s']:>10,.0f} frames/s"
@@ -288,6 +372,13 @@ def main() -> int:
             print(f"  ingest clean stop    : {ingest_result['shutdown_s']:>10.2f} s"
                   "   (SIGTERM → exit: final roll of the journal into Parquet, fsync)")
             print(f"  ratio ingest / bare  : {ratio:.2f}   (target ≥ 0.60)")
+            for name, about in (("override", "process_event override, one write per read"),
+                                ("public", "public recv(decode=False), one write per frame")):
+                rate = via[name]["frames_per_s"]
+                print(f"  journal via {name:<8} : {rate:>10,.0f} frames/s"
+                      f"   ({rate / bare_result['frames_per_s']:.2f} × bare; {about})")
+            print(f"  public / override    : "
+                  f"{via['public']['frames_per_s'] / via['override']['frames_per_s']:.2f}")
         ratios = sorted(r[0] for r in results)
         ok = all(r[2]["stored"] == args.frames and r[2]["identical"] for r in results)
         print(f"ratio over {args.rounds} rounds: median {statistics.median(ratios):.2f}, "
