@@ -2,7 +2,7 @@
 
     ./run bench build [--vehicles N] [--repeats R]
 
-Generates one synthetic fleet (``warehouse.sample_fleet``) for 7 days + 1 hour, builds a
+Generates one synthetic fleet (``tests/sample_fleet.py``) for 7 days + 1 hour, builds a
 warehouse from the last day of it and another from all 7 days, then times, side by side,
 the build (load → marts → checks → publish) that adds the same next hour to each. The
 target ("cost follows the new data") is a 7-day/1-day ratio ≤ 1.5. Prints
@@ -24,19 +24,21 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # sample_fleet.py
 
-from warehouse.build import build_warehouse
-from warehouse.checks import check_warehouse
-from warehouse.load import load_core
-from warehouse.marts import build_marts
-from warehouse.publish import publish_warehouse
-from warehouse.sample_fleet import (
+from sample_fleet import (
     DEFAULT_START,
     FleetSpec,
     generate,
     rows_received_before,
     write_core_lake,
 )
+
+from warehouse.build import build_warehouse
+from warehouse.checks import check_warehouse
+from warehouse.load import load_core
+from warehouse.marts import build_marts
+from warehouse.publish import publish_warehouse
 
 TARGET_RATIO = 1.5
 STEPS = {

@@ -1,7 +1,7 @@
 """A warehouse built in UTC, reported in other zones: totals and lists describe the same
 trips, and the page says which zone the warehouse's days are in.
 
-The warehouse is a real build (``warehouse.sample_fleet`` → core lake → ``build_warehouse``
+The warehouse is a real build (``tests/sample_fleet.py`` → core lake → ``build_warehouse``
 with ``timezone="UTC"``), so ``marts.vehicle_daily`` holds UTC days.
 """
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from report_html_parser import parse
+from sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
 
 from reports.daily import render_daily_report
 from warehouse.build import build_warehouse
 from warehouse.config import WarehouseConfig
-from warehouse.sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
 
 DAY = (DEFAULT_START + timedelta(days=1)).date()
 

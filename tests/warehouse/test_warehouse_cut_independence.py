@@ -8,19 +8,19 @@ from typing import Any
 
 import duckdb
 import pytest
-from warehouse_handmade import at, build, drive, mart_rows, parked, trips, write
-
-from marts import MARTS
-from warehouse.database import builder_path
-from warehouse.load import load_core
-from warehouse.marts import build_marts
-from warehouse.sample_fleet import (
+from sample_fleet import (
     DEFAULT_START,
     FleetSpec,
     generate,
     rows_received_before,
     write_core_lake,
 )
+from warehouse_handmade import at, build, drive, mart_rows, parked, trips, write
+
+from marts import MARTS
+from warehouse.database import builder_path
+from warehouse.load import load_core
+from warehouse.marts import build_marts
 
 HOURS = 30
 

@@ -17,9 +17,9 @@ from typing import Any
 import duckdb
 import pytest
 from airflow_env import REPO, airflow_env
+from sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
 
 from lake.layout import DataLayout
-from warehouse.sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
 
 DAG_FILE = REPO / "dags" / "trackit_warehouse.py"
 
@@ -190,10 +190,12 @@ def test_a_failed_check_fails_the_dag_run_and_publishes_nothing(
     # after a good run: a bug doubles the trips' distances, then a new vehicle's data lands
     bug_then_new_data = f"""
 import duckdb
+import sys
 from datetime import timedelta
 from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
 from warehouse.database import builder_path
-from warehouse.sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
+from sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
 con = duckdb.connect(str(builder_path(Path({str(data)!r}))))
 con.execute("update marts.trips set distance_km = distance_km * 2")
 con.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
 from tmpfs import fill, mounted_tmpfs
 
 from lake.layout import DataLayout
@@ -23,7 +24,6 @@ from warehouse.database import builder_path
 from warehouse.errors import BuilderDatabaseError
 from warehouse.marts import build_marts
 from warehouse.publish import published_build_id
-from warehouse.sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
 
 FLEET = FleetSpec(start=DEFAULT_START, hours=6, vehicles=3)
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from warehouse_handmade import query
-
-from warehouse.build import build_warehouse
-from warehouse.sample_fleet import (
+from sample_fleet import (
     DEFAULT_START,
     FleetSpec,
     generate,
     rows_received_before,
     write_core_lake,
 )
+from warehouse_handmade import query
+
+from warehouse.build import build_warehouse
 
 DAYS = 3
 

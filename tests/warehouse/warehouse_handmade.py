@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from sample_fleet import write_core_lake
 
 from marts import MARTS
 from warehouse.config import WarehouseConfig
 from warehouse.database import builder_path
 from warehouse.load import load_core
 from warehouse.marts import build_marts
-from warehouse.sample_fleet import write_core_lake
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 LAT = 38.7

@@ -1,5 +1,8 @@
 """A deterministic synthetic core lake: vehicles driving days of trips, for tests and bench.
 
+Test and benchmark data, kept out of the installed packages: tests import it from
+``tests/`` (pytest's ``pythonpath``), ``bench/build.py`` adds ``tests/`` to ``sys.path``.
+
 It writes core-lake Parquet files exactly as the transforms would (``DATA/core/<table>/
 date=YYYY-MM-DD/<stem>.parquet`` with each table's declared Arrow schema), one file per
 table and receive hour, so a test can feed the warehouse hour by hour. Vehicles alternate
