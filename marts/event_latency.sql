@@ -18,8 +18,7 @@ vehicle_events as (
 driver_messages as (
     select
         'driver_message' as kind,
-        md5(uid::varchar || '|' || epoch_us(tmx)::varchar || '|' || coalesce(eid, -1)::varchar)
-            as source_id,
+        surrogate_key(uid, epoch_us(tmx), eid) as source_id,
         uid, null::bigint as vid, tmx, rmx, received_at
     from core.driver_messages
     where _load_id > $since_load_id

@@ -1,6 +1,21 @@
 -- SQL macros of the warehouse, stored in it: the marts use them, and so can analysts in a
 -- read-only session on DATA/warehouse.duckdb.
 
+-- The surrogate key of a row: md5 of its parts as text joined by '|', a NULL part spelled
+-- NULL. Every id a mart derives (trip_id, episode_id, ...) is surrogate_key(...) of the
+-- columns that identify the row: the same row keeps its id in every build. Parts are
+-- integers, varchars and timestamps given as epoch_us(...). One macro per number of parts,
+-- so each part is cast on its own (a list would first cast all parts to one type).
+create or replace macro surrogate_key_part(part) as coalesce(part::varchar, 'NULL');
+create or replace macro surrogate_key(a, b) as
+        md5(surrogate_key_part(a) || '|' || surrogate_key_part(b)),
+    (a, b, c) as
+        md5(surrogate_key_part(a) || '|' || surrogate_key_part(b) || '|'
+            || surrogate_key_part(c)),
+    (a, b, c, d) as
+        md5(surrogate_key_part(a) || '|' || surrogate_key_part(b) || '|'
+            || surrogate_key_part(c) || '|' || surrogate_key_part(d));
+
 -- Great-circle distance in metres between two WGS84 points (mean Earth radius).
 create or replace macro haversine_m(lat1, lon1, lat2, lon2) as
     2 * 6371008.8 * asin(sqrt(

@@ -105,7 +105,7 @@ trips_in_window as (
 
 final as (
     select
-        md5(e.vid::varchar || '|' || epoch_us(e.start_time)::varchar) as episode_id,
+        surrogate_key(e.vid, epoch_us(e.start_time)) as episode_id,
         e.vid,
         e.uid,
         t.trip_id,

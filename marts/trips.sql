@@ -319,7 +319,7 @@ measured_trips as (
 
 final as (
     select
-        md5(vid::varchar || '|' || epoch_us(start_time)::varchar) as trip_id,
+        surrogate_key(vid, epoch_us(start_time)) as trip_id,
         vid,
         uid,
         start_time,
