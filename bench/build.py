@@ -66,8 +66,11 @@ def timed_build(history: Path, next_hour: dict, work: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vehicles", type=int, default=30)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--vehicles", type=int, default=30, metavar="N",
+                        help="fleet size (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, metavar="R",
+                        help="timed builds per side; each step prints their median "
+                        "(default: %(default)s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 

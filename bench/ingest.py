@@ -323,12 +323,20 @@ def run_ingest(server: subprocess.Popen[str], ws_port: int, http_port: int, coun
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", default="run",
-                        choices=["run", "serve", "bare", "journal"])
-    parser.add_argument("--frames", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--url")
-    parser.add_argument("--via", choices=["override", "public"], default="override")
-    parser.add_argument("--keep", type=Path, help="keep the ingest's data directory here")
+                        choices=["run", "serve", "bare", "journal"],
+                        help="run: the benchmark (default); serve, bare and journal: its own "
+                        "subprocesses")
+    parser.add_argument("--frames", type=int, default=200_000, metavar="N",
+                        help="records frames per round (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, metavar="R",
+                        help="rounds of bare loop + ingest on a fresh stream "
+                        "(default: %(default)s)")
+    parser.add_argument("--url", help="server URL (bare and journal modes only)")
+    parser.add_argument("--via", choices=["override", "public"], default="override",
+                        help="journal mode: take frames by the override of websockets' "
+                        "process_event or by the public recv() (default: %(default)s)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the ingest's data directory here (default: a temporary one)")
     args = parser.parse_args()
     if args.mode == "serve":
         asyncio.run(serve(args.frames))

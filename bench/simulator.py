@@ -128,9 +128,14 @@ def server_run(vehicles: int, count: int, seconds: float, prebuild: int) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vehicles", type=int, default=50)
-    parser.add_argument("--frames", type=int, default=300_000)
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--vehicles", type=int, default=50, metavar="N",
+                        help="fleet size (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=300_000, metavar="N",
+                        help="frames per run, and frames pre-built by the --prebuild run "
+                        "(default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=15.0, metavar="S",
+                        help="each run reads for at most S seconds from its first frame "
+                        "(default: %(default)s)")
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
