@@ -10,15 +10,15 @@
 -- of the stop.
 --
 -- idle_s: the time with the ignition on at <= min_speed_kmh, from each such record to the
--- next one (not across a step longer than max_gap_s, nor one across which the vehicle
--- moved min_move_m or more); the ignition is known at a record when it was read at most
+-- next one (not across a step longer than max_gap_s, nor across a hole longer than
+-- sparse_gap_s in which the vehicle moved min_move_m or more); the ignition is known at a record when it was read at most
 -- max_gap_s before it. NULL when no record of the stop knows it.
 --
 -- Recomputed per vehicle for the stops starting at or after trip_windows.window_start
 -- (that is, after the trips of the same windows were rebuilt); the first stop only when
 -- the window starts at -infinity.
 -- Parameters: $earliest_window_start (the minimum of trip_windows.window_start),
--- $ignition_io, $min_speed_kmh, $max_gap_s, $min_move_m.
+-- $ignition_io, $min_speed_kmh, $max_gap_s, $sparse_gap_s, $min_move_m.
 
 with
 
@@ -147,7 +147,8 @@ idle_time as (
         ) filter (
             where r.tmx < s.end_time and r.ignition_on and r.speed_kmh <= $min_speed_kmh
                 and epoch(r.next_tmx) - epoch(r.tmx) <= $max_gap_s
-                and r.next_move_m < $min_move_m
+                and (epoch(r.next_tmx) - epoch(r.tmx) <= $sparse_gap_s
+                     or r.next_move_m < $min_move_m)
         ), 0) end as idle_s
     from stops as s
     join records_with_ignition as r

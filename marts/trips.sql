@@ -80,14 +80,15 @@ steps as (
         epoch(lead(tmx) over by_time) - epoch(tmx) as next_step_s,
         haversine_m(lat, lon, lead(lat) over by_time, lead(lon) over by_time) as next_step_gps_m,
         -- idle: ignition on at <= min_speed_kmh, until the next record, unless the step is
-        -- a gap or the vehicle moved across it (an unseen drive is not idling)
+        -- a gap, or a hole in the coverage (longer than sparse_gap_s) with a drive inside
         case
             when ignition_on and speed_kmh <= $min_speed_kmh
                 and epoch(lead(tmx) over by_time) - epoch(tmx) <= $max_gap_s
-                and coalesce(
-                    lead(odometer) over by_time - odometer,
-                    haversine_m(lat, lon, lead(lat) over by_time, lead(lon) over by_time)
-                ) < $min_move_m
+                and (epoch(lead(tmx) over by_time) - epoch(tmx) <= $sparse_gap_s
+                     or coalesce(
+                         lead(odometer) over by_time - odometer,
+                         haversine_m(lat, lon, lead(lat) over by_time, lead(lon) over by_time)
+                     ) < $min_move_m)
             then epoch(lead(tmx) over by_time) - epoch(tmx)
             else 0
         end as idle_step_s

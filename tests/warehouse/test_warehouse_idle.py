@@ -118,10 +118,10 @@ def test_days_add_up_their_trips_and_stops_in_the_local_time_zone(tmp_path: Path
 
 
 @pytest.mark.parametrize("odometer", [True, False], ids=["by odometer", "by gps"])
-def test_a_step_across_which_the_vehicle_moved_is_not_idle(tmp_path: Path,
+def test_a_coverage_hole_across_which_the_vehicle_moved_is_not_idle(tmp_path: Path,
                                                            odometer: bool) -> None:
     """Standing at a light with the engine on, then no coverage until 9 km further on: the
-    vehicle drove in between, so the 900 s step is not idle time (it was, all of it)."""
+    vehicle drove in between, so the 900 s hole is not idle time (it was, all of it)."""
     def odo(metres: float) -> float | None:
         return metres if odometer else None
 
