@@ -459,7 +459,8 @@ def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> 
     finally:
         con.close()
     say()
-    say(f"query it:     duckdb -readonly {layout.warehouse}")
+    say(f"query it:     .venv/bin/python -i -c \"import duckdb; con = duckdb.connect("
+        f"'{layout.warehouse}', read_only=True)\"   (README: Querying)")
 
 
 def truth_lines(con: duckdb.DuckDBPyConnection,

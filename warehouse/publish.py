@@ -1,6 +1,6 @@
 """Publish the checked build as ``DATA/warehouse.duckdb`` by an atomic swap, and verify it.
 
-Analysts hold ``duckdb -readonly DATA/warehouse.duckdb`` sessions for hours, and a DuckDB
+Analysts hold read-only sessions on ``DATA/warehouse.duckdb`` for hours, and a DuckDB
 reader holds a lock on the file it opened. So the builder never writes the published file:
 it checkpoints its private database, copies it beside the published one and renames the
 copy over it (``lake.storage.publishing``: one atomic operation). Open sessions keep
