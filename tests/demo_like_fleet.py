@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from simulator_process import running_simulator, trackit_argv
 
 from trackit.cli import main as trackit_main
 from transforms.pipeline import transform_lake
@@ -33,42 +34,21 @@ ENV = {**os.environ, "TRACKIT_SESSID": "tjMzwqGgzNdDEyyswn3vZxFbWG",
        "TRACKIT_AUTHORIZATION": "test-authorization", "PYTHONUNBUFFERED": "1"}
 
 
-def _trackit(*args: str) -> list[str]:
-    return [sys.executable, "-m", "trackit", *args]
-
-
 def _record_lake(root: Path, data: Path) -> None:
-    sim = subprocess.Popen(
-        _trackit("simulate", "--port", "0", "--vehicles", "6", "--speedup", str(SPEEDUP),
-                 "--start", START, "--ground-truth", str(root / "truth.json")),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV, cwd=root)
-    try:
-        assert sim.stdout is not None
-        ws_url = ""
-        deadline = time.monotonic() + 60
-        while not ws_url and time.monotonic() < deadline:
-            line = sim.stdout.readline()
-            if "websocket:" in line:
-                ws_url = line.split("websocket:")[1].strip()
-        assert ws_url, "the simulator did not start"
+    with running_simulator("--vehicles", "6", "--speedup", str(SPEEDUP), "--start", START,
+                           "--ground-truth", str(root / "truth.json"), env=ENV, cwd=root) as sim:
         ingest = subprocess.Popen(
-            _trackit("ingest", "--url", ws_url, "--auth-url",
-                     ws_url.replace("ws://", "http://") + "/ws/websocketAuth",
-                     "--user-id", "123456", "--data", str(data),
-                     "--duration", str(INGEST_SECONDS), "--roll-seconds", "5",
-                     "--status-interval", "0"),
+            sim.ingest_argv(data, "--duration", str(INGEST_SECONDS), "--roll-seconds", "5",
+                            "--status-interval", "0"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=root)
         time.sleep(MESSAGE_AFTER_S)  # an hour of driving first: the message has a driver
         queued = subprocess.run(
-            _trackit("send-message", "--data", str(data), "--uid", MESSAGE_UID, "--text",
-                     "please call the office"),
+            trackit_argv("send-message", "--data", str(data), "--uid", MESSAGE_UID,
+                         "--text", "please call the office"),
             capture_output=True, text=True, env=ENV, cwd=root, timeout=60)
         assert queued.returncode == 0, queued.stderr
         _, ingest_err = ingest.communicate(timeout=120)
         assert ingest.returncode == 0, ingest_err[-2000:]
-    finally:
-        sim.terminate()  # writes the ground truth and places.csv on exit
-        sim.wait(timeout=30)
 
 
 def build_demo_like_data(root: Path) -> Path:

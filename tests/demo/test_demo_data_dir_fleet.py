@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from simulator_process import running_simulator, trackit_argv
 
 from lake.errors import TrackitError
 from lake.layout import DataLayout
@@ -20,41 +19,21 @@ ENV = {**os.environ, "TRACKIT_SESSID": "tjMzwqGgzNdDEyyswn3vZxFbWG",
        "TRACKIT_AUTHORIZATION": "test-authorization", "PYTHONUNBUFFERED": "1"}
 
 
-def trackit(*args: str) -> list[str]:
-    return [sys.executable, "-m", "trackit", *args]
-
-
 def demo(data: Path, seed: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(trackit("demo", "--data", str(data), "--seed", str(seed),
-                                  "--minutes", "0.1", "--skip-airflow"),
+    return subprocess.run(trackit_argv("demo", "--data", str(data), "--seed", str(seed),
+                                       "--minutes", "0.1", "--skip-airflow"),
                           capture_output=True, text=True, timeout=120, cwd=REPO, env=ENV)
 
 
 def ingest_simulated_fleet(data: Path, seed: int) -> None:
     """What the simulator docs show: ``trackit simulate --seed N`` fed to ``trackit ingest``."""
-    sim = subprocess.Popen(
-        trackit("simulate", "--port", "0", "--seed", str(seed), "--vehicles", "3",
-                "--speedup", "300", "--ground-truth", str(data / "ground_truth.json")),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV)
-    try:
-        assert sim.stdout is not None
-        ws_url = ""
-        deadline = time.monotonic() + 60
-        while not ws_url and time.monotonic() < deadline:
-            line = sim.stdout.readline()
-            if "websocket:" in line:
-                ws_url = line.split("websocket:")[1].strip()
-        assert ws_url, "the simulator did not start"
+    with running_simulator("--seed", str(seed), "--vehicles", "3", "--speedup", "300",
+                           "--ground-truth", str(data / "ground_truth.json"), env=ENV) as sim:
         done = subprocess.run(
-            trackit("ingest", "--url", ws_url, "--auth-url",
-                    ws_url.replace("ws://", "http://") + "/ws/websocketAuth",
-                    "--user-id", "123456", "--data", str(data), "--duration", "4",
-                    "--roll-seconds", "1", "--status-interval", "0"),
+            sim.ingest_argv(data, "--duration", "4", "--roll-seconds", "1",
+                            "--status-interval", "0"),
             capture_output=True, text=True, env=ENV, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
-    finally:
-        sim.terminate()
-        sim.wait(timeout=30)
     assert list((data / "raw").rglob("*.parquet"))
 
 

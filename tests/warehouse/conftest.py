@@ -17,15 +17,11 @@ from pathlib import Path
 
 import pytest
 from airflow_env import airflow_env
+from simulator_process import running_simulator, trackit_argv
 
 SIM_START = "2026-03-02T07:00:00Z"
 SIM_SPEEDUP = "300"
 INGEST_SECONDS = "20"
-USER_ID = "123456"
-
-
-def _trackit(*args: str) -> list[str]:
-    return [sys.executable, "-m", "trackit", *args]
 
 
 @pytest.fixture(scope="session")
@@ -35,40 +31,23 @@ def simulated_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = root / "data"
     env = {**os.environ, "TRACKIT_SESSID": "tjMzwqGgzNdDEyyswn3vZxFbWG",
            "TRACKIT_AUTHORIZATION": "test-authorization", "PYTHONUNBUFFERED": "1"}
-    sim = subprocess.Popen(
-        _trackit("simulate", "--port", "0", "--vehicles", "5", "--speedup", SIM_SPEEDUP,
-                 "--start", SIM_START, "--ground-truth", str(root / "truth.json")),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=root,
-    )
-    try:
-        assert sim.stdout is not None
-        ws_url = ""
-        deadline = time.monotonic() + 60
-        while not ws_url and time.monotonic() < deadline:
-            line = sim.stdout.readline()
-            if "websocket:" in line:
-                ws_url = line.split("websocket:")[1].strip()
-        assert ws_url, "the simulator did not start"
-        http_url = ws_url.replace("ws://", "http://") + "/ws/websocketAuth"
+    with running_simulator("--vehicles", "5", "--speedup", SIM_SPEEDUP, "--start", SIM_START,
+                           "--ground-truth", str(root / "truth.json"), env=env, cwd=root) as sim:
         ingest = subprocess.Popen(
-            _trackit("ingest", "--url", ws_url, "--auth-url", http_url, "--user-id", USER_ID,
-                     "--data", str(data), "--duration", INGEST_SECONDS, "--roll-seconds", "5",
-                     "--status-interval", "0"),
+            sim.ingest_argv(data, "--duration", INGEST_SECONDS, "--roll-seconds", "5",
+                            "--status-interval", "0"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
         # send-message queues only where an ingest lives
         deadline = time.monotonic() + 30
         while not (data / "state" / "ingest").is_dir() and time.monotonic() < deadline:
             time.sleep(0.05)
         queued = subprocess.run(
-            _trackit("send-message", "--data", str(data), "--uid", "1001", "--text",
-                     "please call the office"),
+            trackit_argv("send-message", "--data", str(data), "--uid", "1001", "--text",
+                         "please call the office"),
             capture_output=True, text=True, env=env, cwd=root, timeout=60)
         assert queued.returncode == 0, queued.stderr
         _, ingest_err = ingest.communicate(timeout=120)
         assert ingest.returncode == 0, ingest_err[-2000:]
-    finally:
-        sim.terminate()  # writes the ground truth on exit
-        sim.wait(timeout=30)
     assert list((data / "raw").rglob("*.parquet"))
     return root
 
