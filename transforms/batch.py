@@ -38,6 +38,7 @@ from transforms.classify import (
     classify,
     unreadable_raw_files,
 )
+from transforms.raw_names import below_date
 from transforms.route_sql import (
     COLONS,
     MAP_TEXT,
@@ -168,8 +169,8 @@ def _quarantine_rows(batch: ClassifiedBatch, early: pl.DataFrame,
 
 def substitute_seq(raw_file: Path, row: int) -> int:
     """The quarantine ``seq`` of a raw frame that has none: negative (a real seq never is),
-    unique to the raw file's date, name and row, and the same on every rerun."""
-    name = f"{partition_date(raw_file)}/{raw_file.stem}#{row}".encode()
+    unique to the raw file's date, path below it and row, and the same on every rerun."""
+    name = f"{partition_date(raw_file)}/{'/'.join(below_date(raw_file))}#{row}".encode()
     return -(int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big") >> 2) - 1
 
 
