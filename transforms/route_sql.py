@@ -340,6 +340,12 @@ class RouteQueries:
         return "\n".join(parts)
 
 
+def golden_name(route: str) -> str:
+    """The file name (without ``.sql``) under which a route's SQL is pinned in the tests
+    (``event:io`` → ``event_io``)."""
+    return route.replace(":", "_")
+
+
 @cache
 def route_queries(name: str) -> RouteQueries:
     """The queries of the route ``name``, compiled on first use."""
