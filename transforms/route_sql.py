@@ -194,8 +194,9 @@ def _fast(route: Route) -> str:
         parent, _, key = f.path.rpartition(".")
         if parent not in levels:
             raise ValueError(f"route {route.name}: field {f.path} is not under a known object")
-        conditions.append(f"NOT (list_contains(_keys[{levels.index(parent) + 1}], "
-                          f"{sql_string(key)}) AND {ident(alias)} IS NULL)")
+        listed = (f"coalesce(list_contains(_keys[{levels.index(parent) + 1}], "
+                  f"{sql_string(key)}), false)")  # false when the object is absent
+        conditions.append(f"NOT ({listed} AND {ident(alias)} IS NULL)")
     conditions += [f"NOT ({_child_invalid(c)})" for c in route.children.values()]
     return "coalesce(" + "\n        AND ".join(conditions) + ", false)"
 

@@ -154,3 +154,19 @@ def test_the_fast_query_agrees_with_the_exact_query(batch: list[tuple[str, str]]
     finally:
         con.close()
         shutil.rmtree(data)
+
+
+def test_the_fast_query_settles_a_frame_without_an_optional_object() -> None:
+    """A record without ``exd.tlm`` (most records) needs no exact reading."""
+    frame = json.dumps({"uid": 1, "params": {"type": "records", "total": 1, "lastRecord": {
+        "tmx": "2022-04-02T10:00:00Z", "vid": 1, "loc": {"lat": 38.5, "lon": -9.1},
+        "gsp": 10, "exd": {"sat": 9, "io": {"1": 1}}}}})
+    data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
+    con = duckdb.connect()
+    try:
+        classified = classify(con, [write_raw_file(data, [frame])])
+        con.register(BATCH, classified.frames)
+        assert con.sql(fast_query(ROUTES["records"])).pl()["_fast"].to_list() == [True]
+    finally:
+        con.close()
+        shutil.rmtree(data)

@@ -15,8 +15,8 @@ WITH frames AS (
 SELECT _file, _row,
     coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'cmd'], k))) > 0)
-        AND NOT (list_contains(_keys[1], 'uid') AND "uid" IS NULL)
-        AND NOT (list_contains(_keys[2], 'cmd') AND "cmd_map" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[2], 'cmd'), false) AND "cmd_map" IS NULL)
         AND NOT (CASE WHEN "cmd_map" IS NULL THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("cmd_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(false, false))), false) END), false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {

@@ -19,8 +19,8 @@ SELECT _file, _row,
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'id', 'txs', 'content'], k))) > 0
         OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['type', 'content'], k))) > 0
         OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['txt', 'guid'], k))) > 0)
-        AND NOT (list_contains(_keys[1], 'uid') AND "uid" IS NULL)
-        AND NOT (list_contains(_keys[2], 'txs') AND "txs" IS NULL), false) AS _fast,
+        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[2], 'txs'), false) AND "txs" IS NULL), false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {
         "uid": CAST(uid AS BIGINT),

@@ -27,15 +27,15 @@ SELECT _file, _row,
     coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
         OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'txt', 'pmi'], k))) > 0)
-        AND NOT (list_contains(_keys[1], 'uid') AND "uid" IS NULL)
-        AND NOT (list_contains(_keys[3], 'mid') AND "mid" IS NULL)
-        AND NOT (list_contains(_keys[3], 'eid') AND "eid" IS NULL)
-        AND NOT (list_contains(_keys[3], 'tmx') AND "ev_tmx" IS NULL)
-        AND NOT (list_contains(_keys[3], 'rmx') AND "rmx" IS NULL)
-        AND NOT (list_contains(_keys[3], 'lat') AND "ev_lat" IS NULL)
-        AND NOT (list_contains(_keys[3], 'lng') AND "ev_lng" IS NULL)
-        AND NOT (list_contains(_keys[3], 'sts') AND "sts" IS NULL)
-        AND NOT (list_contains(_keys[3], 'pmi') AND "pmi" IS NULL), false) AS _fast,
+        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'mid'), false) AND "mid" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'eid'), false) AND "eid" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'tmx'), false) AND "ev_tmx" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'rmx'), false) AND "rmx" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'lat'), false) AND "ev_lat" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'lng'), false) AND "ev_lng" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'sts'), false) AND "sts" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'pmi'), false) AND "pmi" IS NULL), false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {
         "uid": CAST(uid AS BIGINT),

@@ -30,17 +30,17 @@ SELECT _file, _row,
         OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lng', 'lon'], k))) > 0
         OR len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['type', 'evt'], k))) > 0
         OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['id', 'delivered', 'tmx', 'msg'], k))) > 0)
-        AND NOT (list_contains(_keys[1], 'uid') AND "uid" IS NULL)
-        AND NOT (list_contains(_keys[3], 'vid') AND "vid" IS NULL)
-        AND NOT (list_contains(_keys[3], 'tmx') AND "tmx" IS NULL)
-        AND NOT (list_contains(_keys[4], 'lat') AND "lat" IS NULL)
-        AND NOT (list_contains(_keys[4], 'lng') AND "lng" IS NULL)
-        AND NOT (list_contains(_keys[4], 'lon') AND "lon" IS NULL)
-        AND NOT (list_contains(_keys[3], 'gsp') AND "gsp" IS NULL)
-        AND NOT (list_contains(_keys[3], 'hdg') AND "hdg" IS NULL)
-        AND NOT (list_contains(_keys[3], 'gkm') AND "gkm" IS NULL)
-        AND NOT (list_contains(_keys[6], 'delivered') AND "delivered" IS NULL)
-        AND NOT (list_contains(_keys[6], 'tmx') AND "service_tmx" IS NULL), false) AS _fast,
+        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'vid'), false) AND "vid" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'tmx'), false) AND "tmx" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[4], 'lat'), false) AND "lat" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[4], 'lng'), false) AND "lng" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[4], 'lon'), false) AND "lon" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'gsp'), false) AND "gsp" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'hdg'), false) AND "hdg" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[3], 'gkm'), false) AND "gkm" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[6], 'delivered'), false) AND "delivered" IS NULL)
+        AND NOT (coalesce(list_contains(_keys[6], 'tmx'), false) AND "service_tmx" IS NULL), false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {
         "service_event_id": CAST(service_event_id AS VARCHAR),
