@@ -44,6 +44,7 @@ from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
 _PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED, NULLS})
+_SLOW_KEYS = "batch_slow_keys"  # the frames of a route that its fast query did not settle
 
 
 @dataclass
@@ -205,13 +206,13 @@ def _route_rows(con: duckdb.DuckDBPyConnection, name: str, frames: pa.Table) -> 
     fast = result.column(FAST)
     if pc.all(fast).as_py():
         return result.drop_columns([FAST])
-    rest = result.filter(pc.invert(fast)).select(LINEAGE)
-    slow = frames.join(rest, keys=LINEAGE, join_type="inner")
-    con.register(SLOW, slow)
+    con.register(_SLOW_KEYS, result.filter(pc.invert(fast)).select(LINEAGE))
     try:
+        con.sql(f"SELECT * FROM {BATCH} SEMI JOIN {_SLOW_KEYS} USING (_file, _row)"
+                ).create_view(SLOW, replace=True)
         exact = con.sql(queries.exact).to_arrow_table()
     finally:
-        con.unregister(SLOW)
+        con.unregister(_SLOW_KEYS)
     done = result.filter(fast).drop_columns([FAST])
     return pa.concat_tables([done, exact.select(done.column_names).cast(done.schema)]).sort_by(
         [(c, "ascending") for c in LINEAGE])

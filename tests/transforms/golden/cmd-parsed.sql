@@ -57,8 +57,8 @@ WITH frames AS (
     CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'cmd'], k))) > 0
     THEN nullif(TRY(to_json(map_from_entries(flatten([
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'sub-type', 'cmd'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), [])])))::VARCHAR), '{}') END AS extra
+        CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'cmd'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'sub-type', 'cmd'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []) ELSE [] END])))::VARCHAR), '{}') END AS extra
     FROM (SELECT *, json_extract_string(doc, ['$.uid', '$.params.sub-type', '$.params.cmd']) AS _v FROM listed)
 )
 SELECT _file, _row, _type_errors,
@@ -80,16 +80,17 @@ FROM checked
 
 -- route cmd-parsed: child table io_snapshots (over route_rows)
 SELECT _file, _row,
-    struct_extract("io_snapshots", 'uid') AS "uid",
+    "uid",
     CAST(TRY_CAST(coalesce(json_extract_string(e.value, '$.tio'), e.key) AS INTEGER) AS INTEGER) AS "io",
     CAST(TRY_CAST(json_extract_string(e.value, '$.tlv') AS DOUBLE) AS DOUBLE) AS "level",
     CAST(TRY_CAST(json_extract_string(e.value, '$.tmx') AS TIMESTAMPTZ) AS TIMESTAMPTZ) AS "tmx",
     CAST(json_extract_string(e.value, '$.hid') AS VARCHAR) AS "record_id",
-    struct_extract("io_snapshots", 'received_at') AS "received_at",
-    struct_extract("io_snapshots", 'seq') AS "seq"
+    "received_at",
+    "seq"
 FROM (
     SELECT r.*, {'key': j.key, 'value': CASE WHEN j.value::VARCHAR = 'null' THEN NULL WHEN NOT starts_with(j.value::VARCHAR, '"') THEN j.value::VARCHAR WHEN contains(j.value::VARCHAR, '\') THEN json_extract_string(j.value::VARCHAR, '$') ELSE trim(j.value::VARCHAR, '"') END} AS e, j.id AS _entry
-    FROM route_rows AS r, json_each(r."io_snapshots"."entries") AS j
-    WHERE r."io_snapshots"."entries" IS NOT NULL
+    FROM (SELECT _file, _row, unnest("io_snapshots") FROM route_rows) AS r,
+        json_each(r."entries") AS j
+    WHERE r."entries" IS NOT NULL
 )
 ORDER BY _file, _row, _entry

@@ -231,14 +231,14 @@ WITH frames AS (
         OR len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0
         OR len(list_filter(coalesce(_keys[8], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], k))) > 0
     THEN nullif(TRY(to_json(map_from_entries(flatten([
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'sub-type', 'record', 'event'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], e.key)), lambda e: {'key': 'params.record.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.loc'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['lat', 'lon'], e.key)), lambda e: {'key': 'params.record.loc.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.exd'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], e.key)), lambda e: {'key': 'params.record.exd.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.exd.eco'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], e.key)), lambda e: {'key': 'params.record.exd.eco.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.exd.tlm'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tio', 'tlv'], e.key)), lambda e: {'key': 'params.record.exd.tlm.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], e.key)), lambda e: {'key': 'params.event.' || e.key, 'value': e.value}), [])])))::VARCHAR), '{}') END AS extra
+        CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'record', 'event'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'sub-type', 'record', 'event'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], e.key)), lambda e: {'key': 'params.record.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lon'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.loc'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['lat', 'lon'], e.key)), lambda e: {'key': 'params.record.loc.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.exd'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], e.key)), lambda e: {'key': 'params.record.exd.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.exd.eco'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], e.key)), lambda e: {'key': 'params.record.exd.eco.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.exd.tlm'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tio', 'tlv'], e.key)), lambda e: {'key': 'params.record.exd.tlm.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[8], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], e.key)), lambda e: {'key': 'params.event.' || e.key, 'value': e.value}), []) ELSE [] END])))::VARCHAR), '{}') END AS extra
     FROM (SELECT *, json_extract_string(doc, ['$.uid', '$.params.sub-type', '$.params.record.vid', '$.params.record.tmx', '$.params.record._id', '$.params.record.dmx', '$.params.record.loc.lat', '$.params.record.loc.lon', '$.params.record.gsp', '$.params.record.hdg', '$.params.record.gkm', '$.params.record.cas', '$.params.record.exd.sat', '$.params.record.exd.alt', '$.params.record.exd.bpp', '$.params.record.exd.eco.edt', '$.params.record.exd.eco.aat', '$.params.record.exd.eco.rpm', '$.params.record.exd.eco.flv', '$.params.record.exd.eco.ehr', '$.params.record.exd.eco.dcl', '$.params.record.exd.io', '$.params.record.exd.tlm.tio', '$.params.record.exd.tlm.tlv', '$.params.event._id', '$.params.event.hid', '$.params.event.mid', '$.params.event.eid', '$.params.event.tmx', '$.params.event.rmx', '$.params.event.lat', '$.params.event.lng', '$.params.event.sts', '$.params.event.frc', '$.params.event.src']) AS _v FROM listed)
 )
 SELECT _file, _row, _type_errors,
@@ -306,16 +306,17 @@ FROM checked
 
 -- route event:io: child table record_io (over route_rows)
 SELECT _file, _row,
-    struct_extract("record_io", 'vid') AS "vid",
-    struct_extract("record_io", 'tmx') AS "tmx",
+    "vid",
+    "tmx",
     CAST(TRY_CAST(e.key AS INTEGER) AS INTEGER) AS "io",
     CAST(TRY_CAST(e.value AS DOUBLE) AS DOUBLE) AS "value",
-    struct_extract("record_io", 'uid') AS "uid",
-    struct_extract("record_io", 'received_at') AS "received_at",
-    struct_extract("record_io", 'seq') AS "seq"
+    "uid",
+    "received_at",
+    "seq"
 FROM (
     SELECT r.*, {'key': j.key, 'value': CASE WHEN j.value::VARCHAR = 'null' THEN NULL WHEN NOT starts_with(j.value::VARCHAR, '"') THEN j.value::VARCHAR WHEN contains(j.value::VARCHAR, '\') THEN json_extract_string(j.value::VARCHAR, '$') ELSE trim(j.value::VARCHAR, '"') END} AS e, j.id AS _entry
-    FROM route_rows AS r, json_each(r."record_io"."entries") AS j
-    WHERE r."record_io"."entries" IS NOT NULL
+    FROM (SELECT _file, _row, unnest("record_io") FROM route_rows) AS r,
+        json_each(r."entries") AS j
+    WHERE r."entries" IS NOT NULL
 )
 ORDER BY _file, _row, _entry

@@ -107,10 +107,10 @@ WITH frames AS (
         OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], k))) > 0
         OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['fnm', 'fld'], k))) > 0
     THEN nullif(TRY(to_json(map_from_entries(flatten([
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'event'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], e.key)), lambda e: {'key': 'params.event.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event.frm'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['fnm', 'fld'], e.key)), lambda e: {'key': 'params.event.frm.' || e.key, 'value': e.value}), [])])))::VARCHAR), '{}') END AS extra
+        CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'event'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], e.key)), lambda e: {'key': 'params.event.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['fnm', 'fld'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event.frm'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['fnm', 'fld'], e.key)), lambda e: {'key': 'params.event.frm.' || e.key, 'value': e.value}), []) ELSE [] END])))::VARCHAR), '{}') END AS extra
     FROM (SELECT *, json_extract_string(doc, ['$.uid', '$.params.event._id', '$.params.event.hid', '$.params.event.mid', '$.params.event.eid', '$.params.event.tmx', '$.params.event.rmx', '$.params.event.lat', '$.params.event.lng', '$.params.event.sts', '$.params.event.frc', '$.params.event.src', '$.params.event.frm.fnm', '$.params.event.frm.fld']) AS _v FROM listed)
 )
 SELECT _file, _row, _type_errors,
@@ -142,16 +142,17 @@ FROM checked
 
 -- route form: child table form_fields (over route_rows)
 SELECT _file, _row,
-    struct_extract("form_fields", 'form_id') AS "form_id",
+    "form_id",
     CAST(e.key AS VARCHAR) AS "field",
     CAST(e.value AS VARCHAR) AS "value",
-    struct_extract("form_fields", 'uid') AS "uid",
-    struct_extract("form_fields", 'tmx') AS "tmx",
-    struct_extract("form_fields", 'received_at') AS "received_at",
-    struct_extract("form_fields", 'seq') AS "seq"
+    "uid",
+    "tmx",
+    "received_at",
+    "seq"
 FROM (
     SELECT r.*, {'key': j.key, 'value': CASE WHEN j.value::VARCHAR = 'null' THEN NULL WHEN NOT starts_with(j.value::VARCHAR, '"') THEN j.value::VARCHAR WHEN contains(j.value::VARCHAR, '\') THEN json_extract_string(j.value::VARCHAR, '$') ELSE trim(j.value::VARCHAR, '"') END} AS e, j.id AS _entry
-    FROM route_rows AS r, json_each(r."form_fields"."entries") AS j
-    WHERE r."form_fields"."entries" IS NOT NULL
+    FROM (SELECT _file, _row, unnest("form_fields") FROM route_rows) AS r,
+        json_each(r."entries") AS j
+    WHERE r."entries" IS NOT NULL
 )
 ORDER BY _file, _row, _entry

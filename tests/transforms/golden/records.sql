@@ -168,13 +168,13 @@ WITH frames AS (
         OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], k))) > 0
         OR len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0
     THEN nullif(TRY(to_json(map_from_entries(flatten([
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'total', 'lastRecord'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], e.key)), lambda e: {'key': 'params.lastRecord.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord.loc'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['lat', 'lon'], e.key)), lambda e: {'key': 'params.lastRecord.loc.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord.exd'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], e.key)), lambda e: {'key': 'params.lastRecord.exd.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord.exd.eco'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], e.key)), lambda e: {'key': 'params.lastRecord.exd.eco.' || e.key, 'value': e.value}), []),
-        coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord.exd.tlm'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tio', 'tlv'], e.key)), lambda e: {'key': 'params.lastRecord.exd.tlm.' || e.key, 'value': e.value}), [])])))::VARCHAR), '{}') END AS extra
+        CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'total', 'lastRecord'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'total', 'lastRecord'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], e.key)), lambda e: {'key': 'params.lastRecord.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lon'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord.loc'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['lat', 'lon'], e.key)), lambda e: {'key': 'params.lastRecord.loc.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord.exd'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], e.key)), lambda e: {'key': 'params.lastRecord.exd.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord.exd.eco'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], e.key)), lambda e: {'key': 'params.lastRecord.exd.eco.' || e.key, 'value': e.value}), []) ELSE [] END,
+        CASE WHEN len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.lastRecord.exd.tlm'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tio', 'tlv'], e.key)), lambda e: {'key': 'params.lastRecord.exd.tlm.' || e.key, 'value': e.value}), []) ELSE [] END])))::VARCHAR), '{}') END AS extra
     FROM (SELECT *, json_extract_string(doc, ['$.uid', '$.params.total', '$.params.lastRecord.vid', '$.params.lastRecord.tmx', '$.params.lastRecord._id', '$.params.lastRecord.dmx', '$.params.lastRecord.loc.lat', '$.params.lastRecord.loc.lon', '$.params.lastRecord.gsp', '$.params.lastRecord.hdg', '$.params.lastRecord.gkm', '$.params.lastRecord.cas', '$.params.lastRecord.exd.sat', '$.params.lastRecord.exd.alt', '$.params.lastRecord.exd.bpp', '$.params.lastRecord.exd.eco.edt', '$.params.lastRecord.exd.eco.aat', '$.params.lastRecord.exd.eco.rpm', '$.params.lastRecord.exd.eco.flv', '$.params.lastRecord.exd.eco.ehr', '$.params.lastRecord.exd.eco.dcl', '$.params.lastRecord.exd.io', '$.params.lastRecord.exd.tlm.tio', '$.params.lastRecord.exd.tlm.tlv']) AS _v FROM listed)
 )
 SELECT _file, _row, _type_errors,
@@ -215,16 +215,17 @@ FROM checked
 
 -- route records: child table record_io (over route_rows)
 SELECT _file, _row,
-    struct_extract("record_io", 'vid') AS "vid",
-    struct_extract("record_io", 'tmx') AS "tmx",
+    "vid",
+    "tmx",
     CAST(TRY_CAST(e.key AS INTEGER) AS INTEGER) AS "io",
     CAST(TRY_CAST(e.value AS DOUBLE) AS DOUBLE) AS "value",
-    struct_extract("record_io", 'uid') AS "uid",
-    struct_extract("record_io", 'received_at') AS "received_at",
-    struct_extract("record_io", 'seq') AS "seq"
+    "uid",
+    "received_at",
+    "seq"
 FROM (
     SELECT r.*, {'key': j.key, 'value': CASE WHEN j.value::VARCHAR = 'null' THEN NULL WHEN NOT starts_with(j.value::VARCHAR, '"') THEN j.value::VARCHAR WHEN contains(j.value::VARCHAR, '\') THEN json_extract_string(j.value::VARCHAR, '$') ELSE trim(j.value::VARCHAR, '"') END} AS e, j.id AS _entry
-    FROM route_rows AS r, json_each(r."record_io"."entries") AS j
-    WHERE r."record_io"."entries" IS NOT NULL
+    FROM (SELECT _file, _row, unnest("record_io") FROM route_rows) AS r,
+        json_each(r."entries") AS j
+    WHERE r."entries" IS NOT NULL
 )
 ORDER BY _file, _row, _entry
