@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from marts.model import Mart, MartColumn, Reconciliation, RowCheck, Scope, read_sql
+from protocol.messages import STATUS_LABELS
 
-STATUSES = ("sent", "rejected", "not_processed", "buffered", "error", "pending", "delivered",
-            "read")
+# Our own labels of a message the server never acknowledged, then the manual's.
+STATUSES = ("sent", "rejected", *STATUS_LABELS)
 
 MART = Mart(
     name="message_latency",

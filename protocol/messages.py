@@ -58,18 +58,13 @@ class MessageStatus(IntEnum):
 
     @property
     def label(self) -> str:
-        """The name used in ``core.message_status.status``."""
-        return _STATUS_LABELS[self]
+        """The name used in ``core.message_status.status`` (``not_processed``, ...)."""
+        return self.name.lower()
 
 
-_STATUS_LABELS = {
-    MessageStatus.NOT_PROCESSED: "not_processed",
-    MessageStatus.BUFFERED: "buffered",
-    MessageStatus.ERROR: "error",
-    MessageStatus.PENDING: "pending",
-    MessageStatus.DELIVERED: "delivered",
-    MessageStatus.READ: "read",
-}
+# Every status label, in ``txs`` order: the one declaration the core tables, their
+# validation and the marts take them from.
+STATUS_LABELS = tuple(status.label for status in MessageStatus)
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 

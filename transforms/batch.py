@@ -38,25 +38,13 @@ from transforms.classify import (
     classify,
     unreadable_raw_files,
 )
-from transforms.route_sql import (
-    COLONS,
-    MAP_TEXT,
-    WHEN,
-    child_query,
-    fast_query,
-    route_query,
-)
+from transforms.raw_names import below_date
+from transforms.route_sql import BATCH, FAST, ROUTE_ROWS, SLOW, route_queries
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
 _PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED, NULLS})
-_FAST = "_fast"
-_SLOW = "batch_slow"  # the frames of one route that its fast query did not settle
-_FAST_QUERIES = {name: fast_query(route) for name, route in ROUTES.items()}
-_QUERIES = {name: route_query(route, _SLOW) for name, route in ROUTES.items()}
-_ROWS = "route_rows"  # the result of one route's query, scanned by its child queries
-_CHILD_QUERIES = {name: {child: child_query(route, child, _ROWS) for child in route.children}
-                  for name, route in ROUTES.items()}
+_SLOW_KEYS = "batch_slow_keys"  # the frames of a route that its fast query did not settle
 
 
 @dataclass
@@ -86,15 +74,14 @@ class BatchResult:
 
 
 def _split(route: Route, rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """The route's query result as one frame per table (columns renamed)."""
+    """The route's rows as one frame per table (the table's STRUCT column unnested)."""
     parts: dict[str, pl.DataFrame] = {}
     for table in route.tables:
-        cols = [pl.col(f"{table}.{c}").alias(c) for c in CORE_TABLES[table].column_names]
         extra = [pl.col(TYPE_ERRORS)] if table == route.primary else []
         part = rows
-        if table in route.when:
-            part = part.filter(pl.col(f"{table}.{WHEN}"))
-        parts[table] = part.select(*LINEAGE, *cols, *extra)
+        if table in route.only_with:
+            part = part.filter(pl.col(table).is_not_null())
+        parts[table] = part.select(*LINEAGE, pl.col(table).struct.unnest(), *extra)
     return parts
 
 
@@ -168,8 +155,8 @@ def _quarantine_rows(batch: ClassifiedBatch, early: pl.DataFrame,
 
 def substitute_seq(raw_file: Path, row: int) -> int:
     """The quarantine ``seq`` of a raw frame that has none: negative (a real seq never is),
-    unique to the raw file's date, name and row, and the same on every rerun."""
-    name = f"{partition_date(raw_file)}/{raw_file.stem}#{row}".encode()
+    unique to the raw file's date, path below it and row, and the same on every rerun."""
+    name = f"{partition_date(raw_file)}/{'/'.join(below_date(raw_file))}#{row}".encode()
     return -(int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big") >> 2) - 1
 
 
@@ -193,63 +180,53 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
                present: set[str]) -> dict[str, list[pl.DataFrame]]:
     """Run the query of every route present in the batch; parts of each table."""
     parts: dict[str, list[pl.DataFrame]] = {}
-    frames = batch.frames.append_column(COLONS, count_colons(batch.frames.column("doc")))
-    con.register("batch", frames)
+    frames = batch.frames
+    con.register(BATCH, frames)
     try:
         for name, route in ROUTES.items():
             if name not in present:
                 continue
             result = _route_rows(con, name, frames)
-            rows = pl.from_arrow(result.drop_columns(_child_inputs(route)))
+            rows = pl.from_arrow(result.drop_columns(list(route.children)))
             for table, part in _split(route, rows).items():
                 parts.setdefault(table, []).append(part)
             if route.children:
                 for table, part in _children(con, route, result).items():
                     parts.setdefault(table, []).append(part)
     finally:
-        con.unregister("batch")
+        con.unregister(BATCH)
     return parts
 
 
 def _route_rows(con: duckdb.DuckDBPyConnection, name: str, frames: pa.Table) -> pa.Table:
     """The rows of route ``name``: the fast query for the frames it settles (no unknown
     key, no type error), the exact query for the others (in frame order either way)."""
-    result = con.sql(_FAST_QUERIES[name]).to_arrow_table()
-    fast = result.column(_FAST)
+    queries = route_queries(name)
+    result = con.sql(queries.fast).to_arrow_table()
+    fast = result.column(FAST)
     if pc.all(fast).as_py():
-        return result.drop_columns([_FAST])
-    rest = result.filter(pc.invert(fast)).select(LINEAGE)
-    slow = frames.join(rest, keys=LINEAGE, join_type="inner")
-    con.register(_SLOW, slow)
+        return result.drop_columns([FAST])
+    con.register(_SLOW_KEYS, result.filter(pc.invert(fast)).select(LINEAGE))
     try:
-        exact = con.sql(_QUERIES[name]).to_arrow_table()
+        con.sql(f"SELECT * FROM {BATCH} SEMI JOIN {_SLOW_KEYS} USING (_file, _row)"
+                ).create_view(SLOW, replace=True)
+        exact = con.sql(queries.exact).to_arrow_table()
     finally:
-        con.unregister(_SLOW)
-    done = result.filter(fast).drop_columns([_FAST])
+        con.unregister(_SLOW_KEYS)
+    done = result.filter(fast).drop_columns([FAST])
     return pa.concat_tables([done, exact.select(done.column_names).cast(done.schema)]).sort_by(
         [(c, "ascending") for c in LINEAGE])
-
-
-def count_colons(docs: pa.ChunkedArray) -> pa.Array:
-    """How many ``":`` each text holds (see ``route_sql._counted``)."""
-    return pl.Series(docs).str.count_matches('":', literal=True).cast(pl.Int64).to_arrow()
-
-
-def _child_inputs(route: Route) -> list[str]:
-    """The columns of a route's result that only its child queries read."""
-    return [c for child, spec in route.children.items()
-            for c in (f"{child}.{MAP_TEXT}", *(f"{child}.{col}" for col in spec.parent))]
 
 
 def _children(con: duckdb.DuckDBPyConnection, route: Route,
               result: pa.Table) -> dict[str, pl.DataFrame]:
     """The rows of the route's child tables, from its query's ``result``."""
-    con.register(_ROWS, result.select([*LINEAGE, *_child_inputs(route)]))
+    con.register(ROUTE_ROWS, result.select([*LINEAGE, *route.children]))
     try:
         return {child: pl.from_arrow(con.sql(query).to_arrow_table())
-                for child, query in _CHILD_QUERIES[route.name].items()}
+                for child, query in route_queries(route.name).children.items()}
     finally:
-        con.unregister(_ROWS)
+        con.unregister(ROUTE_ROWS)
 
 
 def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:

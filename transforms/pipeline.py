@@ -42,7 +42,13 @@ from transforms.batch import (
     route_batch,
 )
 from transforms.ledger import ledger_dir, load_ledger, save_ledger, transform_lock
-from transforms.publish import publish_batch, raw_date, raw_file_of
+from transforms.publish import (
+    legacy_output_paths,
+    publish_batch,
+    raw_date,
+    raw_file_of,
+)
+from transforms.raw_names import output_name
 from transforms.routes import PRIMARY_TABLES
 
 DEFAULT_BATCH_FRAMES = 250_000
@@ -223,6 +229,9 @@ def _forget(layout: DataLayout, ledger: dict[str, int], redo: list[Path],
     for path, raw_file in raw_files.items():
         if path.resolve() != raw_file.resolve():
             path.unlink(missing_ok=True)
+        # files under the bare-stem names of an older core lake would be loaded twice
+        for legacy in legacy_output_paths(layout, raw_file).values():
+            legacy.unlink(missing_ok=True)
 
 
 def remove_leftovers(layout: DataLayout) -> int:
@@ -237,11 +246,12 @@ def remove_leftovers(layout: DataLayout) -> int:
 
 
 def check_output_names(raw_files: list[Path]) -> None:
-    """Refuse raw files that would write the same output files (same date and stem)."""
+    """Refuse raw files that would write the same output files (same date and output
+    name: only folder names holding ``__`` can make two paths meet)."""
     seen: dict[tuple[str, str], Path] = {}
     for f in raw_files:
         try:
-            name = (raw_date(f), f.stem)
+            name = (raw_date(f), output_name(f))
         except ValueError as exc:
             raise TrackitError(str(exc)) from None
         if name in seen:

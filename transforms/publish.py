@@ -1,10 +1,16 @@
 """Write a transformed batch into the core lake: one file per raw file per table.
 
-``DATA/core/<table>/date=YYYY-MM-DD/<raw file stem>.parquet`` and
-``DATA/quarantine/date=YYYY-MM-DD/<raw file stem>.parquet``, where the date is the raw
-file's own partition. Names derive only from the raw file, so a rerun replaces each file
-with an identical one (atomically, through ``lake.storage.write_parquet``). A table with no
-row for a raw file gets no file.
+``DATA/core/<table>/date=YYYY-MM-DD/<output name>.parquet`` and
+``DATA/quarantine/date=YYYY-MM-DD/<output name>.parquet``, where the date is the raw
+file's own partition and the output name is the raw file's path below that partition with
+``__`` between folders (``raw/date=D/hour=05/x.parquet`` → ``hour=05__x.parquet``): raw
+files of the same name in two hour folders of a day get two names. Names derive only from
+the raw file, so a rerun replaces each file with an identical one (atomically, through
+``lake.storage.write_parquet``). A table with no row for a raw file gets no file.
+
+Core lakes written when the output name was the raw file's bare stem (``x.parquet``)
+still work: ``raw_file_of`` finds their raw file, and ``legacy_output_paths`` names them
+so that a rerun of their raw file removes them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from lake.layout import DataLayout, partition_date
 from lake.storage import is_disk_full, write_parquet
 from schemas.core_tables import CORE_TABLES
 from transforms.batch import BatchResult, quarantine_arrow
+from transforms.raw_names import FOLDER_SEPARATOR, output_name
 
 # LZ4 (Parquet's LZ4_RAW): about 40 % less CPU than zstd to write and faster to read, for
 # files about 30 % larger. Core files are rewritten from the raw lake at will, and the
@@ -31,13 +38,25 @@ def raw_date(raw_file: Path) -> str:
     return partition_date(raw_file)
 
 
-def output_paths(layout: DataLayout, raw_file: Path) -> dict[str, Path]:
-    """Where the rows of ``raw_file`` go, table by table (``quarantine`` included)."""
+def _paths(layout: DataLayout, raw_file: Path, stem: str) -> dict[str, Path]:
     date = f"date={raw_date(raw_file)}"
-    name = f"{raw_file.stem}.parquet"
+    name = f"{stem}.parquet"
     paths = {t: layout.core_table(t) / date / name for t in CORE_TABLES if t != "quarantine"}
     paths["quarantine"] = layout.quarantine / date / name
     return paths
+
+
+def output_paths(layout: DataLayout, raw_file: Path) -> dict[str, Path]:
+    """Where the rows of ``raw_file`` go, table by table (``quarantine`` included)."""
+    return _paths(layout, raw_file, output_name(raw_file))
+
+
+def legacy_output_paths(layout: DataLayout, raw_file: Path) -> dict[str, Path]:
+    """Where a core lake whose output names were bare raw stems holds ``raw_file``'s rows
+    (empty when that is where ``output_paths`` writes)."""
+    if output_name(raw_file) == raw_file.stem:
+        return {}
+    return _paths(layout, raw_file, raw_file.stem)
 
 
 def raw_file_of(layout: DataLayout, path: Path) -> Path:
@@ -55,11 +74,20 @@ def raw_file_of(layout: DataLayout, path: Path) -> Path:
         return layout.root / relative
     if area not in ("core", "quarantine") or path.suffix != ".parquet":
         raise TrackitError(f"{path} is neither a raw, core nor quarantine file")
-    date = f"date={partition_date(resolved)}"
-    found = sorted((layout.raw / date).glob(f"hour=*/{path.name}"))
+    date_folder = layout.raw / f"date={partition_date(resolved)}"
+    if FOLDER_SEPARATOR in path.stem:
+        candidate = date_folder.joinpath(*path.stem.split(FOLDER_SEPARATOR)).with_suffix(
+            ".parquet")
+        found = [candidate] if candidate.is_file() else []
+        shown = candidate
+    else:  # a bare stem: the raw file directly in the date folder, or (a core lake
+        # written with bare stems) in one of its hour folders
+        found = [p for p in [date_folder / path.name, *sorted(
+            date_folder.glob(f"hour=*/{path.name}"))] if p.is_file()]
+        shown = date_folder / "hour=*" / path.name
     if not found:
         raise TrackitError(
-            f"no raw file {layout.raw / date / 'hour=*' / path.name} to write {path} again "
+            f"no raw file {shown} to write {path} again "
             "from: delete it if its rows are not needed, then rerun"
         )
     return found[0]

@@ -10,18 +10,24 @@ their command ``type``). A route declares, as data:
   field aliases and the lineage columns ``received_at``, ``seq``, ``connection_id``);
 * ``children``: tables with one row per entry of a JSON map (``exd.io``, ``frm.fld``,
   ``cmd``), as expressions over ``e.key`` / ``e.value``;
-* ``when``: for a table fed by only some frames of the route, the SQL condition.
+* ``only_with``: for a table fed by only some frames of the route, the known object
+  the frame must have (an ``event`` feeds ``records`` only when it has a ``record``).
 
-``transforms.route_sql`` turns a route into one DuckDB query; this module holds no logic.
+Route names are the manual's type names (``protocol.messages``): ``params.type``, then
+``event:<sub-type>`` and ``out:<command type>``. ``transforms.route_sql`` compiles a
+route into its DuckDB queries (``trackit transform --show-sql ROUTE`` prints them); this
+module holds no logic.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from protocol.messages import CommandType, EventSubType, InboundType, MessageStatus
+
 # Labels of frames that are counted, not stored: the server's auth reply, and our own auth
 # command (which carries SESSID: it must never be copied anywhere, not even to quarantine).
-CONTROL_ROUTES = frozenset({"auth", "out:auth"})
+CONTROL_ROUTES = frozenset({InboundType.AUTH.value, f"out:{CommandType.AUTH}"})
 # The label of a close frame received (raw text ``close:<code> <reason>``); the first pass
 # (``transforms.classify``) turns such a frame into the document
 # ``{"params": {"type": "ws:close", "code": <code>, "reason": <reason>}}`` that its route reads.
@@ -66,9 +72,8 @@ class Route:
     known: dict[str, tuple[str, ...]]
     tables: dict[str, dict[str, str]]
     children: dict[str, Child] = field(default_factory=dict)
-    # A table fed only by some frames of the route: table -> SQL predicate, where
-    # ``present(<path of a known object>)`` is true when the frame has that object.
-    when: dict[str, str] = field(default_factory=dict)
+    # A table fed only by the frames that have a given known object: table -> its path.
+    only_with: dict[str, str] = field(default_factory=dict)
 
     @property
     def table_names(self) -> list[str]:
@@ -161,7 +166,7 @@ _UID = {"uid": Field("$.uid", "BIGINT")}
 def _records_route() -> Route:
     prefix = "$.params.lastRecord"
     return Route(
-        name="records",
+        name=InboundType.RECORDS.value,
         primary="records",
         fields={**_UID, "total": Field("$.params.total", "INTEGER"), **_record_fields(prefix)},
         known={"$": ("uid", "params"), "$.params": ("type", "total", "lastRecord"),
@@ -171,7 +176,7 @@ def _records_route() -> Route:
     )
 
 
-def _event_route(sub_type: str) -> Route:
+def _event_route(sub_type: EventSubType) -> Route:
     prefix = "$.params.record"
     tables = {
         "events": {
@@ -182,13 +187,13 @@ def _event_route(sub_type: str) -> Route:
         # kept once, in events.extra.
         "records": _record_columns("event", "NULL", "NULL"),
     }
-    if sub_type == "io":
+    if sub_type == EventSubType.IO:
         tables["io_events"] = {
             "event_id": "event_id", "vid": "vid", "uid": "uid", "tmx": "coalesce(ev_tmx, tmx)",
             "io": "tio", "level": "tlv", "received_at": "received_at", "seq": "seq",
         }
     return Route(
-        name=f"event:{sub_type}",
+        name=f"{InboundType.EVENT}:{sub_type}",
         primary="events",
         fields={**_UID, "sub_type": Field("$.params.sub-type", "VARCHAR"),
                 **_record_fields(prefix), **_EVENT_FIELDS},
@@ -197,13 +202,13 @@ def _event_route(sub_type: str) -> Route:
         tables=tables,
         children={"record_io": _RECORD_IO},
         # An event without a record still loads (events); it just adds no record row.
-        when={"records": f"present({prefix})"},
+        only_with={"records": prefix},
     )
 
 
-def _connection_route(type_: str, kind: str) -> Route:
+def _connection_route(type_: InboundType, kind: str) -> Route:
     return Route(
-        name=type_,
+        name=type_.value,
         primary="connections",
         fields={**_UID, "status": Field("$.params.status", "INTEGER")},
         known={"$": ("uid", "params"), "$.params": ("type", "status")},
@@ -213,9 +218,9 @@ def _connection_route(type_: str, kind: str) -> Route:
     )
 
 
-def _driver_message_route(type_: str, kind: str) -> Route:
+def _driver_message_route(type_: InboundType, kind: str) -> Route:
     return Route(
-        name=type_,
+        name=type_.value,
         primary="driver_messages",
         fields={**_UID, **_EVENT_FIELDS, "txt": Field("$.params.event.txt", "VARCHAR"),
                 "pmi": Field("$.params.event.pmi", "INTEGER")},
@@ -230,7 +235,7 @@ def _driver_message_route(type_: str, kind: str) -> Route:
 def _form_route() -> Route:
     form_id = "md5(concat_ws('|', uid, epoch_us(ev_tmx), eid))"
     return Route(
-        name="form",
+        name=InboundType.FORM.value,
         primary="forms",
         fields={**_UID, **_EVENT_FIELDS, "fnm": Field("$.params.event.frm.fnm", "VARCHAR"),
                 "fld_map": Field("$.params.event.frm.fld", "MAP")},
@@ -250,12 +255,10 @@ def _form_route() -> Route:
 
 
 def _message_status_route() -> Route:
-    status = "[" + ", ".join(
-        f"'{label}'" for label in ("not_processed", "buffered", "error", "pending",
-                                   "delivered", "read")
-    ) + "]"
+    # the labels in txs order: txs n is element n + 1 of the SQL list
+    status = "[" + ", ".join(f"'{s.label}'" for s in sorted(MessageStatus)) + "]"
     return Route(
-        name="msg-sts",
+        name=InboundType.MSG_STS.value,
         primary="message_status",
         fields={**_UID, "message_id": Field("$.params.id", "VARCHAR"),
                 "txs": Field("$.params.txs", "INTEGER"),
@@ -275,13 +278,13 @@ def _message_status_route() -> Route:
 
 def _cmd_status_route() -> Route:
     return Route(
-        name="cmd-status",
+        name=InboundType.CMD_STATUS.value,
         primary="command_replies",
         fields={**_UID, "command_id": Field("$.params.id", "VARCHAR"),
                 "status": Field("$.params.status", "BOOLEAN")},
         known={"$": ("uid", "params"), "$.params": ("type", "id", "status")},
         tables={"command_replies": {
-            "uid": "uid", "reply_type": "'cmd-status'", "command_id": "command_id",
+            "uid": "uid", "reply_type": f"'{InboundType.CMD_STATUS}'", "command_id": "command_id",
             "status": "status", "received_at": "received_at", "extra": "extra",
             "seq": "seq"}},
     )
@@ -289,13 +292,13 @@ def _cmd_status_route() -> Route:
 
 def _cmd_parsed_route() -> Route:
     return Route(
-        name="cmd-parsed",
+        name=InboundType.CMD_PARSED.value,
         primary="command_replies",
         fields={**_UID, "command": Field("$.params.sub-type", "VARCHAR"),
                 "cmd_map": Field("$.params.cmd", "MAP")},
         known={"$": ("uid", "params"), "$.params": ("type", "sub-type", "cmd")},
         tables={"command_replies": {
-            "uid": "uid", "reply_type": "'cmd-parsed'", "command": "command",
+            "uid": "uid", "reply_type": f"'{InboundType.CMD_PARSED}'", "command": "command",
             "received_at": "received_at", "extra": "extra", "seq": "seq"}},
         children={"io_snapshots": Child(
             source="cmd_map",
@@ -314,7 +317,7 @@ def _cmd_parsed_route() -> Route:
 def _service_route() -> Route:
     p = "$.params.event"
     return Route(
-        name="service-generic",
+        name=InboundType.SERVICE_GENERIC.value,
         primary="services",
         fields={
             **_UID,
@@ -349,7 +352,7 @@ def _service_route() -> Route:
 
 def _outbound_getio_route() -> Route:
     return Route(
-        name="out:api",
+        name=f"out:{CommandType.API}",
         primary="commands",
         fields={"uid": Field("$.query.uid", "BIGINT"),
                 "command": Field("$.query.cmd", "VARCHAR"),
@@ -364,7 +367,7 @@ def _outbound_getio_route() -> Route:
 
 def _outbound_message_route() -> Route:
     return Route(
-        name="out:pnd-api",
+        name=f"out:{CommandType.PND_API}",
         primary="commands",
         fields={"uid": Field("$.query.uid", "BIGINT"),
                 "command": Field("$.query.content.type", "VARCHAR"),
@@ -396,12 +399,12 @@ ROUTES: dict[str, Route] = {
     r.name: r
     for r in (
         _records_route(),
-        _event_route("io"),
-        _event_route("event"),
-        _connection_route("connection", "device"),
-        _connection_route("pnd-connection", "driver_app"),
-        _driver_message_route("pnd-msg", "free"),
-        _driver_message_route("pnd-msg-prd", "predefined"),
+        _event_route(EventSubType.IO),
+        _event_route(EventSubType.EVENT),
+        _connection_route(InboundType.CONNECTION, "device"),
+        _connection_route(InboundType.PND_CONNECTION, "driver_app"),
+        _driver_message_route(InboundType.PND_MSG, "free"),
+        _driver_message_route(InboundType.PND_MSG_PRD, "predefined"),
         _form_route(),
         _message_status_route(),
         _cmd_status_route(),

@@ -63,9 +63,9 @@ def test_one_output_file_per_raw_file_named_after_it(data_dir: Path,
                                                       write_raw: RawWriter) -> None:
     write_raw([records_frame(1, "2022-04-02T10:00:00Z"), "nope"], name="ingest-x-000042")
     transform_lake(data_dir, durable=False)
-    assert (data_dir / "core/records/date=2022-04-02/ingest-x-000042.parquet").exists()
-    assert (data_dir / "core/record_io/date=2022-04-02/ingest-x-000042.parquet").exists()
-    assert (data_dir / "quarantine/date=2022-04-02/ingest-x-000042.parquet").exists()
+    assert (data_dir / "core/records/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
+    assert (data_dir / "core/record_io/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
+    assert (data_dir / "quarantine/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
 
 
 def test_duplicates_collapse_to_the_first_received(data_dir: Path,
@@ -160,13 +160,45 @@ def test_received_at_partition_is_the_raw_files(data_dir: Path, write_raw: RawWr
         data_dir / "core/records/date=2022-04-02"]
 
 
-def test_raw_files_whose_outputs_would_collide_are_refused(data_dir: Path,
+def test_raw_files_of_the_same_name_in_two_hours_both_load(data_dir: Path,
                                                            write_raw: RawWriter) -> None:
     write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="same")
     write_raw([records_frame(2, "2022-04-02T11:00:00Z")], name="same",
               start=T0.replace(hour=11))
+    summary = transform_lake(data_dir, durable=False)
+    assert summary.files_processed == 2 and summary.reconciles
+    assert sorted(read_table(data_dir, "records")["vid"]) == [1, 2]
+    assert sorted(p.name for p in (data_dir / "core/records/date=2022-04-02").iterdir()) == [
+        "hour=10__same.parquet", "hour=11__same.parquet"]
+    first = outputs(data_dir)
+    (data_dir / "state" / "transform" / "ledger.json").unlink()
+    transform_lake(data_dir, durable=False)
+    assert outputs(data_dir) == first  # idempotent
+
+
+def test_raw_files_whose_outputs_would_collide_are_refused(data_dir: Path,
+                                                           write_raw: RawWriter) -> None:
+    # only folder names holding the separator can make two paths meet
+    write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="a__b")
+    odd = data_dir / "raw/date=2022-04-02/hour=10__a"
+    odd.mkdir(parents=True)
+    (data_dir / "raw/date=2022-04-02/hour=10/a__b.parquet").rename(odd / "b.parquet")
+    write_raw([records_frame(2, "2022-04-02T10:00:00Z")], name="a__b")
     with pytest.raises(TrackitError, match="would collide"):
         transform_lake(data_dir, durable=False)
+
+
+def test_redo_of_a_core_file_with_a_bare_stem_name_replaces_it(
+        data_dir: Path, write_raw: RawWriter) -> None:
+    """A core lake whose files were named after the raw file's bare stem."""
+    write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="old")
+    transform_lake(data_dir, durable=False)
+    folder = data_dir / "core/records/date=2022-04-02"
+    legacy = folder / "old.parquet"
+    (folder / "hour=10__old.parquet").rename(legacy)
+    transform_lake(data_dir, durable=False, redo=[legacy])
+    assert [p.name for p in folder.iterdir()] == ["hour=10__old.parquet"]
+    assert read_table(data_dir, "records")["vid"].to_list() == [1]
 
 
 def test_an_unreadable_raw_file_is_reported_by_name(data_dir: Path,

@@ -37,7 +37,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
              "repeatable (what to do about a core file the build reports unreadable)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--show-sql", metavar="ROUTE", default=None,
+        help="print the DuckDB queries of ROUTE (records, event:io, form, out:api, ...) "
+             "and exit; reads no data",
+    )
     parser.set_defaults(handler=run)
+
+
+def show_sql(route: str) -> str:
+    """The SQL of ``route``'s queries, as the transform runs them."""
+    from lake.errors import TrackitError
+    from transforms.route_sql import route_queries
+    from transforms.routes import ROUTES
+
+    if route not in ROUTES:
+        raise TrackitError(f"no route {route!r}: the routes are {', '.join(ROUTES)}")
+    return route_queries(route).text()
 
 
 def format_summary(summary: TransformSummary) -> str:
@@ -76,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     from lake.errors import TrackitError
     from transforms.pipeline import DEFAULT_BATCH_FRAMES, transform_lake
 
+    if args.show_sql is not None:
+        print(show_sql(args.show_sql), end="")
+        return 0
     try:
         summary = transform_lake(
             writable_data_dir(args, create=False),
