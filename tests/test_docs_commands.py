@@ -198,11 +198,23 @@ def check(command: DocCommand, context: Context) -> None:
         check_jupyter(command, args)
     elif program == ".tools/bin/uv":
         check_uv(command, args)
+    elif program == "git":
+        check_git(command, args)
     else:
         raise DocCommandError(
             f"{command.where}: `{command.text}`: no rule for {program!r}; a fresh clone has "
             "only ./run, .venv/bin/... (after ./run) and .tools/bin/uv. Add a rule to "
             "tests/test_docs_commands.py if this command is right")
+
+
+def check_git(command: DocCommand, args: list[str]) -> None:
+    """Only read-only git commands over paths of the clone (``git diff tests/...``)."""
+    if args[:1] not in (["diff"], ["status"], ["log"]):
+        raise DocCommandError(f"{command.where}: `{command.text}`: only git diff, status and "
+                              "log are documented commands")
+    for arg in args[1:]:
+        if not arg.startswith("-") and not (REPO / arg).exists():
+            raise DocCommandError(f"{command.where}: `{command.text}`: no {arg} in the clone")
 
 
 def run_targets() -> set[str]:
