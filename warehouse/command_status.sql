@@ -1,4 +1,4 @@
--- DESIGN's core.commands: each command this pipeline sent, with the server's answer.
+-- core.commands: each command this pipeline sent, with the server's answer.
 -- The core lake holds one row per outbound frame (status 'sent'); the replies live in
 -- core.command_replies (cmd-status, cmd-parsed) and core.message_status (msg-sts).
 -- A server may also refuse a command by closing the socket right after it (1009 message
