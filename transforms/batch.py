@@ -132,7 +132,7 @@ def _early_quarantine(batch: ClassifiedBatch, present: set[str]) -> pl.DataFrame
 
 def _quarantine_rows(batch: ClassifiedBatch, early: pl.DataFrame,
                      invalid: pl.DataFrame) -> pl.DataFrame:
-    """Quarantine rows (the core.quarantine columns plus ``_file``/``_category``) for failed frames."""
+    """Quarantine rows (core.quarantine columns, ``_file``, ``_category``) of failed frames."""
     lineage = pl.from_arrow(batch.frames.select(["_file", "_row"])).with_row_index("_index")
     early = early.join(lineage.with_columns(pl.col("_index").cast(pl.Int64)), on="_index")
     failed = pl.concat(
