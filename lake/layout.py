@@ -3,9 +3,8 @@
 Under `DATA` (``--data``, env ``TRACKIT_DATA``, default ``./data``)::
 
     raw/date=YYYY-MM-DD/hour=HH/*.parquet   immutable raw frames (ingest)
-    core/<table>/date=YYYY-MM-DD/*.parquet  typed tables (transforms)
-    quarantine/date=YYYY-MM-DD/*.parquet    frames and rows that failed (transforms)
-    warehouse.duckdb                        the published warehouse (warehouse build)
+    warehouse/catalog.sqlite                the warehouse: a DuckLake's catalog ...
+    warehouse/data/                         ... and its Parquet data files (core and marts)
     state/                                  journals, ledgers, outbox and other state
 """
 
@@ -39,15 +38,29 @@ class DataLayout:
         return self.root / "raw"
 
     @property
-    def core(self) -> Path:
+    def warehouse(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def warehouse_catalog(self) -> Path:
+        return self.warehouse / "catalog.sqlite"
+
+    @property
+    def warehouse_data(self) -> Path:
+        return self.warehouse / "data"
+
+    @property
+    def legacy_core(self) -> Path:
+        """The core Parquet lake of releases before the DuckLake warehouse (migrated)."""
         return self.root / "core"
 
     @property
-    def quarantine(self) -> Path:
+    def legacy_quarantine(self) -> Path:
         return self.root / "quarantine"
 
     @property
-    def warehouse(self) -> Path:
+    def legacy_warehouse_file(self) -> Path:
+        """The published DuckDB file of releases before the DuckLake warehouse."""
         return self.root / "warehouse.duckdb"
 
     @property
@@ -58,9 +71,9 @@ class DataLayout:
         """The hive partition of the raw lake for a UTC receive time."""
         return self.raw / f"date={received_at:%Y-%m-%d}" / f"hour={received_at:%H}"
 
-    def core_table(self, table: str) -> Path:
-        """The folder of one core table (``core.records`` → ``core/records``)."""
-        return self.core / table.removeprefix("core.")
+    def legacy_core_table(self, table: str) -> Path:
+        """The folder of one table of the legacy core lake (``core/records``)."""
+        return self.legacy_core / table.removeprefix("core.")
 
 
 def partition_date(path: Path) -> str:

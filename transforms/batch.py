@@ -10,7 +10,7 @@ Steps, all vectorised (DuckDB for JSON, polars for the rest):
    (first received; a records frame's row before an event's copy of the record);
 5. count where every frame landed and check that the counts reconcile.
 
-Nothing is written here: ``transforms.publish`` writes the result file by file.
+Nothing is written here: ``transforms.core_store`` stores the result.
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ async def test_a_message_the_server_refuses_with_1009_is_failed_and_rejected_in_
     assert "refused by the server" in failed["error"] and "1009" in failed["error"]
     assert not list(outbox.sent_dir.glob("*.json"))
 
-    transform_lake(data, durable=False)
+    transform_lake(data)
     load_core(data)
     build_marts(data)
     con = duckdb.connect(str(builder_path(data)), read_only=True)

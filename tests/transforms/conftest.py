@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lake.ducklake import open_warehouse
+from lake.layout import DataLayout
 from lake.raw_schema import RAW_SCHEMA
 
 EXAMPLES_FILE = Path(__file__).with_name("manual_examples.txt")
@@ -68,9 +70,9 @@ def write_raw(data_dir: Path) -> RawWriter:
 
 
 def read_table(data: Path, table: str) -> pl.DataFrame:
-    """Every row of a core table (or ``quarantine``) written under ``data``."""
-    folder = data / ("quarantine" if table == "quarantine" else f"core/{table}")
-    files = sorted(folder.rglob("*.parquet"))
-    if not files:
+    """Every row of a core table (or ``quarantine``) of the warehouse under ``data``."""
+    if not DataLayout(data).warehouse_catalog.exists():
         return pl.DataFrame()
-    return pl.concat([pl.read_parquet(f) for f in files])
+    with open_warehouse(data, read_only=True) as con:
+        rows = con.sql(f"select * exclude (_load_id) from core.{table} order by seq").pl()
+    return rows if rows.height else pl.DataFrame()

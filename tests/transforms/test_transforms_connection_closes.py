@@ -19,7 +19,7 @@ def test_a_close_frame_is_a_row_of_connection_closes_and_commands_know_their_con
 ):
     write_raw([RECORD, ("out", MESSAGE), "close:1009 frame exceeds limit of 4096 bytes"],
               seq0=10)
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert summary.reconciles
     closes = read_table(data_dir, "connection_closes").sort("seq")
     assert closes.select("connection_id", "code", "reason", "seq").rows() == [
@@ -34,7 +34,7 @@ def test_a_close_record_without_a_code_is_quarantined_and_an_outbound_close_is_n
     data_dir, write_raw
 ):
     write_raw(["close:abc nonsense", ("out", "close:1000 ours"), "close:1000"])
-    transform_lake(data_dir, durable=False)
+    transform_lake(data_dir)
     closes = read_table(data_dir, "connection_closes")
     assert closes.select("code", "reason", "seq").rows() == [(1000, None, 2)]
     quarantine = read_table(data_dir, "quarantine").sort("seq")

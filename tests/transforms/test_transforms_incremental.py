@@ -34,25 +34,25 @@ def records_frame(vid: int, tmx: str, speed: int = 10, **extra: object) -> str:
 def test_rerun_changes_nothing_and_a_forced_redo_is_byte_identical(
         data_dir: Path, write_raw: RawWriter) -> None:
     write_raw([*list(manual_examples().values()), "{bad"])
-    transform_lake(data_dir, durable=False)
+    transform_lake(data_dir)
     first = outputs(data_dir)
     assert len(first) > 10
 
-    again = transform_lake(data_dir, durable=False)
+    again = transform_lake(data_dir)
     assert (again.files_processed, again.files_skipped, again.frames) == (0, 1, 0)
     assert outputs(data_dir) == first
 
     (data_dir / "state" / "transform" / "ledger.json").unlink()
-    redo = transform_lake(data_dir, durable=False)
+    redo = transform_lake(data_dir)
     assert redo.files_processed == 1
     assert outputs(data_dir) == first
 
 
 def test_only_new_raw_files_are_read(data_dir: Path, write_raw: RawWriter) -> None:
     write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="a")
-    assert transform_lake(data_dir, durable=False).files_processed == 1
+    assert transform_lake(data_dir).files_processed == 1
     write_raw([records_frame(2, "2022-04-02T10:00:00Z")], name="b")
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert (summary.files_processed, summary.files_skipped) == (1, 1)
     assert sorted(read_table(data_dir, "records")["vid"]) == [1, 2]
     assert set(load_ledger(DataLayout(data_dir))) == {
@@ -62,7 +62,7 @@ def test_only_new_raw_files_are_read(data_dir: Path, write_raw: RawWriter) -> No
 def test_one_output_file_per_raw_file_named_after_it(data_dir: Path,
                                                       write_raw: RawWriter) -> None:
     write_raw([records_frame(1, "2022-04-02T10:00:00Z"), "nope"], name="ingest-x-000042")
-    transform_lake(data_dir, durable=False)
+    transform_lake(data_dir)
     assert (data_dir / "core/records/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
     assert (data_dir / "core/record_io/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
     assert (data_dir / "quarantine/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
@@ -74,7 +74,7 @@ def test_duplicates_collapse_to_the_first_received(data_dir: Path,
     write_raw([records_frame(7, tmx, speed=10), records_frame(7, tmx, speed=99),
                records_frame(7, "2022-04-02T10:00:00Z", speed=50),  # same instant
                records_frame(8, tmx)])
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     records = read_table(data_dir, "records")
     assert sorted(records["vid"]) == [7, 8]
     assert records.filter(records["vid"] == 7)["speed_kmh"].to_list() == [10.0]
@@ -93,9 +93,9 @@ def test_a_crash_before_the_ledger_leaves_the_batch_to_redo(
 
     monkeypatch.setattr(pipeline, "save_ledger", crash)
     with pytest.raises(RuntimeError):
-        transform_lake(data_dir, durable=False, batch_frames=1)
+        transform_lake(data_dir, batch_frames=1)
     monkeypatch.undo()
-    summary = transform_lake(data_dir, durable=False, batch_frames=1)
+    summary = transform_lake(data_dir, batch_frames=1)
     assert summary.files_processed == 2
     assert sorted(read_table(data_dir, "records")["vid"]) == [1, 2]
     leftovers = [p for p in data_dir.rglob("*") if p.name.startswith(".tmp-")]
@@ -108,7 +108,7 @@ def test_batches_bound_the_work(data_dir: Path, write_raw: RawWriter) -> None:
     assert pipeline.plan_batches(sorted((data_dir / "raw").rglob("*.parquet")), 4) == [
         sorted((data_dir / "raw").rglob("*.parquet"))[:2],
         sorted((data_dir / "raw").rglob("*.parquet"))[2:]]
-    assert transform_lake(data_dir, durable=False, batch_frames=4).files_processed == 3
+    assert transform_lake(data_dir, batch_frames=4).files_processed == 3
 
 
 def test_unknown_fields_survive_in_extra(data_dir: Path, write_raw: RawWriter) -> None:
@@ -119,7 +119,7 @@ def test_unknown_fields_survive_in_extra(data_dir: Path, write_raw: RawWriter) -
             "newField": [1, 2]}}})
     write_raw([frame, json.dumps({"uid": 9, "params": {"type": "connection", "status": 0,
                                                        "reason": "timeout"}})])
-    transform_lake(data_dir, durable=False)
+    transform_lake(data_dir)
     record = read_table(data_dir, "records").row(0, named=True)
     assert json.loads(record["extra"]) == {
         "region": "eu", "params.priority": 2, "params.lastRecord.newField": [1, 2],
@@ -132,7 +132,7 @@ def test_unknown_fields_survive_in_extra(data_dir: Path, write_raw: RawWriter) -
 def test_known_fields_holding_null_do_not_make_extra(data_dir: Path,
                                                      write_raw: RawWriter) -> None:
     write_raw([manual_examples()["pnd-msg"]])
-    transform_lake(data_dir, durable=False)
+    transform_lake(data_dir)
     assert read_table(data_dir, "driver_messages")["extra"].to_list() == [None]
 
 
@@ -140,7 +140,7 @@ def test_a_second_run_at_the_same_time_is_refused(data_dir: Path,
                                                   write_raw: RawWriter) -> None:
     write_raw([records_frame(1, "2022-04-02T10:00:00Z")])
     with transform_lock(DataLayout(data_dir)), pytest.raises(TrackitError, match="another"):
-        transform_lake(data_dir, durable=False)
+        transform_lake(data_dir)
 
 
 def test_counts_that_do_not_add_up_fail_loudly(
@@ -149,13 +149,13 @@ def test_counts_that_do_not_add_up_fail_loudly(
     real = pipeline.raw_frame_count
     monkeypatch.setattr(pipeline, "raw_frame_count", lambda files: real(files) + 1)
     with pytest.raises(TrackitError, match="does not reconcile"):
-        transform_lake(data_dir, durable=False)
+        transform_lake(data_dir)
     assert not (data_dir / "core").exists()  # nothing of the batch published
 
 
 def test_received_at_partition_is_the_raw_files(data_dir: Path, write_raw: RawWriter) -> None:
     write_raw([records_frame(1, "2021-01-01T00:00:00Z")], start=T0)
-    transform_lake(data_dir, durable=False)
+    transform_lake(data_dir)
     assert list((data_dir / "core/records").iterdir()) == [
         data_dir / "core/records/date=2022-04-02"]
 
@@ -165,14 +165,14 @@ def test_raw_files_of_the_same_name_in_two_hours_both_load(data_dir: Path,
     write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="same")
     write_raw([records_frame(2, "2022-04-02T11:00:00Z")], name="same",
               start=T0.replace(hour=11))
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert summary.files_processed == 2 and summary.reconciles
     assert sorted(read_table(data_dir, "records")["vid"]) == [1, 2]
     assert sorted(p.name for p in (data_dir / "core/records/date=2022-04-02").iterdir()) == [
         "hour=10__same.parquet", "hour=11__same.parquet"]
     first = outputs(data_dir)
     (data_dir / "state" / "transform" / "ledger.json").unlink()
-    transform_lake(data_dir, durable=False)
+    transform_lake(data_dir)
     assert outputs(data_dir) == first  # idempotent
 
 
@@ -185,18 +185,18 @@ def test_raw_files_whose_outputs_would_collide_are_refused(data_dir: Path,
     (data_dir / "raw/date=2022-04-02/hour=10/a__b.parquet").rename(odd / "b.parquet")
     write_raw([records_frame(2, "2022-04-02T10:00:00Z")], name="a__b")
     with pytest.raises(TrackitError, match="would collide"):
-        transform_lake(data_dir, durable=False)
+        transform_lake(data_dir)
 
 
 def test_redo_of_a_core_file_with_a_bare_stem_name_replaces_it(
         data_dir: Path, write_raw: RawWriter) -> None:
     """A core lake whose files were named after the raw file's bare stem."""
     write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="old")
-    transform_lake(data_dir, durable=False)
+    transform_lake(data_dir)
     folder = data_dir / "core/records/date=2022-04-02"
     legacy = folder / "old.parquet"
     (folder / "hour=10__old.parquet").rename(legacy)
-    transform_lake(data_dir, durable=False, redo=[legacy])
+    transform_lake(data_dir, redo=[legacy])
     assert [p.name for p in folder.iterdir()] == ["hour=10__old.parquet"]
     assert read_table(data_dir, "records")["vid"].to_list() == [1]
 
@@ -208,4 +208,4 @@ def test_an_unreadable_raw_file_is_reported_by_name(data_dir: Path,
     write_raw([records_frame(3, "2022-04-02T10:00:02Z")], name="good-b")
     path.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(TrackitError, match=f"cannot read raw file {re.escape(str(path))}: "):
-        transform_lake(data_dir, durable=False)
+        transform_lake(data_dir)

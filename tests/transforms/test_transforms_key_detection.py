@@ -26,7 +26,7 @@ def records(last: dict[str, object], **top: object) -> dict[str, object]:
 def load_one_record(write_raw: RawWriter, data_dir: Path, frame: str) -> dict[str, object]:
     """Load ``frame`` (a records frame) and return its row."""
     write_raw([frame])
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert summary.reconciles and summary.loaded_frames == 1
     return read_table(data_dir, "records").row(0, named=True)
 
@@ -78,7 +78,7 @@ def test_a_value_inside_a_map_value_is_not_a_known_key(data_dir: Path,
                                                         write_raw: RawWriter) -> None:
     frame = json.dumps(records({"exd": {"io": {"1": 1, "2": {"vid": 3}}}}))
     write_raw([frame])
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert summary.reconciles and summary.quarantined_frames == 1
     reason = read_table(data_dir, "quarantine")["reason"][0]
     assert "params.lastRecord.exd.io: an entry has a key or value of the wrong type" in reason
@@ -89,7 +89,7 @@ def test_a_type_key_elsewhere_does_not_change_the_route(data_dir: Path,
     # The first "type" in the text is not params.type: the route comes from the parse.
     frame = json.dumps({"a": {"type": "event", "sub-type": "io"}, **records({})})
     write_raw([frame, json.dumps(records({"vid": 6}))])
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert summary.reconciles and summary.loaded_frames == 2
     records_table = read_table(data_dir, "records")
     assert sorted(records_table["vid"]) == [5, 6]

@@ -17,7 +17,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TransformSumma
     data = tmp_path_factory.mktemp("manual") / "data"
     data.mkdir()
     write_raw_file(data, list(manual_examples().values()))
-    return data, transform_lake(data, durable=False)
+    return data, transform_lake(data)
 
 
 def _one(data: Path, table: str, **where: object) -> dict:

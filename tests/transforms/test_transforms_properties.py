@@ -81,7 +81,7 @@ def test_random_frames_never_crash_and_always_reconcile(batch: list[tuple[str, s
     data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
     try:
         write_raw_file(data, batch)
-        summary = transform_lake(data, durable=False)
+        summary = transform_lake(data)
         assert summary.reconciles
         assert summary.frames == len(batch)
     finally:
@@ -116,7 +116,7 @@ def test_a_loaded_record_holds_exactly_what_was_sent(gsp: object, sat: object,
     data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
     try:
         write_raw_file(data, [frame])
-        summary = transform_lake(data, durable=False)
+        summary = transform_lake(data)
         assert summary.reconciles
         if summary.loaded_frames == 0:
             return  # quarantined: fine, as long as what loads is right

@@ -62,7 +62,7 @@ CASES = [
 def test_malformed_frame_is_quarantined_with_reason(
         data_dir: Path, write_raw: RawWriter, frame: str, stage: str, reason: str) -> None:
     raw = write_raw([record(), frame])
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert summary.reconciles
     assert summary.quarantined_frames == 1 and summary.loaded_frames == 1
     q = read_table(data_dir, "quarantine")
@@ -82,7 +82,7 @@ def test_a_failing_row_quarantines_its_whole_frame(data_dir: Path,
                    "loc": {"lat": 123, "lon": 1}, "exd": {"tlm": {"tio": 1, "tlv": 0}}},
         "event": {"_id": "e1", "hid": "r1", "tmx": "2022-04-02T10:07:03Z"}}})
     write_raw([frame])
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert summary.quarantined == {"validate:records": 1}
     assert read_table(data_dir, "events").height == 0
     assert read_table(data_dir, "io_events").height == 0
@@ -95,7 +95,7 @@ def test_trailing_comma_and_stray_braces_are_recovered(data_dir: Path,
         '{"uid": 2, "params": {"type": "connection", "status": 1}}}}',
         '{"uid": 3, "params": {"type": "connection", "status": 1}} trailing words',
     ])
-    summary = transform_lake(data_dir, durable=False)
+    summary = transform_lake(data_dir)
     assert summary.loaded_frames == 2 and summary.quarantined_frames == 1
     assert sorted(read_table(data_dir, "connections")["uid"]) == [1, 2]
     assert "unexpected text after the value" in read_table(data_dir, "quarantine")["reason"][0]

@@ -1,10 +1,9 @@
-"""`trackit transform --data DIR`: raw lake → core lake + quarantine, then the counts."""
+"""`trackit transform --data DIR`: raw lake → core tables + quarantine, then the counts."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trackit.options import add_data_option, positive_int, writable_data_dir
@@ -31,11 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-frames", type=positive_int, default=None, metavar="N",
         help="frames per batch: memory follows this (default: 250000)",
     )
-    parser.add_argument(
-        "--redo", action="append", type=Path, default=[], metavar="FILE",
-        help="write FILE (a core, quarantine or raw file) again from its raw file; "
-             "repeatable (what to do about a core file the build reports unreadable)",
-    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
         "--show-sql", metavar="ROUTE", default=None,
@@ -58,10 +52,7 @@ def show_sql(route: str) -> str:
 
 def format_summary(summary: TransformSummary) -> str:
     """The counts table printed by the command (also usable by the demo)."""
-    lines = [f"removed {summary.temps_removed} temporary file(s) of an unfinished run"
-             ] if summary.temps_removed else []
-    lines += [f"redoing {raw}" for raw in summary.redone]
-    lines += [
+    lines = [
         f"raw files transformed: {summary.files_processed} "
         f"(already done: {summary.files_skipped})",
         f"frames: {summary.frames} ({summary.frames_in} in, {summary.frames_out} out)",
@@ -82,7 +73,10 @@ def format_summary(summary: TransformSummary) -> str:
         f"{'table':<34}{'rows':>10}",
     ]
     lines += [f"{'  ' + t:<34}{n:>10}" for t, n in sorted(summary.rows.items())]
-    lines.append(f"\n{summary.files_written} files written in {summary.seconds:.1f}s")
+    loads = (f"loads {summary.loads[0]}–{summary.loads[-1]}" if len(summary.loads) > 1
+             else f"load {summary.loads[0]}" if summary.loads else "nothing new")
+    lines.append(f"\n{summary.rows_written} rows stored in the warehouse ({loads}) "
+                 f"in {summary.seconds:.1f}s")
     return "\n".join(lines)
 
 
@@ -100,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
             writable_data_dir(args, create=False),
             progress=not args.quiet,
             batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
-            redo=args.redo,
         )
     except duckdb.OutOfMemoryException:
         raise TrackitError(
