@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "demo",
     "report",
     "places",
+    "sql",
 )
 
 
