@@ -32,6 +32,7 @@ _REFUSED = {
 }
 _READ_ONLY_KIND = re.compile(r'statement of type "(\w+)"')
 _DOLLAR_QUOTE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+_BLANK = re.compile(r"\s*(?:--[^\n]*(?:\n|$)\s*|/\*.*?\*/\s*)*", re.DOTALL)
 
 SCHEMAS = ("core", "marts", "meta")
 """The warehouse's schemas, in the order ``.tables`` lists them."""
@@ -203,7 +204,7 @@ class SqlShell:
             end = statement_end(buffer)
             if end:
                 self.run_chunk(buffer[:end])
-                buffer = buffer[end:] if buffer[end:].strip() else ""
+                buffer = "" if _BLANK.fullmatch(buffer[end:]) else buffer[end:]
         if buffer.strip():
             self.run_chunk(buffer)
 
