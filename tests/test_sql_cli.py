@@ -1,6 +1,7 @@
 """`trackit sql`: each format's exact output, the shell (piped and on a terminal), writes
-refused, one-line errors, time travel. A real warehouse built by the real transform from raw
-lake files, queried through the real command in a subprocess."""
+refused, one-line errors, time travel, no waiting on a build. A real warehouse built by the
+real transform and build from raw lake files, queried through the real command in a
+subprocess."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from lake.raw_schema import RAW_SCHEMA
 from trackit.sql_output import iso_duration
 from trackit.sql_shell import statement_end
 from transforms.pipeline import transform_lake
+from warehouse.build import build_warehouse
 
 T0 = datetime(2022, 4, 2, 10, 0, tzinfo=UTC)
 RECORDS_SQL = "select vid, tmx, speed_kmh, source from core.records order by tmx"
@@ -56,7 +58,8 @@ def latest_snapshot(data: Path) -> int:
 
 
 def build(data: Path) -> int:
-    """Two transforms (2 records, then 1 more); the snapshot after the first."""
+    """Two transforms (2 records, then 1 more) and a build of the marts; the snapshot after
+    the first transform."""
     write_raw(data, [record(826403, "2022-04-02T09:50:03.574Z", 41),
                      record(826404, "2022-04-02T09:51:00Z", 0)], "part-0001", T0)
     transform_lake(data)
@@ -64,6 +67,7 @@ def build(data: Path) -> int:
     write_raw(data, [record(826405, "2022-04-02T10:50:03Z", 12)], "part-0002",
               T0 + timedelta(hours=1))
     transform_lake(data)
+    build_warehouse(data)
     return first
 
 
@@ -109,6 +113,19 @@ def test_table_format_is_aligned_with_a_header(warehouse: tuple[Path, int]) -> N
         "826403  2022-04-02 09:50:03.574+00:00       41.0  records\n"
         "826404  2022-04-02 09:51:00+00:00            0.0  records\n"
         "826405  2022-04-02 10:50:03+00:00           12.0  records\n"
+        "(3 rows)\n")
+
+
+def test_marts_are_there_to_query(warehouse: tuple[Path, int]) -> None:
+    done = trackit_sql(warehouse[0], "select vid, state, last_seen, speed_kmh "
+                                     "from marts.vehicle_status order by vid")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == (
+        "   vid  state    last_seen                      speed_kmh\n"
+        "------  -------  -----------------------------  ---------\n"
+        "826403  moving   2022-04-02 09:50:03.574+00:00       41.0\n"
+        "826404  stopped  2022-04-02 09:51:00+00:00            0.0\n"
+        "826405  moving   2022-04-02 10:50:03+00:00           12.0\n"
         "(3 rows)\n")
 
 
@@ -163,6 +180,7 @@ def test_the_shell_reads_statements_piped_on_stdin(warehouse: tuple[Path, int]) 
     assert done.returncode == 1  # a statement failed
     assert done.stdout.startswith("n\n-\n3\n(1 row)\nschema  table")
     assert "core    records " in done.stdout and "never run" not in done.stdout
+    assert "marts   vehicle_status " in done.stdout
     assert done.stdout.endswith("s\n---\na;b\n(1 row)\ntwo\n---\n  2\n(1 row)\n")
     assert done.stderr.splitlines() == [
         'trackit: error: Binder Error: Referenced column "nosuch" not found in FROM clause! '
@@ -171,21 +189,28 @@ def test_the_shell_reads_statements_piped_on_stdin(warehouse: tuple[Path, int]) 
     assert (last.returncode, last.stdout) == (0, "seven\n-----\n    7\n(1 row)\n")
 
 
-def read_until(fd: int, wanted: bytes, seconds: float = 60) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + seconds
-    while wanted not in seen:
-        left = deadline - time.monotonic()
-        assert left > 0, f"no {wanted!r} in {seen!r}"
-        if select.select([fd], [], [], left)[0]:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-    return seen
+class Terminal:
+    """The controlling side of a pseudo-terminal: what the program wrote, read in order."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.pending = fd, b""
+
+    def expect(self, wanted: bytes, seconds: float = 60) -> bytes:
+        """Everything up to and including the next ``wanted``."""
+        deadline = time.monotonic() + seconds
+        while wanted not in self.pending:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {wanted!r} in {self.pending!r}"
+            if select.select([self.fd], [], [], left)[0]:
+                chunk = os.read(self.fd, 4096)
+                assert chunk, f"the terminal closed before {wanted!r}: {self.pending!r}"
+                self.pending += chunk
+        upto = self.pending.index(wanted) + len(wanted)
+        seen, self.pending = self.pending[:upto], self.pending[upto:]
+        return seen
+
+    def type(self, line: bytes) -> None:
+        os.write(self.fd, line + b"\r")
 
 
 def test_the_shell_on_a_terminal_prompts_and_quits(warehouse: tuple[Path, int]) -> None:
@@ -194,34 +219,42 @@ def test_the_shell_on_a_terminal_prompts_and_quits(warehouse: tuple[Path, int]) 
         [sys.executable, "-m", "trackit", "sql", "--data", str(warehouse[0])],
         stdin=terminal, stdout=terminal, stderr=terminal, env={**os.environ, "TERM": "dumb"})
     os.close(terminal)
+    screen = Terminal(controller)
     try:
-        banner = read_until(controller, b"warehouse> ")
-        assert b"read-only" in banner
-        os.write(controller, b"select 40 +\r")
-        assert b"...> " in read_until(controller, b"...> ")
-        os.write(controller, b"2 as answer;\r")
-        assert b"answer" in read_until(controller, b"(1 row)")
-        os.write(controller, b"insert into core.records select * from core.records;\r")
-        assert b"read-only here" in read_until(controller, b"warehouse> ")
-        os.write(controller, b".quit\r")
+        assert b"read-only" in screen.expect(b"warehouse> ")
+        screen.type(b"select 40 +")
+        screen.expect(b"...> ")
+        screen.type(b"2 as answer;")
+        assert b"answer" in screen.expect(b"(1 row)")
+        screen.expect(b"warehouse> ")
+        screen.type(b"insert into core.records select * from core.records;")
+        screen.expect(b"trackit: error: the warehouse is read-only here (INSERT refused)")
+        screen.expect(b"warehouse> ")
+        screen.type(b".quit")
         assert process.wait(timeout=60) == 0
     finally:
         process.kill()
         os.close(controller)
 
 
-@pytest.mark.parametrize("statement", [
-    "insert into core.records select * from core.records",
-    "delete from core.records",
-    "create table core.mine as select 1 as a",
-    "drop table core.records",
-    "attach ':memory:' as elsewhere",
-    "install httpfs",
-])
-def test_a_write_is_refused_in_one_line(warehouse: tuple[Path, int], statement: str) -> None:
-    line = one_error_line(trackit_sql(warehouse[0], statement))
-    assert line.startswith("trackit: error: the warehouse is read-only here")
+def test_a_write_is_refused_in_one_line(warehouse: tuple[Path, int]) -> None:
+    line = one_error_line(trackit_sql(warehouse[0], "delete from core.records"))
+    assert line == ("trackit: error: the warehouse is read-only here (DELETE refused): "
+                    "trackit sql only reads; trackit transform and trackit build write it")
+    writes = ["insert into core.records select * from core.records",
+              "create table core.mine as select 1 as a",
+              "drop table marts.vehicle_status",
+              "call ducklake_expire_snapshots('warehouse', older_than => now())",
+              "attach ':memory:' as elsewhere",
+              "install httpfs"]
+    done = trackit_sql(warehouse[0], stdin=";\n".join(writes) + ";\n")
+    assert done.returncode == 1 and done.stdout == ""
+    refusals = done.stderr.splitlines()
+    assert len(refusals) == len(writes)
+    assert all(r.startswith("trackit: error: the warehouse is read-only here") for r in refusals)
     assert count_records(warehouse[0]) == 3
+    assert len(json.loads(trackit_sql(warehouse[0], "--format", "json",
+                                      "select * from marts.vehicle_status").stdout)) == 3
 
 
 def test_a_bad_query_is_one_line_and_fails(warehouse: tuple[Path, int]) -> None:
@@ -249,9 +282,12 @@ def test_time_travel_shows_the_older_snapshot(warehouse: tuple[Path, int]) -> No
     assert latest > first
     line = one_error_line(trackit_sql(data, "--at-version", str(latest + 1), "select 1"))
     assert f"has no snapshot {latest + 1}: its snapshots go up to {latest}" in line
+    before_the_build = one_error_line(trackit_sql(
+        data, "--at-version", str(first), "select * from marts.vehicle_status"))
+    assert "Catalog Error" in before_the_build
 
 
-def test_an_open_shell_never_blocks_a_transform(tmp_path: Path) -> None:
+def test_an_open_shell_never_blocks_a_transform_or_a_build(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     build(data)
@@ -267,10 +303,13 @@ def test_an_open_shell_never_blocks_a_transform(tmp_path: Path) -> None:
                   T0 + timedelta(hours=2))
         started = time.monotonic()
         summary = transform_lake(data)  # while the shell holds the warehouse open
-        assert summary.rows["records"] == 1 and time.monotonic() - started < 60
-        shell.stdin.write("select count(*) as n from core.records;\n")
+        assert summary.rows["records"] == 1
+        build_warehouse(data)
+        assert time.monotonic() - started < 120
+        shell.stdin.write("select count(*) as n from core.records;\n"
+                          "select count(*) as n from marts.vehicle_status;\n")
         shell.stdin.flush()
-        assert [shell.stdout.readline(), shell.stdout.readline()] == ["n\n", "4\n"]
+        assert [shell.stdout.readline() for _ in range(4)] == ["n\n", "4\n", "n\n", "4\n"]
         shell.stdin.close()
         assert shell.wait(timeout=60) == 0
     finally:
