@@ -5,6 +5,7 @@ subprocess."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import select
@@ -21,6 +22,7 @@ import pytest
 
 from lake.ducklake import open_warehouse
 from lake.raw_schema import RAW_SCHEMA
+from trackit import sql_output
 from trackit.sql_output import iso_duration
 from trackit.sql_shell import statement_end
 from transforms.pipeline import transform_lake
@@ -338,3 +340,19 @@ def test_statement_end_skips_quotes_and_comments(text: str, end: int) -> None:
 ])
 def test_intervals_are_iso_8601_durations(span: timedelta, text: str) -> None:
     assert iso_duration(span) == text
+
+
+def test_a_table_streams_past_its_first_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sql_output, "TABLE_ALIGN_ROWS", 2)
+    out = io.StringIO()
+    sql_output.write_table(["name", "n"], [("Café", 1), ("東京", None), ("Rua Augusta", 300),
+                                           ("two\nlines", 4)], out)
+    assert out.getvalue() == (
+        "name     n\n"
+        "----  ----\n"
+        "Café     1\n"
+        "東京  NULL\n"  # two wide characters take four columns
+        "Rua Augusta   300\n"  # past the first two rows: wider than its column
+        "two      4\n"
+        "lines\n"
+        "(4 rows)\n")

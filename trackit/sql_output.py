@@ -10,14 +10,14 @@ as ``NULL`` in a table and as an empty field in CSV.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TextIO
-from uuid import UUID
+from typing import Any, TextIO
 
 FORMATS = ("table", "csv", "json")
 """The ``--format`` choices."""
@@ -53,6 +53,9 @@ def blob_text(data: bytes) -> str:
 
 def json_value(value: object) -> str:
     """``value`` as a JSON text (a number stays a number, a time an ISO-8601 string)."""
+    exact = _JSON_OF_TYPE.get(type(value))
+    if exact is not None:
+        return exact(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -71,12 +74,32 @@ def json_value(value: object) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(json_value(v) for v in value) + "]"
     if isinstance(value, datetime):
-        return f'"{value.isoformat(timespec=_timespec(value))}"'
+        return _datetime_json(value)
     return json.dumps(text_value(value), ensure_ascii=False)
+
+
+def _datetime_json(value: datetime) -> str:
+    return f'"{value.isoformat(timespec=_timespec(value))}"'
+
+
+def _string_json(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+# The types DuckDB returns most, looked up before the isinstance chain (a row at a time).
+_JSON_OF_TYPE: dict[type, Callable[[Any], str]] = {
+    int: str,
+    str: _string_json,
+    datetime: _datetime_json,
+    type(None): lambda v: "null",
+}
 
 
 def text_value(value: object) -> str:
     """``value`` as the text a table cell or a CSV field shows (``None``: ``NULL``)."""
+    exact = _TEXT_OF_TYPE.get(type(value))
+    if exact is not None:
+        return exact(value)
     if value is None:
         return "NULL"
     if isinstance(value, str):
@@ -84,7 +107,7 @@ def text_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec=_timespec(value))
+        return _datetime_text(value)
     if isinstance(value, time):
         return value.isoformat(timespec=_timespec(value))
     if isinstance(value, date):
@@ -95,13 +118,30 @@ def text_value(value: object) -> str:
         return blob_text(bytes(value))
     if isinstance(value, int | float | Decimal | dict | list | tuple):
         return json_value(value)
-    if isinstance(value, UUID):
-        return str(value)
     return str(value)
+
+
+def _datetime_text(value: datetime) -> str:
+    return value.isoformat(sep=" ", timespec=_timespec(value))
+
+
+# The types DuckDB returns most, looked up before the isinstance chain (a row at a time).
+_TEXT_OF_TYPE: dict[type, Callable[[Any], str]] = {
+    str: lambda v: v,
+    int: str,
+    float: json_value,
+    Decimal: json_value,
+    datetime: _datetime_text,
+    date: date.isoformat,
+    bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "NULL",
+}
 
 
 def _width(text: str) -> int:
     """Terminal columns of ``text`` (East Asian wide characters take two)."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -109,15 +149,30 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
+TABLE_ALIGN_ROWS = 10_000
+"""A table's columns are as wide as their widest value among this many first rows."""
+
+
+def _cells(row: Row) -> list[list[str]]:
+    """Each value of ``row`` as its lines of text."""
+    return [text_value(v).rstrip("\n").split("\n") for v in row]
+
+
 def write_table(columns: Sequence[str], rows: Iterable[Row], out: TextIO) -> None:
     """An aligned table: the header, a rule, one line per row (numbers to the right), then
-    ``(N rows)``. A value of several lines takes several lines of its row."""
-    rows = list(rows)
-    cells = [[text_value(v).rstrip("\n").split("\n") for v in row] for row in rows]
-    widths = [max([_width(name), *(_width(line) for row in cells for line in row[i])])
+    ``(N rows)``. A value of several lines takes several lines of its row.
+
+    Widths come from the first ``TABLE_ALIGN_ROWS`` rows, so a long result streams in
+    bounded memory; a wider value further down pushes the rest of its line right.
+    """
+    rest = iter(rows)
+    first = list(itertools.islice(rest, TABLE_ALIGN_ROWS))
+    first_cells = [_cells(row) for row in first]
+    widths = [max([_width(name), *(_width(line) for row in first_cells for line in row[i])])
               for i, name in enumerate(columns)]
-    right = [bool(rows) and all(v is None or _is_number(v) for v in (r[i] for r in rows))
-             and any(_is_number(r[i]) for r in rows) for i in range(len(columns))]
+    right = [any(_is_number(r[i]) for r in first)
+             and all(v is None or _is_number(v) for v in (r[i] for r in first))
+             for i in range(len(columns))]
 
     def line(texts: Sequence[str]) -> str:
         padded = [(" " * (w - _width(t)) + t) if r else (t + " " * (w - _width(t)))
@@ -126,10 +181,12 @@ def write_table(columns: Sequence[str], rows: Iterable[Row], out: TextIO) -> Non
 
     out.write(line(columns) + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
-    for row in cells:
-        for depth in range(max((len(c) for c in row), default=1)):
-            out.write(line([c[depth] if depth < len(c) else "" for c in row]) + "\n")
-    out.write(f"({len(rows)} row{'' if len(rows) == 1 else 's'})\n")
+    count = 0
+    for cells in itertools.chain(first_cells, (_cells(row) for row in rest)):
+        count += 1
+        for depth in range(max((len(c) for c in cells), default=1)):
+            out.write(line([c[depth] if depth < len(c) else "" for c in cells]) + "\n")
+    out.write(f"({count} row{'' if count == 1 else 's'})\n")
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Row], out: TextIO) -> None:
