@@ -266,9 +266,14 @@ def test_a_bad_query_is_one_line_and_fails(warehouse: tuple[Path, int]) -> None:
         'trackit: error: Parser Error: syntax error at or near "selec"')
 
 
-def test_no_warehouse_yet_is_one_line(tmp_path: Path) -> None:
+def test_no_warehouse_yet_or_a_damaged_one_is_one_line(tmp_path: Path) -> None:
     line = one_error_line(trackit_sql(tmp_path, "select 1"))
     assert f"no warehouse at {tmp_path}/warehouse/catalog.sqlite yet" in line
+    (tmp_path / "warehouse").mkdir()
+    (tmp_path / "warehouse" / "catalog.sqlite").write_text("not a database\n")
+    line = one_error_line(trackit_sql(tmp_path, "select 1"))
+    assert f"cannot open the warehouse {tmp_path}/warehouse/catalog.sqlite: " in line
+    assert f"move {tmp_path}/warehouse aside" in line
 
 
 def test_time_travel_shows_the_older_snapshot(warehouse: tuple[Path, int]) -> None:

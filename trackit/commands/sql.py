@@ -69,8 +69,10 @@ def open_snapshot(data: Path, version: int | None) -> duckdb.DuckDBPyConnection:
         return open_warehouse(data, read_only=True, snapshot_version=version)
     except duckdb.Error as exc:
         if version is None or "No snapshot found" not in str(exc):
-            raise TrackitError(f"cannot open the warehouse {catalog}: "
-                               f"{one_line(str(exc))}") from None
+            raise TrackitError(
+                f"cannot open the warehouse {catalog}: {one_line(str(exc))} (a damaged "
+                f"catalog: move {catalog.parent} aside, then trackit transform and trackit "
+                "build rebuild it from the raw lake)") from None
     with open_warehouse(data, read_only=True) as con:
         latest = con.sql("select max(snapshot_id) from ducklake_snapshots('warehouse')"
                          ).fetchone()[0]  # type: ignore[index]
