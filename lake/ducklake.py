@@ -121,7 +121,11 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
     try:
         con.execute("set TimeZone = 'UTC'")
         load_extensions(con, location.extensions)
-        options = "READ_ONLY" if read_only else f"DATA_PATH '{location.data_path}'"
+        # The catalog stores where the data files were when it was created; a data dir
+        # moved or copied elsewhere must read its own files, so the path is always given.
+        options = f"DATA_PATH '{location.data_path}', OVERRIDE_DATA_PATH true"
+        if read_only:
+            options += ", READ_ONLY"
         if snapshot_version is not None:
             options += f", SNAPSHOT_VERSION {int(snapshot_version)}"
         con.execute(f"attach 'ducklake:{location.catalog}' as {DATABASE} ({options})")
