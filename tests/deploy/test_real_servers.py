@@ -65,7 +65,7 @@ def test_s3_put_get_list_and_conditional_put_then_stops() -> None:
         listed = s3.get_file_info(fs.FileSelector("lake", recursive=True))
         assert "lake/raw/date=2026-03-02/part-1.parquet" in {info.path for info in listed}
         # a wrong secret is refused: the store checks signatures
-        with pytest.raises(OSError, match="(?i)access|denied|signature"):
+        with pytest.raises(OSError, match=r"(?i)access|denied|signature"):
             server.filesystem(secret_key="wrong").open_input_stream(
                 "lake/raw/date=2026-03-02/part-1.parquet").read()
         # create-only writes: the second PUT with If-None-Match: * is refused (412)
