@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -56,6 +57,11 @@ class LaunchedAirflow:
                               timeout=timeout)
         assert done.returncode == 0, f"airflow {' '.join(args)}: {done.stderr[-3000:]}"
         return done.stdout
+
+    def dag_runs(self) -> list[dict[str, Any]]:
+        """``airflow dags list-runs DAG --output json`` (its stdout may start with warnings)."""
+        out = self.cli("dags", "list-runs", DAG_ID, "--output", "json")
+        return json.loads(next(line for line in out.splitlines() if line.startswith("[")))
 
     def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` on the metadata database (read by the test, not through Airflow)."""

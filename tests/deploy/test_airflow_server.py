@@ -5,14 +5,12 @@ group."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 from launched_airflow import (
-    DAG_ID,
     MAINTENANCE_PRESENT,
     launched_airflow,
     raw_data_dir,
@@ -35,8 +33,7 @@ def test_the_scheduler_runs_a_triggered_warehouse_run(tmp_path: Path) -> None:
         assert states["build"] == "success"
         if MAINTENANCE_PRESENT:
             assert states["maintain"] == "success"
-        runs = json.loads(airflow.cli("dags", "list-runs", DAG_ID, "--output", "json"))
-        mine = [run for run in runs if run["run_id"] == "triggered_by_test"]
+        mine = [run for run in airflow.dag_runs() if run["run_id"] == "triggered_by_test"]
         assert mine and mine[0]["state"] in ("success", "failed", "running")
         if MAINTENANCE_PRESENT:
             assert mine[0]["state"] == "success"
