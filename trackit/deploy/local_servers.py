@@ -160,7 +160,7 @@ class PostgresServer:
     user: str = POSTGRES_USER
 
     def url(self, scheme: str = "postgresql+psycopg2") -> str:
-        """SQLAlchemy URL of the database (``db+postgresql`` for Celery's result backend)."""
+        """SQLAlchemy URL of the database (``db+postgresql+psycopg2``: Celery's results)."""
         return f"{scheme}://{self.user}@{self.host}:{self.port}/{self.database}"
 
     def psql(self, sql: str, *, database: str | None = None, host: str | None = None

@@ -102,7 +102,7 @@ def run_celery(setup: AirflowSetup, options: CeleryOptions) -> None:
             home=setup.home, data_dir=setup.data_dir, executor=CELERY_EXECUTOR,
             database_url=postgres.url(), api_host=setup.api_host, api_port=setup.api_port,
             celery={"AIRFLOW__CELERY__BROKER_URL": redis.url(),
-                    "AIRFLOW__CELERY__RESULT_BACKEND": postgres.url("db+postgresql"),
+                    "AIRFLOW__CELERY__RESULT_BACKEND": postgres.url("db+postgresql+psycopg2"),
                     "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(options.concurrency)})
         env = setup.environment()
         migrate(setup, env)
