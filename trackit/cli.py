@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "outbound",
     "transform",
     "build",
+    "upgrade",
     "demo",
     "report",
     "places",
