@@ -184,11 +184,18 @@ class UpgradeReport:
         return lines
 
 
+@dataclass(frozen=True)
+class _LegacyFile:
+    path: Path
+    rows: int
+    columns: frozenset[str]
+
+
 @dataclass
 class _LegacyLake:
     """The legacy core lake as found: readable files per table, and the ledger."""
 
-    files: dict[str, list[Path]]
+    files: dict[str, list[_LegacyFile]]
     ledger: dict[str, int]
     left_out: dict[str, str]
     ignored: list[str]
@@ -234,7 +241,7 @@ def _survey(layout: DataLayout) -> _LegacyLake:
     files, ignored = _table_files(layout)
     with_files: set[str] = set()
     left_out: dict[str, str] = {}
-    readable: dict[str, list[Path]] = {}
+    readable: dict[str, list[_LegacyFile]] = {}
     for table, paths in files.items():
         readable[table] = []
         for path in paths:
@@ -244,14 +251,15 @@ def _survey(layout: DataLayout) -> _LegacyLake:
                 raw_keys = []
             with_files.update(raw_keys)
             try:
-                pq.read_metadata(path)
+                footer = pq.read_metadata(path)
             except (OSError, pa.ArrowException) as exc:
                 shown = path.relative_to(layout.root).as_posix()
                 for raw_key in raw_keys:
                     left_out[raw_key] = f"its core file {shown} is unreadable ({exc})"
                 log.warning("legacy core file %s is unreadable (%s): not loaded", path, exc)
                 continue
-            readable[table].append(path)
+            readable[table].append(_LegacyFile(path, footer.num_rows,
+                                               frozenset(footer.schema.names)))
     for raw_key, frames in ledger.items():
         if frames and raw_key not in with_files:
             left_out.setdefault(raw_key, "no core or quarantine file")
@@ -259,10 +267,10 @@ def _survey(layout: DataLayout) -> _LegacyLake:
     return _LegacyLake(readable, kept, left_out, ignored)
 
 
-def _select(table: CoreTable, paths: list[Path]) -> str:
+def _select(table: CoreTable, files: list[_LegacyFile]) -> str:
     """The legacy rows of ``table`` in its declared columns (NULL where a file predates
     one), deduplicated on its key keeping the row received first."""
-    present = set().union(*(pq.read_schema(p).names for p in paths))
+    present = frozenset().union(*(f.columns for f in files))
     casts = ", ".join(f"cast({c.name if c.name in present else 'null'} as {c.type}) "
                       f"as {c.name}" for c in table.columns)
     return (f"select {casts} from read_parquet($paths, union_by_name = true, "
@@ -271,19 +279,19 @@ def _select(table: CoreTable, paths: list[Path]) -> str:
             " = 1")
 
 
-def _load_table(con: duckdb.DuckDBPyConnection, table: CoreTable, paths: list[Path],
+def _load_table(con: duckdb.DuckDBPyConnection, table: CoreTable, files: list[_LegacyFile],
                 load_id: int) -> TableCount:
-    count = TableCount(table.name, files=len(paths))
+    count = TableCount(table.name, files=len(files))
     before = con.execute(f"select count(*) from core.{table.name}").fetchone()[0]
-    if paths:
-        params = {"paths": [str(p) for p in paths]}
-        count.rows_in_files = sum(pq.read_metadata(p).num_rows for p in paths)
+    if files:
+        params = {"paths": [str(f.path) for f in files]}
+        count.rows_in_files = sum(f.rows for f in files)
         count.rows_deduplicated = con.execute(
             f"select count(*) from (select distinct {', '.join(table.key)} from "
             "read_parquet($paths, union_by_name = true, hive_partitioning = false))",
             params).fetchone()[0]
         con.execute(f"insert into core.{table.name} by name select *, "
-                    f"cast({load_id} as bigint) as {LOAD_ID} from ({_select(table, paths)})",
+                    f"cast({load_id} as bigint) as {LOAD_ID} from ({_select(table, files)})",
                     params)
     after = con.execute(f"select count(*) from core.{table.name}").fetchone()[0]
     count.rows_stored = after - before
@@ -373,27 +381,36 @@ def upgrade_locked(layout: DataLayout, con: duckdb.DuckDBPyConnection, *,
         load_id, upgraded_at, legacy_dir, items = previous
         report = UpgradeReport(layout.root, "already", load_id=load_id,
                                legacy_dir=layout.root / legacy_dir, upgraded_at=upgraded_at)
-        if not present:
-            return report
-        if data_present and last_load != load_id:
-            raise _mixed_state(layout, data_present[0])
-        stray = [p for p in data_present if _relative(layout, [p])[0] not in items]
-        if stray:
-            raise _mixed_state(layout, stray[0])
-        report.action = "resumed"
-        report.moved = _move_aside(layout, Path(legacy_dir),
-                                   [*items, *_relative(layout, present)])
+        pending = [item for item in _relative(layout, present)
+                   if not (layout.root / legacy_dir / item).exists()]
+        # data items go where the upgrade recorded them, and only before any later load
+        blocked = [p for p in data_present if last_load != load_id
+                   or _relative(layout, [p])[0] not in set(items) & set(pending)]
+        if blocked:
+            raise _mixed_state(layout, blocked[0])
+        if pending:
+            report.action = "resumed"
+            report.moved = _move_aside(layout, Path(legacy_dir), pending)
+        if legacy_items(layout):  # legacy DuckDB files again, their names taken there
+            for line in report.lines():
+                log.info(line)
+            return _move_derived(layout)
         return report
     if not present:
         return UpgradeReport(layout.root, "nothing")
-    if not data_present:  # only the legacy DuckDB files: nothing to load
-        legacy_dir = _legacy_dir_name(layout, datetime.now(UTC))
-        report = UpgradeReport(layout.root, "moved", legacy_dir=layout.root / legacy_dir)
-        report.moved = _move_aside(layout, legacy_dir, _relative(layout, present))
-        return report
+    if not data_present:
+        return _move_derived(layout)
     if transformed:
         raise _mixed_state(layout, data_present[0])
     return _upgrade(layout, con, present, progress=progress)
+
+
+def _move_derived(layout: DataLayout) -> UpgradeReport:
+    """Move the legacy DuckDB files (no core lake beside them: nothing to load) aside."""
+    legacy_dir = _legacy_dir_name(layout, datetime.now(UTC))
+    report = UpgradeReport(layout.root, "moved", legacy_dir=layout.root / legacy_dir)
+    report.moved = _move_aside(layout, legacy_dir, _relative(layout, legacy_items(layout)))
+    return report
 
 
 def _upgrade(layout: DataLayout, con: duckdb.DuckDBPyConnection, present: list[Path], *,
