@@ -4,7 +4,8 @@ The warehouse is one DuckLake attached as ``warehouse`` and made the default dat
 ``core.records`` and ``marts.trips`` resolve as they are written. By default its catalog
 is the SQLite file ``DATA/warehouse/catalog.sqlite`` and its data files live under
 ``DATA/warehouse/data/``. A writer (``trackit transform``, ``trackit build``) commits whole
-snapshots; a reader (``read_only=True``: ``trackit sql``, reports, notebooks) sees the
+snapshots, one at a time (``writing_warehouse`` holds the writer lock); a reader
+(``read_only=True``: ``trackit sql``, reports, notebooks) sees the
 latest committed snapshot and never blocks a writer.
 
 DuckDB's extensions come from the PyPI wheels of the lock file (``duckdb-extension-*``)
@@ -14,7 +15,8 @@ and are loaded from their installed files; DuckDB never downloads anything at ru
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import duckdb
 
 from lake.errors import TrackitError
 from lake.layout import DataLayout
+from lake.locks import hold_lock
 
 DATABASE = "warehouse"
 """The name the warehouse is attached under (``warehouse.core.records``)."""
@@ -121,3 +124,27 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
         con.close()
         raise
     return con
+
+
+WRITER_WAIT_S = 900.0
+
+
+@contextmanager
+def writing_warehouse(data_dir: Path, *, wait_s: float = WRITER_WAIT_S,
+                      location: WarehouseLocation | None = None
+                      ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse opened for writing, under the data dir's writer lock.
+
+    The transform and the build both write (``meta.loads`` ids, ``core.commands``); the
+    lock makes them take turns, waiting up to ``wait_s`` for the other to finish.
+    """
+    lock = DataLayout(data_dir).state / "warehouse" / "writer.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    busy = (f"another transform or build has been writing the warehouse of {data_dir} for "
+            f"{wait_s:.0f}s (lock {lock}); try again later")
+    with hold_lock(lock, wait_s=wait_s, busy_message=busy):
+        con = open_warehouse(data_dir, location=location)
+        try:
+            yield con
+        finally:
+            con.close()

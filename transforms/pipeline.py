@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from lake.ducklake import open_warehouse
+from lake.ducklake import writing_warehouse
 from lake.errors import TrackitError
 from lake.layout import DataLayout
 from lake.storage import list_parquet
@@ -158,7 +158,7 @@ def transform_lake(
         raise TrackitError(f"data directory {layout.root} does not exist")
     started = time.perf_counter()
     summary = TransformSummary()
-    with transform_lock(layout), open_warehouse(layout.root) as warehouse:
+    with transform_lock(layout), writing_warehouse(layout.root) as warehouse:
         ensure_core(warehouse)
         if needs_upgrade(layout.root):
             summary.upgrade = upgrade_locked(layout, warehouse, progress=progress).lines()
