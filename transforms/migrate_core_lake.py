@@ -41,7 +41,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lake.ducklake import open_warehouse
+from lake.ducklake import writing_warehouse
 from lake.errors import TrackitError
 from lake.layout import DataLayout, partition_date
 from lake.storage import fsync_dir, list_parquet
@@ -362,10 +362,10 @@ def _relative(layout: DataLayout, paths: list[Path]) -> list[str]:
     return [p.relative_to(layout.root).as_posix() for p in paths]
 
 
-def _loads(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """(transformed raw files, highest load id) of the warehouse."""
-    files = con.execute("select count(*) from meta.transformed_files").fetchone()[0]
-    last = con.execute("select coalesce(max(load_id), 0) from meta.loads").fetchone()[0]
+def _transformed(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(raw files transformed, the last load that transformed any) of the warehouse."""
+    files, last = con.execute("select count(*), coalesce(max(load_id), 0) "
+                              "from meta.transformed_files").fetchone()
     return int(files), int(last)
 
 
@@ -375,7 +375,7 @@ def upgrade_locked(layout: DataLayout, con: duckdb.DuckDBPyConnection, *,
     the caller holding the transform lock."""
     present = legacy_items(layout)
     previous = _existing_upgrade(con)
-    transformed, last_load = _loads(con)
+    transformed, last_load = _transformed(con)
     data_present = [p for p in data_items(layout) if p.exists()]
     if previous is not None:
         load_id, upgraded_at, legacy_dir, items = previous
@@ -383,8 +383,8 @@ def upgrade_locked(layout: DataLayout, con: duckdb.DuckDBPyConnection, *,
                                legacy_dir=layout.root / legacy_dir, upgraded_at=upgraded_at)
         pending = [item for item in _relative(layout, present)
                    if not (layout.root / legacy_dir / item).exists()]
-        # data items go where the upgrade recorded them, and only before any later load
-        blocked = [p for p in data_present if last_load != load_id
+        # data items go where the upgrade recorded them, and only before any transform
+        blocked = [p for p in data_present if last_load > load_id
                    or _relative(layout, [p])[0] not in set(items) & set(pending)]
         if blocked:
             raise _mixed_state(layout, blocked[0])
@@ -468,6 +468,6 @@ def upgrade(data_dir: Path, *, progress: bool = False) -> UpgradeReport:
         raise TrackitError(f"data directory {layout.root} does not exist")
     if not legacy_items(layout) and not layout.warehouse_catalog.exists():
         return UpgradeReport(layout.root, "nothing")
-    with transform_lock(layout), open_warehouse(layout.root) as con:
+    with transform_lock(layout), writing_warehouse(layout.root) as con:
         ensure_core(con)
         return upgrade_locked(layout, con, progress=progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from polars.testing import assert_frame_equal
 from lake.ducklake import open_warehouse
 from schemas.core_tables import CORE_TABLES
 from transforms.pipeline import transform_lake
+from warehouse.places import import_places
 
 LEGACY_ITEMS = (*LEGACY_DATA, *LEGACY_DERIVED)
 
@@ -44,16 +46,16 @@ def trackit(*args: str) -> subprocess.CompletedProcess[str]:
 
 def write_raw_lake(data: Path) -> None:
     """Three raw files: the manual's examples twice (an hour apart: the second repeats the
-    keys of the first), and a third file with a frame that is not JSON."""
+    keys of the first), and a third file with a frame that is not JSON; one named place."""
     examples = list(manual_examples().values())
     write_raw_file(data, examples, name="part-0001", start=T0, seq0=0)
     write_raw_file(data, examples, name="part-0001", start=T0 + timedelta(hours=1),
                    seq0=1000)
     write_raw_file(data, [examples[0], "not json"], name="part-0002",
                    start=T0 + timedelta(minutes=30), seq0=2000)
-    places = data / "reference" / "places.parquet"
-    places.parent.mkdir(parents=True)
-    pq.write_table(pa.table({"name": ["depot"]}), places)
+    places = data.parent / "places.csv"
+    places.write_text("name,lat,lon,radius_m\ndepot,38.7,-9.1,150\n")
+    import_places(data, places)
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +83,16 @@ def expected(legacy_and_expected: tuple[Path, Path]) -> dict:
     return core_tables(legacy_and_expected[1])
 
 
-def assert_tables_equal(data: Path, expected: dict) -> None:
+def assert_tables_equal(data: Path, expected: dict,
+                        commands_except: tuple[str, ...] = ()) -> None:
     actual = core_tables(data)
     assert set(actual) == set(expected)
     for name in CORE_TABLES:
-        assert_frame_equal(actual[name], expected[name])
+        if name == "commands":
+            assert_frame_equal(actual[name].drop(commands_except),
+                               expected[name].drop(commands_except))
+        else:
+            assert_frame_equal(actual[name], expected[name])
 
 
 def ledger_of(data: Path) -> dict[str, int]:
@@ -259,25 +266,43 @@ def test_a_key_in_two_legacy_files_keeps_the_row_received_first(tmp_path: Path) 
         assert_frame_equal(tables[name], rows)
 
 
-def test_a_ledger_file_without_core_files_is_transformed_again(legacy: Path,
-                                                                expected: dict) -> None:
+def test_the_first_transform_upgrades_and_redoes_a_ledger_file_without_core_files(
+        legacy: Path, expected: dict) -> None:
     raw = Path("raw/date=2022-04-02/hour=10/part-0002.parquet")
     removed = [*(legacy / "core").rglob(legacy_name(raw)),
                *(legacy / "quarantine").rglob(legacy_name(raw))]
     assert removed
     for path in removed:
         path.unlink()
-    out = trackit("upgrade", "--data", str(legacy), "--quiet")
+    out = trackit("transform", "--data", str(legacy), "--quiet")
     assert out.returncode == 0, out.stderr
     assert "ledger: 3 raw files in ledger.json, 2 in meta.transformed_files, 1 left out" \
         in out.stdout
     assert f"left out (the next transform reads it again): {raw.as_posix()}: no core or " \
            "quarantine file" in out.stdout
-    assert raw.as_posix() not in ledger_of(legacy)
-    again = trackit("transform", "--data", str(legacy), "--quiet")
-    assert again.returncode == 0, again.stderr
-    assert "raw files transformed: 1 (already done: 2)" in again.stdout
+    assert "raw files transformed: 1 (already done: 2)" in out.stdout
+    [moved_to] = legacy_dirs(legacy)
+    assert not (legacy / "core").exists() and (moved_to / "core").is_dir()
     assert_tables_equal(legacy, expected)
+    with open_warehouse(legacy, read_only=True) as con:
+        assert con.execute("select load_id, count(*) from meta.transformed_files group by 1 "
+                           "order by 1").fetchall() == [(1, 2), (2, 1)]
+
+
+def test_the_first_build_upgrades_then_builds_the_marts_from_it(legacy: Path,
+                                                                 expected: dict) -> None:
+    out = trackit("build", "--data", str(legacy))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("upgrade: the legacy core lake is in the warehouse")
+    # the marts are computed from the upgraded rows (the build's place import is load 2)
+    assert re.search(r"^marts: built up to load 2: [1-9]\d* vehicles rebuilt from "
+                     rf"{expected['records'].height} records", out.stdout, re.M), out.stdout
+    assert "checks: passed" in out.stdout
+    assert len(legacy_dirs(legacy)) == 1 and not (legacy / "core").exists()
+    # the build sets the status of the commands sent from the server's replies
+    answered = ("status", "replied_at")
+    assert_tables_equal(legacy, expected, commands_except=answered)
 
 
 def test_an_unreadable_legacy_file_sends_its_raw_file_back(legacy: Path,

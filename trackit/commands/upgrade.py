@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from trackit.options import add_data_option, writable_data_dir
 
@@ -33,18 +34,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def upgrade_lines(data: Path, *, progress: bool = False) -> list[str]:
+    """Upgrade ``data`` (``transforms.migrate_core_lake.upgrade``); the report's lines.
+
+    DuckDB's errors become one line: nothing of the upgrade was committed then.
+    """
     import duckdb
 
     from lake.errors import TrackitError
     from transforms.migrate_core_lake import upgrade
+    from warehouse.errors import translated
 
     try:
-        report = upgrade(writable_data_dir(args, create=False), progress=not args.quiet)
+        with translated(data, "upgrade"):
+            return upgrade(data, progress=progress).lines()
     except duckdb.Error as exc:
         log.debug("upgrade failed", exc_info=True)
         raise TrackitError(f"upgrade failed in DuckDB: {str(exc).splitlines()[0]} (nothing "
                            "was committed; the legacy files are where they were)") from None
-    for line in report.lines():
+
+
+def run(args: argparse.Namespace) -> int:
+    for line in upgrade_lines(writable_data_dir(args, create=False),
+                              progress=not args.quiet):
         print(line)
     return 0
