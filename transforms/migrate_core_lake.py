@@ -146,10 +146,6 @@ class UpgradeReport:
     moved: list[str] = field(default_factory=list)
     upgraded_at: datetime | None = None
 
-    @property
-    def changed(self) -> bool:
-        return self.action in ("upgraded", "resumed", "moved")
-
     def lines(self) -> list[str]:
         if self.action == "nothing":
             return [f"upgrade: nothing to upgrade: {self.root} has no legacy core lake "
