@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "demo",
     "report",
     "places",
+    "sql",
 )
 
 
