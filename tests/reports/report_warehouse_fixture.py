@@ -44,7 +44,8 @@ OPTIONAL_MARTS = ("vehicle_status", "overspeed", "driver_daily", "io_state",
 """Marts a warehouse built before they were declared lacks (``with_optional_marts=False``)."""
 
 BUILD_SETTINGS = {"timezone": "UTC", "sparse_gap_s": 300.0, "max_gap_s": 3600.0,
-                  "min_stop_s": 300.0, "min_speed_kmh": 5.0, "silent_after_s": 3600.0}
+                  "min_stop_s": 300.0, "min_speed_kmh": 5.0, "silent_after_s": 3600.0,
+                  "speed_limit_kmh": 120.0}
 
 LOAD_ID = 1
 """The one load the known rows of ``core.records`` come from."""
