@@ -8,6 +8,8 @@ It reads the raw lake and the warehouse's latest snapshot, opened read-only as
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +18,12 @@ from typing import IO, Any
 import duckdb
 
 from lake.ducklake import open_warehouse
-from lake.layout import DataLayout
+from lake.layout import DATA_ENV, DataLayout
 from schemas.core_tables import CORE_TABLES
 from warehouse.config import WarehouseConfig
+
+REPO = Path(__file__).resolve().parents[1]
+"""The clone ``./run`` runs in (it changes to this folder first)."""
 
 
 @dataclass(frozen=True)
@@ -482,9 +487,16 @@ def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> 
     finally:
         con.close()
     say()
-    data = "" if layout.root.resolve() == Path("data").resolve() else f" --data {layout.root}"
-    say(f"query it:     ./run trackit sql{data} \"select * from marts.vehicle_status\"   "
-        "(README: Querying)")
+    say(f"query it:     ./run trackit sql{_data_option(layout)} "
+        "\"select * from marts.vehicle_status\"   (README: Querying)")
+
+
+def _data_option(layout: DataLayout) -> str:
+    """``--data DIR`` unless ``./run``'s default data dir (the clone's ``data/``) is it."""
+    default = REPO / "data"
+    if layout.root.resolve() == default.resolve() and not os.environ.get(DATA_ENV):
+        return ""
+    return f" --data {shlex.quote(str(layout.root))}"
 
 
 def truth_lines(con: duckdb.DuckDBPyConnection,
