@@ -1,4 +1,5 @@
-"""`trackit build`: core lake → DuckDB warehouse with marts, checked, published atomically."""
+"""`trackit build`: the marts recomputed around the new core rows, checked, committed as
+one warehouse snapshot (or nothing)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "build",
-        help="load the core lake into DuckDB, build the marts, check and publish them",
+        help="build the marts around the newly transformed rows, check them, commit",
         description=(
-            "Load the core-lake files not loaded yet, rebuild the marts around the new "
-            "data, run the checks and publish DATA/warehouse.duckdb by an atomic swap."
+            "Recompute the marts around the core rows `trackit transform` stored since the "
+            "last build (and the named places, when `trackit places import` changed them), "
+            "run the checks and commit all of it, with the checks' verdict, as one snapshot "
+            "of the warehouse (DATA/warehouse/). A failed check commits nothing but the "
+            "failed verdict: readers keep the last good snapshot."
         ),
     )
     add_data_option(parser)
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     except duckdb.Error as exc:
         log.debug("build failed", exc_info=True)
         raise TrackitError(f"warehouse build failed in DuckDB: {str(exc).splitlines()[0]} "
-                           "(nothing was published)") from None
+                           "(nothing was committed)") from None
     for line in summary.lines():
         print(line)
     return 0
