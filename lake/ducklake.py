@@ -15,8 +15,13 @@ and are loaded from their installed files; DuckDB never downloads anything at ru
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import sqlite3
+import tempfile
+import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,13 +105,43 @@ class WarehouseLocation:
         return kind != "sqlite" or Path(path).is_file()
 
 
+def use_write_ahead_log(catalog: Path) -> None:
+    """Put a SQLite catalog in WAL mode (creating it if needed); the mode stays with the file.
+
+    In SQLite's default rollback-journal mode a reader holds a shared lock for as long as
+    it has a result open, and a writer's commit then fails at once ("database is locked"):
+    an analyst who left a result half-read would stop every build. In WAL mode readers
+    never block the writer, and each reader keeps seeing the snapshot it started with.
+    """
+    catalog.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(catalog)) as con:
+        if con.execute("pragma journal_mode").fetchone()[0] != "wal":
+            con.execute("pragma journal_mode = wal")
+
+
+def copy_catalog(catalog: Path, folder: Path) -> Path:
+    """A private copy of a SQLite catalog (and its write-ahead log) in ``folder``.
+
+    SQLite cannot open a WAL-mode database in a folder it may not write (it needs the
+    ``-shm`` file beside it), so a reader of a read-only data dir reads a copy: the
+    catalog holds only metadata, and the data files are read where they are.
+    """
+    copy = folder / catalog.name
+    for suffix in ("", "-wal"):
+        source = catalog.with_name(catalog.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, copy.with_name(copy.name + suffix))
+    return copy
+
+
 def open_warehouse(data_dir: Path, *, read_only: bool = False,
                    location: WarehouseLocation | None = None,
                    snapshot_version: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the warehouse attached and in use.
 
     A writer creates the catalog and data folder when they do not exist yet; a reader
-    refuses a warehouse that was never built (``TrackitError`` naming it).
+    refuses a warehouse that was never built (``TrackitError`` naming it), and reads a
+    private copy of the catalog when its folder is read-only (``copy_catalog``).
     ``snapshot_version``: a reader sees the warehouse as that snapshot left it.
     """
     if snapshot_version is not None and not read_only:
@@ -116,8 +151,17 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
         raise TrackitError(f"no warehouse at {location.catalog.partition(':')[2]} yet: "
                            f"run `trackit transform` and `trackit build` on {data_dir} first")
     if not read_only and location.catalog.startswith("sqlite:"):
-        Path(location.catalog.partition(":")[2]).parent.mkdir(parents=True, exist_ok=True)
+        use_write_ahead_log(Path(location.catalog.partition(":")[2]))
+    catalog = location.catalog
+    private_copy = None
+    if read_only and catalog.startswith("sqlite:"):
+        path = Path(catalog.partition(":")[2])
+        if not os.access(path.parent, os.W_OK):
+            private_copy = Path(tempfile.mkdtemp(prefix="trackit-catalog-"))
+            catalog = f"sqlite:{copy_catalog(path, private_copy)}"
     con = duckdb.connect()
+    if private_copy is not None:
+        weakref.finalize(con, shutil.rmtree, private_copy, ignore_errors=True)
     try:
         con.execute("set TimeZone = 'UTC'")
         load_extensions(con, location.extensions)
@@ -128,7 +172,7 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
             options += ", READ_ONLY"
         if snapshot_version is not None:
             options += f", SNAPSHOT_VERSION {int(snapshot_version)}"
-        con.execute(f"attach 'ducklake:{location.catalog}' as {DATABASE} ({options})")
+        con.execute(f"attach 'ducklake:{catalog}' as {DATABASE} ({options})")
         con.execute(f"use {DATABASE}")
     except BaseException:
         con.close()
