@@ -78,6 +78,15 @@ def transformed_files(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(con.execute("select path, frames from meta.transformed_files").fetchall())
 
 
+STORE_KEYS = {"quarantine": ("raw_file", "seq")}
+"""Where a table's declared key is unique only within a raw file: each ingest instance
+numbers its frames from its own ``seq``, so two raw files can quarantine the same seq."""
+
+
+def _key(table: CoreTable) -> tuple[str, ...]:
+    return STORE_KEYS.get(table.name, table.key)
+
+
 def _order(table: CoreTable) -> list[str]:
     return [c for c in ("received_at", "sent_at", "seq") if c in table.column_names]
 
@@ -93,7 +102,7 @@ def _insert_deduplicated(con: duckdb.DuckDBPyConnection, table: CoreTable, data:
 
     Returns the number of rows inserted (new keys, or earlier receipts of stored keys).
     """
-    key = table.key
+    key = _key(table)
     order = ", ".join(_order(table))
     con.register("incoming", data)
     con.execute(
