@@ -39,6 +39,7 @@ from transforms.batch import (
 )
 from transforms.core_store import batch_tables, ensure_core, store_batch, transformed_files
 from transforms.ledger import transform_lock
+from transforms.raw_compaction import repair_compactions
 from transforms.routes import PRIMARY_TABLES
 
 DEFAULT_BATCH_FRAMES = 250_000
@@ -156,6 +157,7 @@ def transform_lake(
     with transform_lock(layout), writing_warehouse(layout.root) as warehouse:
         ensure_core(warehouse)
         ledger = transformed_files(warehouse)
+        repair_compactions(layout, ledger)  # a compaction cut short must not be read twice
         raw_files = list_parquet(layout.raw)
         pending = [f for f in raw_files if _key(layout, f) not in ledger]
         summary.files_skipped = len(raw_files) - len(pending)
