@@ -31,7 +31,7 @@ from sample_fleet import (
     FleetSpec,
     generate,
     rows_received_before,
-    write_core_lake,
+    store_core_rows,
 )
 
 from warehouse.build import build_warehouse
@@ -52,7 +52,7 @@ STEPS = {
 def timed_build(history: Path, next_hour: dict, work: Path) -> dict[str, float]:
     """Seconds of each step of the build that adds ``next_hour`` to a copy of ``history``."""
     shutil.copytree(history, work)
-    write_core_lake(work, next_hour, stem="next-hour")
+    store_core_rows(work, next_hour)
     os.sync()  # the copy's dirty pages must not be flushed on the build's clock
     times: dict[str, float] = {}
     for name, step in STEPS.items():
@@ -90,8 +90,7 @@ def main() -> int:
         for days in runs:
             history = histories[days] = scratch / f"history-{days}d"
             since = end - timedelta(days=days)
-            write_core_lake(history, rows_received_before(tables, end, since=since),
-                            stem="history")
+            store_core_rows(history, rows_received_before(tables, end, since=since))
             first = build_warehouse(history)
             size_mb = (history / "warehouse.duckdb").stat().st_size / 1e6
             print(f"{days} day(s) of history: {first.load.rows_read['records']} records, "

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lake.layout import DataLayout
-from lake.storage import write_parquet
+from lake.ducklake import writing_warehouse
 from schemas.core_tables import CORE_TABLES
+from transforms.core_store import ensure_core, store_batch
 
 Row = dict[str, object]
 
@@ -149,26 +149,23 @@ def generate(spec: FleetSpec) -> dict[str, list[Row]]:
     return tables
 
 
-def write_core_lake(data_dir: Path, tables: dict[str, list[Row]], *,
-                    stem: str = "sample") -> list[Path]:
-    """Write the rows as core-lake files, one per table and receive hour."""
-    layout = DataLayout(data_dir)
-    written = []
+def store_core_rows(data_dir: Path, tables: dict[str, list[Row]]) -> list[int]:
+    """Store the rows in the warehouse's core tables as the transform would: one load
+    (one DuckLake transaction) per receive hour. Returns the load ids."""
+    by_hour: dict[datetime, dict[str, pa.Table]] = defaultdict(dict)
     for name, rows in tables.items():
         schema = CORE_TABLES[name].arrow_schema
-        by_hour: dict[datetime, list[Row]] = defaultdict(list)
+        hours: dict[datetime, list[Row]] = defaultdict(list)
         for row in rows:
             received = row.get("received_at") or row.get("sent_at")
             assert isinstance(received, datetime)
-            by_hour[received.replace(minute=0, second=0, microsecond=0)].append(row)
-        for hour, hour_rows in sorted(by_hour.items()):
+            hours[received.replace(minute=0, second=0, microsecond=0)].append(row)
+        for hour, hour_rows in hours.items():
             columns = {f.name: [r.get(f.name) for r in hour_rows] for f in schema}
-            table = pa.Table.from_pydict(columns, schema=schema)
-            folder = (layout.quarantine if name == "quarantine"
-                      else layout.core_table(name)) / f"date={hour:%Y-%m-%d}"
-            written.append(write_parquet(table, folder / f"{stem}-{hour:%Y%m%dT%H}.parquet",
-                                         durable=False))
-    return written
+            by_hour[hour][name] = pa.Table.from_pydict(columns, schema=schema)
+    with writing_warehouse(data_dir) as con:
+        ensure_core(con)
+        return [store_batch(con, batch, {}).load_id for _, batch in sorted(by_hour.items())]
 
 
 def rows_received_before(tables: dict[str, list[Row]], until: datetime,

@@ -149,8 +149,9 @@ def store_batch(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table],
             "select coalesce(max(load_id), 0) + 1 from meta.loads").fetchone()[0])
         written = {name: _insert_deduplicated(con, CORE_TABLES[name], data, load_id)
                    for name, data in tables.items() if data.num_rows}
-        con.executemany("insert into meta.transformed_files values (?, ?, ?)",
-                        [(path, frames, load_id) for path, frames in raw_files.items()])
+        if raw_files:
+            con.executemany("insert into meta.transformed_files values (?, ?, ?)",
+                            [(path, frames, load_id) for path, frames in raw_files.items()])
         con.execute("insert into meta.loads values (?, ?, ?, ?)",
                     [load_id, datetime.now(UTC), len(raw_files), sum(written.values())])
         con.execute("commit")

@@ -1,108 +1,150 @@
-"""``build_warehouse``: load core → build marts → check → publish, in one call.
+"""``build_warehouse``: one DuckLake transaction per build, checks included.
 
-The same four steps the Airflow DAG runs as tasks; a lock file keeps two builders (a
-manual ``trackit build`` and a scheduled run) from working on the same data dir at once.
-Under that lock a build first removes what a killed build left behind: temporary copies of
-the warehouse in ``DATA/`` and of the publication marker. DuckDB's errors an operator can
-act on (a full disk, a damaged builder's database) become one-line ``TrackitError``s.
+A build brings in the named places when ``trackit places import`` changed them, updates
+the status of the commands sent, recomputes the marts around the rows the transform
+stored since the last build, runs the checks, and commits all of it with the checks'
+verdict (``meta.checks``) as one snapshot. Readers see the snapshot before the build or
+after it, never a state between. A failed check rolls everything back and commits only
+the failed verdict, so analysts keep the last good snapshot while the run fails.
+
+The build writes under the warehouse's writer lock (``lake.ducklake.writing_warehouse``),
+taking turns with the transform. DuckDB's errors an operator can act on (a full disk, a
+damaged catalog or data file) become one-line ``TrackitError``s.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 
+import duckdb
+
+from lake.ducklake import writing_warehouse
 from lake.errors import TrackitError
-from lake.layout import DataLayout
-from lake.locks import hold_lock
-from lake.storage import remove_stale_temps
-from marts import Mart
-from warehouse.checks import CheckSummary, check_warehouse
+from marts import MACROS_SQL, Mart
+from warehouse.checks import CheckSummary, WarehouseCheckError, check_warehouse_into
 from warehouse.config import WarehouseConfig
-from warehouse.database import builder_path
+from warehouse.database import ensure_schemas, get_state
 from warehouse.errors import translated
-from warehouse.load import LoadSummary, load_core
-from warehouse.marts import MartSummary, build_marts
-from warehouse.publish import PublishSummary, marker_path, publish_warehouse
+from warehouse.marts import MartSummary, build_marts_into
+from warehouse.places import replace_places, staged_places
 
 log = logging.getLogger(__name__)
+
+COMMAND_STATUS_SQL = files("warehouse").joinpath("command_status.sql").read_text()
 
 
 @dataclass
 class BuildSummary:
     """What a whole build did (printed by ``trackit build``, logged by the DAG)."""
 
-    load: LoadSummary
     marts: MartSummary
-    checks: CheckSummary
-    publish: PublishSummary
+    checks: CheckSummary | None
     seconds: float
+    snapshot: int | None = None
+    """The DuckLake snapshot the build committed (None: nothing new, nothing committed)."""
+    places: int | None = None
+    """How many named places the build brought in (None: the set did not change)."""
     data_interval: tuple[str, str] | None = None
-    temps_removed: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """A human-readable account, one fact per line."""
         out = []
-        if self.temps_removed:
-            out.append(f"removed {self.temps_removed} temporary file(s) of an unfinished build")
         if self.data_interval:
             out.append(f"data interval: {self.data_interval[0]} → {self.data_interval[1]}")
-        if self.load.nothing_new:
-            out.append("load: no new core-lake files")
-        else:
-            out.append(f"load {self.load.load_id}: {self.load.files} files")
-            for table, rows in sorted(self.load.rows_read.items()):
-                written = self.load.rows_written.get(table, 0)
-                out.append(f"  core.{table}: {rows} rows read, {written} new or replaced")
+        if self.places is not None:
+            out.append(f"core.places: replaced by {self.places} places")
         if self.marts.load_id is None:
             out.append("marts: up to date")
         else:
-            out.append(f"marts: {self.marts.vehicles_rebuilt} vehicles rebuilt from "
+            out.append(f"marts: built up to load {self.marts.load_id}: "
+                       f"{self.marts.vehicles_rebuilt} vehicles rebuilt from "
                        f"{self.marts.records_read} records in {self.marts.seconds:.2f}s")
             for mart, rows in self.marts.rows_written.items():
                 out.append(f"  marts.{mart}: {rows} rows (re)built")
-        validated = sum(self.checks.rows_validated.values())
-        out.append(f"checks: passed ({validated} mart rows validated, "
-                   f"{self.checks.reconciliations} reconciliations)")
-        if self.publish.repaired:
-            out.append(f"the published {self.publish.path} {self.publish.repaired}: "
-                       "published again")
-        if self.publish.published:
-            when = f"{self.publish.published_at:%Y-%m-%d %H:%M:%S}"
-            out.append(f"published {self.publish.path} at {when} UTC "
-                       f"({self.publish.size_bytes / 1e6:.1f} MB, {self.publish.seconds:.2f}s)")
-        else:
-            out.append(f"publish: {self.publish.path} already up to date")
+        if self.checks is not None:
+            validated = sum(self.checks.rows_validated.values())
+            out.append(f"checks: passed ({validated} mart rows validated, "
+                       f"{self.checks.reconciliations} reconciliations)")
+        if self.snapshot is not None:
+            out.append(f"committed snapshot {self.snapshot}")
         out.append(f"build took {self.seconds:.2f}s")
         return out
 
 
-@contextmanager
-def build_lock(data_dir: Path, *, wait_s: float = 600.0) -> Iterator[int]:
-    """Hold the data dir's build lock (waits up to ``wait_s`` for another build).
+def _update_command_status(con: duckdb.DuckDBPyConnection, since_load_id: int) -> None:
+    con.execute(
+        f"""
+        update core.commands as c
+        set status = s.status, replied_at = s.replied_at
+        from ({COMMAND_STATUS_SQL}) as s
+        where c.uid = s.uid and c.command = s.command and c.sent_at = s.sent_at
+          and (c.status is distinct from s.status or c.replied_at is distinct from s.replied_at)
+        """,
+        {"since_load_id": since_load_id},
+    )
 
-    Once it holds the lock, it removes the temporary files of a killed build and yields
-    how many there were.
-    """
-    path = builder_path(data_dir).with_name("build.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    busy = f"another warehouse build holds {path}; try again later"
-    with hold_lock(path, wait_s=wait_s, busy_message=busy):
-        yield remove_build_leftovers(data_dir)
+
+def _import_places(con: duckdb.DuckDBPyConnection, data_dir: Path) -> int | None:
+    """Replace ``core.places`` when the imported set changed, as a load of its own (the
+    marts that name places then recompute their history); the number of places."""
+    rows = staged_places(con, data_dir)
+    if rows is None:
+        return None
+    load_id = int(con.execute("select coalesce(max(load_id), 0) + 1 from meta.loads")
+                  .fetchone()[0])
+    count = replace_places(con, rows, load_id)
+    con.execute("insert into meta.loads values (?, ?, 0, ?)", [load_id, datetime.now(UTC), count])
+    log.info("build: core.places replaced by %d places (load %d)", count, load_id)
+    return count
 
 
-def remove_build_leftovers(data_dir: Path) -> int:
-    """Delete the temporary files a killed build left (call under the build lock)."""
-    layout = DataLayout(data_dir)
-    removed = remove_stale_temps(layout.root, suffix=layout.warehouse.name)
-    removed += remove_stale_temps(marker_path(data_dir).parent, suffix=marker_path(data_dir).name)
-    if removed:
-        log.warning("build: removed %d temporary file(s) left by an unfinished build", removed)
-    return removed
+def _record_verdict(con: duckdb.DuckDBPyConnection, build_id: int,
+                    checks: CheckSummary) -> None:
+    con.execute("insert into meta.checks values (?, ?, ?, ?, ?, ?)", [
+        build_id, datetime.now(UTC), not checks.failures,
+        sum(checks.rows_validated.values()), checks.reconciliations, checks.failures])
+
+
+def _latest_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("select id from current_snapshot()").fetchone()[0])
+
+
+def build_in(con: duckdb.DuckDBPyConnection, data_dir: Path, config: WarehouseConfig,
+             marts: Mapping[str, Mart] | None = None) -> BuildSummary:
+    """One build on an open writer connection (see the module); commits or rolls back."""
+    started = time.perf_counter()
+    ensure_schemas(con)
+    con.execute("begin transaction")
+    try:
+        con.execute(MACROS_SQL)
+        places = _import_places(con, data_dir)
+        _update_command_status(con, get_state(con, "marts_load_id"))
+        built = build_marts_into(con, config, marts)
+        if built.load_id is None and places is None:
+            con.execute("rollback")
+            return BuildSummary(built, None, time.perf_counter() - started)
+        checks = check_warehouse_into(con, config, marts)
+        _record_verdict(con, built.load_id or 0, checks)
+        con.execute("commit")
+    except WarehouseCheckError as failure:
+        con.execute("rollback")
+        if failure.summary is not None:
+            con.execute("begin transaction")
+            _record_verdict(con, get_state(con, "marts_load_id"), failure.summary)
+            con.execute("commit")
+        raise
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return BuildSummary(built, checks, time.perf_counter() - started,
+                        snapshot=_latest_snapshot(con), places=places)
 
 
 def build_warehouse(
@@ -112,18 +154,13 @@ def build_warehouse(
     data_interval: tuple[str, str] | None = None,
     marts: Mapping[str, Mart] | None = None,
 ) -> BuildSummary:
-    """Load new core data, rebuild the marts around it, check them and publish.
+    """Recompute the marts around the newly transformed rows, check them and commit.
 
-    ``marts``: the mart declarations to build (default: every mart of ``marts/``).
+    ``marts``: the mart declarations to build (default: every declared mart).
     """
     if not data_dir.is_dir():
         raise TrackitError(f"data directory {data_dir} does not exist")
-    config = config or WarehouseConfig()
-    started = time.perf_counter()
-    with build_lock(data_dir) as removed, translated(builder_path(data_dir)):
-        load = load_core(data_dir)
-        built = build_marts(data_dir, config, marts)
-        checks = check_warehouse(data_dir, config, marts)
-        publish = publish_warehouse(data_dir)
-    return BuildSummary(load, built, checks, publish, time.perf_counter() - started,
-                        data_interval, removed)
+    with translated(data_dir), writing_warehouse(data_dir) as con:
+        summary = build_in(con, data_dir, config or WarehouseConfig(), marts)
+    summary.data_interval = data_interval
+    return summary

@@ -1,4 +1,4 @@
-"""Checks that must pass before a build is published.
+"""Checks that must pass before a build commits.
 
 Two kinds, both over the rows the builds since the last successful check touched
 (``meta.pending_checks``), so their cost follows the new data:
@@ -9,8 +9,9 @@ Two kinds, both over the rows the builds since the last successful check touched
   odometer distance equals its odometer delta, every message status of core is in the
   latency mart, days add up to their trips and stops ...).
 
-Any failure raises ``WarehouseCheckError`` naming each failed check, and the publish step
-refuses to publish an unchecked build.
+They run inside the build's transaction, after the marts: any failure raises
+``WarehouseCheckError`` naming each failed check, the build rolls back, and readers keep
+the snapshot before it (``warehouse.build`` records the verdict in ``meta.checks``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 import pandera.errors
@@ -30,13 +30,17 @@ from lake.errors import TrackitError
 from marts import MARTS, Mart
 from marts.model import Reconciliation
 from warehouse.config import WarehouseConfig
-from warehouse.database import connect, get_state, set_state
+from warehouse.database import get_state, set_state
 
 log = logging.getLogger(__name__)
 
 
 class WarehouseCheckError(TrackitError):
-    """The built marts violate a model or a reconciliation: the build is not published."""
+    """The built marts violate a model or a reconciliation: the build is rolled back."""
+
+    def __init__(self, message: str, summary: CheckSummary | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclass
@@ -103,7 +107,7 @@ def check_warehouse_into(con: duckdb.DuckDBPyConnection,
     if unknown:
         raise WarehouseCheckError(
             f"the build has unchecked rows of undeclared mart(s) {', '.join(unknown)}: "
-            "declare them in marts/ or delete DATA/state/warehouse/ to rebuild"
+            "declare them in marts/"
         )
     for name, since in pending.items():
         mart = declared[name]
@@ -120,18 +124,12 @@ def check_warehouse_into(con: duckdb.DuckDBPyConnection,
         for failure in summary.failures:
             log.error("check failed: %s", failure)
         raise WarehouseCheckError(
-            f"{len(summary.failures)} warehouse check(s) failed, not publishing: "
-            + " | ".join(summary.failures)
+            f"{len(summary.failures)} warehouse check(s) failed, the build was rolled back "
+            "(readers keep the previous snapshot): " + " | ".join(summary.failures),
+            summary,
         )
     con.execute("delete from meta.pending_checks")
     set_state(con, "checked_load_id", marts_load_id)
     log.info("checks: %d mart slices validated, %d reconciliations passed",
              len(summary.rows_validated), summary.reconciliations)
     return summary
-
-
-def check_warehouse(data_dir: Path, config: WarehouseConfig | None = None,
-                    marts: Mapping[str, Mart] | None = None) -> CheckSummary:
-    """Run every check over what the builds since the last check touched."""
-    with connect(data_dir) as con:
-        return check_warehouse_into(con, config, marts)

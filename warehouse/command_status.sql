@@ -1,18 +1,18 @@
 -- core.commands: each command this pipeline sent, with the server's answer.
--- The core lake holds one row per outbound frame (status 'sent'); the replies live in
+-- core.commands holds one row per outbound frame (status 'sent'); the replies live in
 -- core.command_replies (cmd-status, cmd-parsed) and core.message_status (msg-sts).
 -- A server may also refuse a command by closing the socket right after it (1009 message
 -- too big, 1007 invalid payload, 1008 policy violation; core.connection_closes).
--- Recomputed for the units touched by load $load_id.
+-- Recomputed for the units touched by the loads after $since_load_id.
 with
 
 touched_units as (
-    select uid from core.commands where _load_id = $load_id
-    union select uid from core.command_replies where _load_id = $load_id
-    union select uid from core.message_status where _load_id = $load_id
+    select uid from core.commands where _load_id > $since_load_id
+    union select uid from core.command_replies where _load_id > $since_load_id
+    union select uid from core.message_status where _load_id > $since_load_id
     union select c.uid from core.commands as c
         join core.connection_closes as x using (connection_id)
-        where x._load_id = $load_id
+        where x._load_id > $since_load_id
 ),
 
 sent as (

@@ -2,11 +2,14 @@
 
 DuckDB raises ``duckdb.Error`` subclasses whose text says what happened but not what an
 operator should do; ``translated`` turns the ones an operator can act on (a full disk, a
-damaged or locked builder database) into ``TrackitError``s.
+damaged catalog, an unreadable data file) into ``TrackitError``s. Everything in the
+warehouse but the named places (``DATA/reference``) is derived from the raw lake, so the
+fix of last resort is always the same: move ``DATA/warehouse`` aside and rebuild.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,69 +17,52 @@ from pathlib import Path
 import duckdb
 
 from lake.errors import TrackitError
+from lake.layout import DataLayout
 from lake.storage import is_disk_full
 
-_LOCK_TEXTS = ("Could not set lock", "Conflicting lock")
-_CORRUPT_TEXTS = ("not a valid DuckDB database file", "Could not read enough bytes",
-                  "Corrupt database file", "checksum")
+_DAMAGED_CATALOG_TEXTS = ("file is not a database", "database disk image is malformed")
+_DATA_FILE = re.compile(r"""['"]?(\S+\.parquet)['"]?""")
 
 
-class BuilderDatabaseError(TrackitError):
-    """The builder's database cannot be used as it is."""
-
-
-class CorruptCoreFileError(TrackitError):
-    """A core-lake file cannot be read."""
+class WarehouseDamagedError(TrackitError):
+    """A part of the warehouse (its catalog or a data file) cannot be read."""
 
 
 def first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def is_lock_conflict(exc: BaseException) -> bool:
-    return any(t in str(exc) for t in _LOCK_TEXTS)
-
-
-def is_corrupt_database(exc: BaseException) -> bool:
-    """Whether DuckDB says a database file is damaged (as opposed to busy or full)."""
-    return any(t in str(exc) for t in _CORRUPT_TEXTS)
-
-
 def disk_full_error(folder: Path, command: str) -> TrackitError:
     return TrackitError(
         f"no space left on device writing {folder}: free space there and rerun "
-        f"`trackit {command}` (nothing half-written was published)"
+        f"`trackit {command}` (the unfinished transaction was rolled back)"
     )
 
 
-def damaged_builder_error(path: Path, exc: BaseException) -> BuilderDatabaseError:
-    return BuilderDatabaseError(
-        f"the builder's database {path} is damaged ({first_line(exc)}): delete the folder "
-        f"{path.parent} and rerun `trackit build` (it rebuilds it from the core lake)"
-    )
-
-
-def locked_builder_error(path: Path, exc: BaseException) -> BuilderDatabaseError:
-    return BuilderDatabaseError(
-        f"the builder's database {path} is open in another process ({first_line(exc)}): "
-        "only `trackit build` may open it; close that process and rerun"
-    )
+def rebuild_hint(data_dir: Path) -> str:
+    layout = DataLayout(data_dir)
+    return (f"move {layout.warehouse} aside and run `trackit transform --data {data_dir}` "
+            "and `trackit build`: the warehouse is rebuilt from the raw lake")
 
 
 @contextmanager
-def translated(builder: Path) -> Iterator[None]:
+def translated(data_dir: Path, command: str = "build") -> Iterator[None]:
     """Turn DuckDB's errors an operator can act on into one-line ``TrackitError``s."""
+    layout = DataLayout(data_dir)
     try:
         yield
-    except duckdb.Error as exc:
+    except (duckdb.Error, OSError) as exc:
+        text = first_line(exc)
         if is_disk_full(exc):
-            raise disk_full_error(builder.parent, "build") from None
-        if is_lock_conflict(exc):
-            raise locked_builder_error(builder, exc) from None
-        if is_corrupt_database(exc):
-            raise damaged_builder_error(builder, exc) from None
-        raise
-    except OSError as exc:
-        if is_disk_full(exc):
-            raise disk_full_error(builder.parent, "build") from None
+            raise disk_full_error(layout.warehouse, command) from None
+        if any(t in str(exc) for t in _DAMAGED_CATALOG_TEXTS):
+            raise WarehouseDamagedError(
+                f"the warehouse catalog {layout.warehouse_catalog} is damaged ({text}): "
+                f"{rebuild_hint(data_dir)}") from None
+        if (isinstance(exc, duckdb.InvalidInputException | duckdb.IOException)
+                and (m := _DATA_FILE.search(str(exc)))
+                and str(layout.warehouse_data) in m.group(1)):
+            raise WarehouseDamagedError(
+                f"warehouse data file {m.group(1)} is unreadable ({text}): "
+                f"{rebuild_hint(data_dir)}") from None
         raise

@@ -5,7 +5,8 @@ temporary tables (``io_windows``, ``trip_windows``, ``message_windows``: the sco
 name) or for the rows loaded after a watermark. This module works out those windows from
 the rows loaded since the last mart build (``_load_id``), and for each mart, in the order
 of what they read (``marts.build_order``), deletes its rows in scope and inserts the
-recomputed ones, all in one transaction; ``meta.builds`` records the settings used. How a
+recomputed ones, inside the build's transaction (``warehouse.build``); ``meta.builds``
+records the settings used. How a
 window is chosen so that the result does not depend on how the data was cut is explained
 in docs/warehouse.md ("Incremental builds").
 """
@@ -19,13 +20,12 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 
-from marts import MACROS_SQL, MARTS, Mart, build_order
+from marts import MARTS, Mart, build_order
 from warehouse.config import WarehouseConfig
-from warehouse.database import connect, get_state, set_state
+from warehouse.database import get_state, set_state
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +170,15 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, config: WarehouseConfig,
 
 
 def prepare(con: duckdb.DuckDBPyConnection, marts: Iterable[Mart]) -> None:
-    """Create the macros, the window tables and the tables of ``marts`` (with comments)."""
-    con.execute(MACROS_SQL)
+    """Create the window tables, and the tables of ``marts`` that do not exist yet (with
+    their comments)."""
     con.execute(WINDOW_TABLES_DDL)
+    existing = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = 'marts'").fetchall()}
     for mart in marts:
+        if mart.name in existing:
+            continue
         con.execute(mart.ddl())
         for comment in mart.comments():
             con.execute(comment)
@@ -201,13 +206,11 @@ def _note_pending_checks(con: duckdb.DuckDBPyConnection, config: WarehouseConfig
         since = _run(con, query, config, since_load_id=since_load_id).fetchone()[0]
         if since is None:
             continue
-        con.execute(
-            """
-            insert into meta.pending_checks values (?, ?)
-            on conflict do update set since = least(since, excluded.since)
-            """,
-            [mart.name, since],
-        )
+        earlier = con.execute("select min(since) from meta.pending_checks where mart = ?",
+                              [mart.name]).fetchone()[0]
+        con.execute("delete from meta.pending_checks where mart = ?", [mart.name])
+        con.execute("insert into meta.pending_checks values (?, ?)",
+                    [mart.name, min(since, earlier) if earlier else since])
 
 
 def _settings_changed(con: duckdb.DuckDBPyConnection, config: WarehouseConfig) -> str:
@@ -225,8 +228,9 @@ def _settings_changed(con: duckdb.DuckDBPyConnection, config: WarehouseConfig) -
 def _record_build(con: duckdb.DuckDBPyConnection, build_id: int,
                   config: WarehouseConfig) -> None:
     """Store the settings the rebuilt rows follow (``meta.builds``, one row per build)."""
+    con.execute("delete from meta.builds where build_id = ?", [build_id])
     con.execute(
-        "insert or replace into meta.builds values (?, ?, ?)",
+        "insert into meta.builds values (?, ?, ?)",
         [build_id, datetime.now(UTC), json.dumps(asdict(config), sort_keys=True)],
     )
 
@@ -235,7 +239,7 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
                      config: WarehouseConfig | None = None,
                      marts: Mapping[str, Mart] | None = None) -> MartSummary:
     """Recompute ``marts`` (default: every declared mart) around the rows loaded since the
-    last mart build, each after the marts it reads."""
+    last mart build, each after the marts it reads (inside the caller's transaction)."""
     config = config or WarehouseConfig()
     ordered = build_order(MARTS if marts is None else marts)
     started = time.perf_counter()
@@ -251,42 +255,29 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
         log.info("marts: nothing new since load %d", since)
         return MartSummary(load_id=None)
     summary = MartSummary(load_id=current)
-    con.execute("begin transaction")
-    try:
-        if changed:
-            for mart in ordered:
-                con.execute(f"delete from {mart.table}")
-        _run(con, IO_WINDOWS, config, since_load_id=since)
-        _run(con, TRIP_WINDOWS, config, since_load_id=since)
-        _run(con, MESSAGE_WINDOWS, config, since_load_id=since)
-        bounds = {
-            "earliest_window_start": _earliest(con, "trip_windows"),
-            "earliest_io_window_start": _earliest(con, "io_windows"),
-        }
-        summary.vehicles_rebuilt = con.execute("select count(*) from trip_windows").fetchone()[0]
-        summary.records_read = con.execute(
-            "select count(*) from core.records as r join trip_windows as w "
-            "on r.vid = w.vid and r.tmx >= w.window_start where r.tmx >= $earliest",
-            {"earliest": bounds["earliest_window_start"]},
-        ).fetchone()[0]
-        _note_pending_checks(con, config, since, ordered)
+    if changed:
         for mart in ordered:
-            summary.rows_written[mart.name] = _rebuild(con, mart, config, since, bounds)
-            log.info("marts: %s %d rows (re)built", mart.name, summary.rows_written[mart.name])
-        _record_build(con, current, config)
-        set_state(con, "marts_load_id", current)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+            con.execute(f"delete from {mart.table}")
+    _run(con, IO_WINDOWS, config, since_load_id=since)
+    _run(con, TRIP_WINDOWS, config, since_load_id=since)
+    _run(con, MESSAGE_WINDOWS, config, since_load_id=since)
+    bounds = {
+        "earliest_window_start": _earliest(con, "trip_windows"),
+        "earliest_io_window_start": _earliest(con, "io_windows"),
+    }
+    summary.vehicles_rebuilt = con.execute("select count(*) from trip_windows").fetchone()[0]
+    summary.records_read = con.execute(
+        "select count(*) from core.records as r join trip_windows as w "
+        "on r.vid = w.vid and r.tmx >= w.window_start where r.tmx >= $earliest",
+        {"earliest": bounds["earliest_window_start"]},
+    ).fetchone()[0]
+    _note_pending_checks(con, config, since, ordered)
+    for mart in ordered:
+        summary.rows_written[mart.name] = _rebuild(con, mart, config, since, bounds)
+        log.info("marts: %s %d rows (re)built", mart.name, summary.rows_written[mart.name])
+    _record_build(con, current, config)
+    set_state(con, "marts_load_id", current)
     summary.seconds = time.perf_counter() - started
     log.info("marts: rebuilt %d vehicles (%d records read) in %.2fs",
              summary.vehicles_rebuilt, summary.records_read, summary.seconds)
     return summary
-
-
-def build_marts(data_dir: Path, config: WarehouseConfig | None = None,
-                marts: Mapping[str, Mart] | None = None) -> MartSummary:
-    """Build the marts of the builder's database for the data loaded since the last build."""
-    with connect(data_dir) as con:
-        return build_marts_into(con, config, marts)

@@ -52,7 +52,7 @@ PLACES_SCHEMA = pa.schema([
 
 PLACES_DDL = """
 create table if not exists core.places (
-    name varchar primary key,
+    name varchar not null,
     shape varchar not null,         -- circle or polygon
     lat double not null,            -- the circle's centre, or a polygon's mean vertex
     lon double not null,
@@ -67,7 +67,7 @@ create table if not exists core.places (
     _load_id bigint not null
 );
 create table if not exists core.place_imports (
-    _load_id bigint primary key,    -- the load that brought this set of places in
+    _load_id bigint not null,       -- the load that brought this set of places in
     fingerprint varchar not null,   -- md5 of the set's rows
     places bigint not null,
     loaded_at timestamptz not null

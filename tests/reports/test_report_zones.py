@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from report_html_parser import parse
-from sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
+from sample_fleet import DEFAULT_START, FleetSpec, generate, store_core_rows
 
 from reports.daily import render_daily_report
 from warehouse.build import build_warehouse
@@ -24,7 +24,7 @@ DAY = (DEFAULT_START + timedelta(days=1)).date()
 @pytest.fixture(scope="module")
 def utc_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("utc-build")
-    write_core_lake(data, generate(FleetSpec(start=DEFAULT_START, hours=72, vehicles=3)))
+    store_core_rows(data, generate(FleetSpec(start=DEFAULT_START, hours=72, vehicles=3)))
     build_warehouse(data, config=WarehouseConfig(timezone="UTC"))
     return data / "warehouse.duckdb"
 

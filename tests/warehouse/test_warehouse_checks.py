@@ -59,12 +59,12 @@ def test_a_violated_check_fails_the_build_and_blocks_publish(
 ) -> None:
     status = {"uid": 1, "message_id": "M1", "txs": 1, "status": "buffered",
               "received_at": at(5), "seq": 0}
-    write(tmp_path, "first", records=two_trips(1), message_status=[status])
+    write(tmp_path, records=two_trips(1), message_status=[status])
     build_warehouse(tmp_path)
     assert published_trips(tmp_path) == 2
     tamper(tmp_path, bug)
 
-    write(tmp_path, "second", records=a_trip(2, start_s=3600),
+    write(tmp_path, records=a_trip(2, start_s=3600),
           message_status=[{**status, "message_id": "M2", "received_at": at(1)}])
     with pytest.raises(WarehouseCheckError, match=message):
         build_warehouse(tmp_path)
@@ -74,7 +74,7 @@ def test_a_violated_check_fails_the_build_and_blocks_publish(
 
 
 def test_trackit_build_prints_what_it_did_and_fails_in_one_line(tmp_path: Path) -> None:
-    write(tmp_path, "first", records=a_trip(1))
+    write(tmp_path, records=a_trip(1))
     ok = subprocess.run([sys.executable, "-m", "trackit", "build", "--data", str(tmp_path)],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
@@ -83,7 +83,7 @@ def test_trackit_build_prints_what_it_did_and_fails_in_one_line(tmp_path: Path) 
     assert "checks: passed" in ok.stdout and "published" in ok.stdout
 
     tamper(tmp_path, "update marts.trips set distance_km = -1")
-    write(tmp_path, "second", records=a_trip(2, start_s=3600))
+    write(tmp_path, records=a_trip(2, start_s=3600))
     bad = subprocess.run([sys.executable, "-m", "trackit", "--log-level", "ERROR", "build",
                           "--data", str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 1

@@ -13,7 +13,7 @@ from sample_fleet import (
     FleetSpec,
     generate,
     rows_received_before,
-    write_core_lake,
+    store_core_rows,
 )
 from warehouse_handmade import at, build, drive, mart_rows, parked, trips, write
 
@@ -61,7 +61,7 @@ def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> No
     tables["records"] += silent_drive(8 * 3600) + speeder(20 * 3600)
     with_fuel_and_engine_hours(tables["records"])
     whole, hourly = tmp_path / "whole", tmp_path / "hourly"
-    write_core_lake(whole, tables)
+    store_core_rows(whole, tables)
     load_core(whole)
     build_marts(whole)
     # late uploads arrive up to 150 minutes after their records: run past the last hour
@@ -69,7 +69,7 @@ def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> No
         since = DEFAULT_START + timedelta(hours=hour)
         batch = rows_received_before(tables, since + timedelta(hours=1),
                                      since=since if hour else None)
-        write_core_lake(hourly, batch, stem=f"hour{hour}")
+        store_core_rows(hourly, batch)
         load_core(hourly)
         build_marts(hourly)
     expected, got = mart_rows(whole), mart_rows(hourly)
@@ -133,11 +133,11 @@ def test_a_late_batch_splits_a_trip_it_reveals_a_long_stop_in(tmp_path: Path) ->
     stop = parked(vid, 630, 1200, at_m=6000, odometer=6000)  # 20 min, arrives late
     second = drive(vid, 1890, 600, start_m=6000, odometer0=6000)
     rest = parked(vid, 2520, 900, at_m=12000, odometer=12000)
-    write(tmp_path, "first", records=first + second + rest)
+    write(tmp_path, records=first + second + rest)
     build(tmp_path)
     # without the stop's records the 21-minute hole (no gap, odometer grew) reads as driving
     assert len(trips(tmp_path)) == 1
-    write(tmp_path, "late", records=stop)
+    write(tmp_path, records=stop)
     build(tmp_path)
     assert [(t["start_time"], t["end_time"]) for t in trips(tmp_path)] == [
         (at(0), at(630)), (at(1890), at(2520)),

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 from airflow_env import REPO, airflow_env
-from sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
+from sample_fleet import DEFAULT_START, FleetSpec, generate, store_core_rows
 
 from lake.layout import DataLayout
 
@@ -185,8 +185,7 @@ def test_a_failed_check_fails_the_dag_run_and_publishes_nothing(
     airflow_home: Path, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    write_core_lake(data, generate(FleetSpec(start=DEFAULT_START, hours=12, vehicles=2)),
-                    stem="first")
+    store_core_rows(data, generate(FleetSpec(start=DEFAULT_START, hours=12, vehicles=2)))
     # after a good run: a bug doubles the trips' distances, then a new vehicle's data lands
     bug_then_new_data = f"""
 import duckdb
@@ -195,14 +194,13 @@ from datetime import timedelta
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
 from warehouse.database import builder_path
-from sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
+from sample_fleet import DEFAULT_START, FleetSpec, generate, store_core_rows
 con = duckdb.connect(str(builder_path(Path({str(data)!r}))))
 con.execute("update marts.trips set distance_km = distance_km * 2")
 con.close()
 later = generate(FleetSpec(start=DEFAULT_START + timedelta(days=1), hours=12, vehicles=3))
-write_core_lake(Path({str(data)!r}),
-                {{k: [r for r in v if r["vid"] == 800002] for k, v in later.items()}},
-                stem="second")
+store_core_rows(Path({str(data)!r}),
+                {{k: [r for r in v if r["vid"] == 800002] for k, v in later.items()}})
 """
     first, second = run_dag(airflow_home, data, "2026-03-02T12:00:00+00:00",
                             "2026-03-02T12:15:00+00:00", between=(bug_then_new_data,))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from sample_fleet import DEFAULT_START, FleetSpec, generate, write_core_lake
+from sample_fleet import DEFAULT_START, FleetSpec, generate, store_core_rows
 from tmpfs import fill, mounted_tmpfs
 
 from lake.layout import DataLayout
@@ -39,7 +39,7 @@ def build(data: Path) -> subprocess.CompletedProcess[str]:
 
 def fleet_lake(data: Path) -> Path:
     data.mkdir(parents=True, exist_ok=True)
-    write_core_lake(data, generate(FLEET))
+    store_core_rows(data, generate(FLEET))
     return data
 
 
@@ -120,7 +120,7 @@ def test_a_republished_warehouse_replaces_an_older_copy_put_back(built) -> None:
     old = published.with_name("old.duckdb")
     shutil.copy(published, old)
     fleet_more = generate(FleetSpec(start=DEFAULT_START, hours=8, vehicles=3))
-    write_core_lake(data, fleet_more, stem="more")
+    store_core_rows(data, fleet_more)
     assert build(data).returncode == 0
     newer = contents(published)
     os.replace(old, published)

@@ -51,7 +51,7 @@ def idling_day() -> tuple[Rows, Rows]:
 
 def test_idle_is_counted_in_trips_at_their_ends_and_in_stops(tmp_path: Path) -> None:
     rows, io = idling_day()
-    write(tmp_path, "a", records=rows, record_io=io)
+    write(tmp_path, records=rows, record_io=io)
     build(tmp_path)
     first, second = trips(tmp_path)
     # the trip runs while the ignition is on: from the warm-up to the first 'off' (1740)
@@ -74,7 +74,7 @@ def test_idle_is_counted_in_trips_at_their_ends_and_in_stops(tmp_path: Path) -> 
 def test_idle_is_null_for_a_vehicle_that_reports_no_ignition(tmp_path: Path) -> None:
     rows = parked(VID, 0, 600, at_m=0, odometer=0, rpm=800)
     rows += drive(VID, 630, 600, odometer0=0) + parked(VID, 1260, 600, at_m=6000, odometer=6000)
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["idle_s"] is None
@@ -88,7 +88,7 @@ def test_a_step_longer_than_the_gap_threshold_adds_no_idle(tmp_path: Path) -> No
     # ignition on at rest, then nothing for two hours, then still on at rest
     rows = [record(VID, s, 0, 0, odometer=0) for s in (0, 60, 7260, 7320)]
     io = [ignition(r, 1.0 if i < 3 else 0.0) for i, r in enumerate(rows)]
-    write(tmp_path, "a", records=rows, record_io=io)
+    write(tmp_path, records=rows, record_io=io)
     build(tmp_path)
     assert trips(tmp_path) == []
     [stop] = stops(tmp_path)
@@ -104,7 +104,7 @@ def test_days_add_up_their_trips_and_stops_in_the_local_time_zone(tmp_path: Path
         [dict(r, tmx=r["tmx"] + shift, received_at=r["received_at"] + shift) for r in table]
         for table in (rows, io)
     )
-    write(tmp_path, "a", records=rows + later, record_io=io + later_io)
+    write(tmp_path, records=rows + later, record_io=io + later_io)
     config = WarehouseConfig(timezone="Asia/Tokyo")
     build(tmp_path, config)
     days = query(tmp_path, "select day, trips, idle_s from marts.vehicle_daily order by day")
@@ -134,7 +134,7 @@ def test_a_coverage_hole_across_which_the_vehicle_moved_is_not_idle(tmp_path: Pa
     on_until = 2220
     io = [ignition(r, 1.0 if 600 < (r["tmx"] - at(0)).total_seconds() <= on_until else 0.0)
           for r in rows]
-    write(tmp_path, "a", records=rows, record_io=io)
+    write(tmp_path, records=rows, record_io=io)
     build(tmp_path)
     [trip] = trips(tmp_path)
     # the light: 960 -> 990 -> 1020 (2 x 30 s); 1020 -> 1920 moved 9 km: not idle

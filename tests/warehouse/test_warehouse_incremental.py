@@ -10,7 +10,7 @@ from sample_fleet import (
     FleetSpec,
     generate,
     rows_received_before,
-    write_core_lake,
+    store_core_rows,
 )
 from warehouse_handmade import query
 
@@ -25,14 +25,14 @@ def test_adding_an_hour_reads_only_the_new_files_and_the_trips_around_them(
     spec = FleetSpec(start=DEFAULT_START, hours=DAYS * 24 + 12, vehicles=4, late_share=0)
     tables = generate(spec)
     history_end = DEFAULT_START + timedelta(days=DAYS, hours=11)
-    write_core_lake(tmp_path, rows_received_before(tables, history_end), stem="history")
+    store_core_rows(tmp_path, rows_received_before(tables, history_end))
     first = build_warehouse(tmp_path)
     total_records = first.load.rows_read["records"]
     files_before = first.load.files
 
     trips_before = query(tmp_path, "select * from marts.trips order by trip_id")
-    write_core_lake(tmp_path, rows_received_before(tables, history_end + timedelta(hours=1),
-                                                   since=history_end), stem="next-hour")
+    store_core_rows(tmp_path, rows_received_before(tables, history_end + timedelta(hours=1),
+                                                   since=history_end))
     second = build_warehouse(tmp_path)
 
     new_records = second.load.rows_read["records"]
@@ -81,12 +81,12 @@ def test_a_rewritten_core_file_and_a_late_file_in_an_old_folder_are_loaded(
 ) -> None:
     from warehouse_handmade import record, write
 
-    write(tmp_path, "batch", records=[record(5, 0, 0, 10.0)])
+    write(tmp_path, records=[record(5, 0, 0, 10.0)])
     build_warehouse(tmp_path)
     # the transform reran and republished the same file with one more row
-    write(tmp_path, "batch", records=[record(5, 0, 0, 10.0), record(5, 60, 0, 0.0)])
+    write(tmp_path, records=[record(5, 0, 0, 10.0), record(5, 60, 0, 0.0)])
     # and a late file lands in the same (already listed) date folder
-    write(tmp_path, "late", records=[record(5, 120, 0, 0.0)])
+    write(tmp_path, records=[record(5, 120, 0, 0.0)])
     again = build_warehouse(tmp_path)
     assert again.load.files == 2
     assert query(tmp_path, "select count(*) as n from core.records") == [{"n": 3}]

@@ -28,9 +28,9 @@ def test_io_changes_merge_sources_skip_repeats_and_count_duplicates_once(tmp_pat
     events = [io_event("e1", 240, 1, 0), io_event("e2", 300, 1, 0)]
     snapshots = [{"uid": UID, "io": 1, "level": 1.0, "tmx": at(600), "received_at": at(601),
                   "seq": 0}]
-    write(tmp_path, "a", record_io=record_io, io_events=events, io_snapshots=snapshots)
+    write(tmp_path, record_io=record_io, io_events=events, io_snapshots=snapshots)
     # the same event delivered again in a later file
-    write(tmp_path, "b", io_events=[io_event("e1", 240, 1, 0)])
+    write(tmp_path, io_events=[io_event("e1", 240, 1, 0)])
     build(tmp_path)
     rows = query(tmp_path, "select * from marts.io_changes where io = 1 order by changed_at")
     assert [(r["changed_at"], r["from_value"], r["to_value"], r["source"]) for r in rows] == [
@@ -59,12 +59,12 @@ def test_message_latency_links_our_guid_to_the_server_id(tmp_path: Path) -> None
     statuses = [status("M1", 0, 1, guid="GUID1"), status("M1", 1, 2), status("M1", 3, 5),
                 status("M1", 4, 30), status("M1", 5, 90),
                 status("M9", 0, 10), status("M9", 2, 11)]  # not sent by us
-    write(tmp_path, "a", commands=commands)
-    write(tmp_path, "b", message_status=statuses[:3])
+    write(tmp_path, commands=commands)
+    write(tmp_path, message_status=statuses[:3])
     build(tmp_path)
     [pending] = query(tmp_path, "select * from marts.message_latency where guid = 'GUID1'")
     assert pending["final_status"] == "pending" and pending["delivered_at"] is None
-    write(tmp_path, "c", message_status=statuses[3:])
+    write(tmp_path, message_status=statuses[3:])
     build(tmp_path)
     rows = query(tmp_path, "select * from marts.message_latency order by message_id")
     assert len(rows) == 2
@@ -89,7 +89,7 @@ def test_getio_commands_get_their_reply(tmp_path: Path) -> None:
                 "received_at": at(3), "seq": 0},
                {"uid": UID, "reply_type": "cmd-status", "command_id": "Q2", "status": False,
                 "received_at": at(101), "seq": 0}]
-    write(tmp_path, "a", commands=commands, command_replies=replies)
+    write(tmp_path, commands=commands, command_replies=replies)
     build(tmp_path)
     rows = query(tmp_path, "select command_id, status, replied_at from core.commands "
                            "order by sent_at")
@@ -104,7 +104,7 @@ def test_event_latency_measures_device_server_and_pipeline_delays(tmp_path: Path
               "eid": 33, "seq": 0}]
     messages = [{"uid": UID, "kind": "free", "text": "hello", "tmx": at(0), "rmx": at(1),
                  "received_at": at(3), "eid": 3951, "seq": 0}]
-    write(tmp_path, "a", events=events, forms=forms, driver_messages=messages)
+    write(tmp_path, events=events, forms=forms, driver_messages=messages)
     build(tmp_path)
     rows = {r["kind"]: r for r in query(tmp_path, "select * from marts.event_latency")}
     assert rows["event"]["device_to_server_s"] == 8

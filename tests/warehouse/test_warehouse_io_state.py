@@ -30,7 +30,7 @@ def io_row(seconds: float, io: int, value: float, *, received_s: float | None = 
 def test_the_first_value_is_state_not_a_change(tmp_path: Path) -> None:
     rows = [io_row(0, 1, 0), io_row(60, 1, 0), io_row(120, 1, 1), io_row(300, 1, 1),
             io_row(0, 8, 1), io_row(60, 8, 1), io_row(600, 8, 1), io_row(30, 9, None)]
-    write(tmp_path, "a", record_io=rows)
+    write(tmp_path, record_io=rows)
     build(tmp_path)
     changes = query(tmp_path, "select io, changed_at, from_value, to_value, "
                               "previous_changed_at from marts.io_changes order by all")
@@ -68,7 +68,7 @@ def test_an_ignition_that_never_changes_still_decides_the_trip(tmp_path: Path) -
     """The first value of the ignition is read from io_state: with it on from the first
     record and never switched off, the whole drive is one trip detected by ignition."""
     rows = drive(VID, 0, 600, odometer0=0, uid=UID)
-    write(tmp_path, "a", records=rows, record_io=[ignition(r, 1.0) for r in rows])
+    write(tmp_path, records=rows, record_io=[ignition(r, 1.0) for r in rows])
     build(tmp_path)
     assert query(tmp_path, "select count(*) as n from marts.io_changes") == [{"n": 0}]
     [trip] = trips(tmp_path)

@@ -90,12 +90,12 @@ def test_a_mart_declared_in_one_module_is_built_checked_and_published(
     order = [m.name for m in build_order(marts)]
     assert order.index("trips") < order.index("trip_counts")
 
-    write(data, "first", records=a_trip(1) + a_trip(1, start_s=3600))
+    write(data, records=a_trip(1) + a_trip(1, start_s=3600))
     summary = build_warehouse(data, marts=marts)
     assert summary.marts.rows_written["trip_counts"] == 1
     assert summary.checks.rows_validated["trip_counts"] == 1
 
-    write(data, "second", records=a_trip(2, start_s=7200))
+    write(data, records=a_trip(2, start_s=7200))
     build_warehouse(data, marts=marts)
     con = published(data)
     try:
@@ -112,13 +112,13 @@ def test_a_mart_declared_in_one_module_is_built_checked_and_published(
     builder = duckdb.connect(str(builder_path(data)))
     builder.execute("update marts.trip_counts set trips = 0")
     builder.close()
-    write(data, "third", records=a_trip(1, start_s=10800))
+    write(data, records=a_trip(1, start_s=10800))
     with pytest.raises(WarehouseCheckError, match="trip_counts count the trips"):
         build_warehouse(data, marts=marts)
 
 
 def test_the_haversine_macro_is_stored_in_the_published_warehouse(tmp_path: Path) -> None:
-    write(tmp_path, "first", records=a_trip(1))
+    write(tmp_path, records=a_trip(1))
     build_warehouse(tmp_path)
     con = published(tmp_path)
     try:
@@ -134,7 +134,7 @@ def test_the_haversine_macro_is_stored_in_the_published_warehouse(tmp_path: Path
 
 def test_the_build_settings_are_stored_with_the_rows_they_made(tmp_path: Path) -> None:
     # 23:00 UTC is already the next day in Tokyo
-    write(tmp_path, "first", records=a_trip(1, start_s=15 * 3600))
+    write(tmp_path, records=a_trip(1, start_s=15 * 3600))
     env = {**os.environ, "TRACKIT_TZ": "Asia/Tokyo"}
     run = subprocess.run([sys.executable, "-m", "trackit", "build", "--data", str(tmp_path)],
                          capture_output=True, text=True, env=env)
@@ -157,12 +157,12 @@ def test_the_build_settings_are_stored_with_the_rows_they_made(tmp_path: Path) -
 
 def test_new_settings_rebuild_every_mart_under_them(tmp_path: Path) -> None:
     tokyo = WarehouseConfig(timezone="Asia/Tokyo")
-    write(tmp_path, "first", records=a_trip(1, start_s=15 * 3600))
+    write(tmp_path, records=a_trip(1, start_s=15 * 3600))
     build_warehouse(tmp_path, config=tokyo)
-    write(tmp_path, "second", records=a_trip(2, start_s=15 * 3600))
+    write(tmp_path, records=a_trip(2, start_s=15 * 3600))
     build_warehouse(tmp_path, config=tokyo)
 
-    write(tmp_path, "third", records=a_trip(3, start_s=15 * 3600))
+    write(tmp_path, records=a_trip(3, start_s=15 * 3600))
     summary = build_warehouse(tmp_path)  # UTC: the rows of vehicles 1 and 2 are rebuilt too
     assert summary.marts.vehicles_rebuilt == 3
     con = published(tmp_path)

@@ -47,7 +47,7 @@ def speeding_drive(vid: int = VID, start_s: float = 0, *, card: str = "CARD-A") 
 
 def test_consecutive_records_above_the_limit_form_one_episode(tmp_path: Path) -> None:
     rows = speeding_drive()
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     first, second = query(tmp_path, "select * from marts.overspeed order by start_time")
     [trip] = trips(tmp_path)
@@ -68,7 +68,7 @@ def test_consecutive_records_above_the_limit_form_one_episode(tmp_path: Path) ->
 
 
 def test_a_vehicle_limit_overrides_the_default(tmp_path: Path) -> None:
-    write(tmp_path, "a", records=speeding_drive() + speeding_drive(12))
+    write(tmp_path, records=speeding_drive() + speeding_drive(12))
     config = WarehouseConfig(vehicle_speed_limits=f"{VID}=135, 12=100")
     build(tmp_path, config)
     episodes = query(tmp_path, "select vid, limit_kmh, start_time, max_speed_kmh "
@@ -125,7 +125,7 @@ def test_driver_daily_adds_up_the_trips_and_episodes_of_a_driver(tmp_path: Path)
     evening += parked(VID, 15_030, 600, at_m=-44_000, odometer=56_000)
     for row in evening:
         row["driver_card"] = "CARD-B"
-    write(tmp_path, "a", records=morning + afternoon + evening)
+    write(tmp_path, records=morning + afternoon + evening)
     build(tmp_path)
     days = query(tmp_path, "select * from marts.driver_daily order by driver_card")
     all_trips = trips(tmp_path)
@@ -143,7 +143,7 @@ def test_driver_idle_sums_the_idle_of_the_drivers_trips(tmp_path: Path) -> None:
     queue = [record(VID, 630 + 30 * i, 6000, 0, odometer=6000) for i in range(4)]
     rest = parked(VID, 780, 900, at_m=6000, odometer=6000)
     io = [ignition(r, 1.0) for r in rows + queue] + [ignition(r, 0.0) for r in rest]
-    write(tmp_path, "a", records=rows + queue + rest, record_io=io)
+    write(tmp_path, records=rows + queue + rest, record_io=io)
     build(tmp_path)
     [trip] = trips(tmp_path)
     [day] = query(tmp_path, "select * from marts.driver_daily")
@@ -161,7 +161,7 @@ def test_vehicle_status_says_where_each_vehicle_is_and_what_it_does(tmp_path: Pa
     for row in idle + stopped:
         row["fuel_level"], row["engine_hours"] = 55.0, 1234.0
     io = [ignition(r, 1.0) for r in idle] + [ignition(r, 0.0) for r in stopped]
-    write(tmp_path, "a", records=moving + idle + stopped + silent, record_io=io)
+    write(tmp_path, records=moving + idle + stopped + silent, record_io=io)
     build(tmp_path)
     status = {s["vid"]: s for s in query(tmp_path, "select * from marts.vehicle_status")}
     assert {vid: s["state"] for vid, s in status.items()} == {
@@ -184,11 +184,11 @@ def test_vehicle_status_follows_as_of_when_only_other_vehicles_report(tmp_path: 
     rows = parked(1, 0, 600, at_m=0, odometer=0)
     clock = [record(CLOCK, t, 50_000, 0, odometer=50_000) for t in range(0, 7201, 300)]
     cut = tmp_path / "cut"
-    write(cut, "a", records=rows + [r for r in clock if r["tmx"] <= at(3600)])
+    write(cut, records=rows + [r for r in clock if r["tmx"] <= at(3600)])
     build(cut)
     assert query(cut, "select state from marts.vehicle_status where vid = 1") == [
         {"state": "stopped"}]
-    write(cut, "b", records=[r for r in clock if r["tmx"] > at(3600)])
+    write(cut, records=[r for r in clock if r["tmx"] > at(3600)])
     build(cut)
     assert query(cut, "select state, silent_s from marts.vehicle_status where vid = 1") == [
         {"state": "silent", "silent_s": 6600}]
@@ -204,7 +204,7 @@ def test_vehicle_daily_counts_engine_hours_and_fuel_within_the_day(tmp_path: Pat
     for row, level, hour in zip(rows, levels, hours, strict=True):
         row["fuel_level"] = level
         row["engine_hours"] = hour
-    write(tmp_path, "a", records=rows + parked(VID, 3060, 600, at_m=30_000,
+    write(tmp_path, records=rows + parked(VID, 3060, 600, at_m=30_000,
                                                 odometer=30_000))
     build(tmp_path)
     [day] = query(tmp_path, "select * from marts.vehicle_daily")

@@ -95,7 +95,7 @@ def test_a_stop_inside_a_circle_is_a_visit_with_the_trips_in_and_out(tmp_path: P
     places_csv(tmp_path / "places.csv", ("Depot", LAT, east(0), 150),
                ("Client A", LAT, east(6000), 100), ("Client B", LAT, east(12_040), 50))
     import_places(tmp_path, tmp_path / "places.csv")
-    write(tmp_path, "a", records=tour(1, [0, 6000, 12_000]) + tour(2, [0, 6150]))
+    write(tmp_path, records=tour(1, [0, 6000, 12_000]) + tour(2, [0, 6150]))
     build(tmp_path)
     got = visits(tmp_path)
     trip_ids = {(t["vid"], t["start_time"]): t["trip_id"] for t in trips(tmp_path)}
@@ -149,7 +149,7 @@ def test_a_concave_polygon_holds_its_arms_not_its_notch(tmp_path: Path) -> None:
         9: (2000, 120),   # 120 m from it: out
     }
     rows = [r for vid, (x, y) in points.items() for r in at_point(vid, north(y), east(x))]
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     assert {v["vid"]: v["place"] for v in visits(tmp_path)} == {
         1: "Yard U", 3: "Yard U", 4: "Yard U", 7: "Ring", 8: "Gate"}
@@ -159,7 +159,7 @@ def test_the_smallest_named_place_wins_an_overlap(tmp_path: Path) -> None:
     places_csv(tmp_path / "places.csv", ("Lisbon", LAT, east(0), 5000),
                ("Client A", LAT, east(1000), 80))
     import_places(tmp_path, tmp_path / "places.csv")
-    write(tmp_path, "a", records=at_point(1, LAT, east(1000)) + at_point(2, LAT, east(2000)))
+    write(tmp_path, records=at_point(1, LAT, east(1000)) + at_point(2, LAT, east(2000)))
     build(tmp_path)
     assert [(v["vid"], v["place"]) for v in visits(tmp_path)] == [
         (1, "Client A"), (2, "Lisbon")]
@@ -172,7 +172,7 @@ def test_places_nobody_named_are_discovered_and_yield_to_named_ones(tmp_path: Pa
         + tour(2, [3000, x, 3000])             # one: x has 2 vehicles, 3 stops
         + tour(3, [0, y, 25_000, y, 25_000, y, 0])  # three at y, all of one vehicle
     )
-    write(tmp_path, "a", records=records)
+    write(tmp_path, records=records)
     build(tmp_path)
     [place] = query(tmp_path, "select * from marts.discovered_places")
     assert (place["vehicles"], place["stops"]) == (2, 3)
@@ -195,7 +195,7 @@ def test_places_nobody_named_are_discovered_and_yield_to_named_ones(tmp_path: Pa
 def test_re_importing_places_recomputes_the_visits_of_all_history(tmp_path: Path) -> None:
     places_csv(tmp_path / "old.csv", ("Client A", LAT, east(6000), 100))
     import_places(tmp_path, tmp_path / "old.csv")
-    write(tmp_path, "a", records=tour(1, [0, 6000, 12_000, 18_000]))
+    write(tmp_path, records=tour(1, [0, 6000, 12_000, 18_000]))
     build(tmp_path)
     assert [v["place"] for v in visits(tmp_path)] == ["Client A"]
 
@@ -223,7 +223,7 @@ def test_deliveries_with_failures_and_their_places(tmp_path: Path) -> None:
         service("e3", 2, 300, LAT, east(9000), False, "Not delivered - refused by client"),
         service("e4", 2, 400, None, None, True),
     ]
-    write(tmp_path, "a", services=services, records=at_point(1, LAT, east(0)))
+    write(tmp_path, services=services, records=at_point(1, LAT, east(0)))
     build(tmp_path)
     rows = query(tmp_path, "select service_event_id, vid, service_id, tmx, delivered, "
                            "message, place from marts.deliveries order by tmx")
@@ -254,11 +254,11 @@ def test_form_submissions_carry_their_fields_vehicle_driver_and_place(tmp_path: 
               form_field("f1", 1001, 300, "parcels", "3"),
               form_field("f2", 7777, 300, "what", "flat tyre")]
     # the form arrives before the records of its unit (sent later by the device)
-    write(tmp_path, "forms", forms=forms, form_fields=fields)
+    write(tmp_path, forms=forms, form_fields=fields)
     build(tmp_path)
     before = query(tmp_path, "select form_id, vid from marts.form_submissions order by 1")
     assert before == [{"form_id": "f1", "vid": None}, {"form_id": "f2", "vid": None}]
-    write(tmp_path, "records", records=parked(1, 0, 600, at_m=6000, odometer=0))
+    write(tmp_path, records=parked(1, 0, 600, at_m=6000, odometer=0))
     build(tmp_path)
     rows = query(tmp_path, "select * from marts.form_submissions order by form_id")
     assert [(r["form_id"], r["uid"], r["vid"], r["driver_card"], r["form_name"], r["place"])

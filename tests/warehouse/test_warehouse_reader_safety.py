@@ -28,7 +28,7 @@ READER = textwrap.dedent("""
 
 
 def test_a_reader_keeps_its_state_while_a_build_publishes_a_new_one(tmp_path: Path) -> None:
-    write(tmp_path, "first", records=drive(1, 0, 600, odometer0=0)
+    write(tmp_path, records=drive(1, 0, 600, odometer0=0)
           + parked(1, 630, 900, at_m=6000, odometer=6000))
     build_warehouse(tmp_path)
     published = DataLayout(tmp_path).warehouse
@@ -42,7 +42,7 @@ def test_a_reader_keeps_its_state_while_a_build_publishes_a_new_one(tmp_path: Pa
         before = reader.stdout.readline().split()
         assert before == ["1", str(21 + 16), "1"]
 
-        write(tmp_path, "second", records=drive(2, 0, 600, odometer0=0)
+        write(tmp_path, records=drive(2, 0, 600, odometer0=0)
               + parked(2, 630, 900, at_m=6000, odometer=6000))
         summary = build_warehouse(tmp_path)  # must not fail on the reader's lock
         assert summary.publish.published and summary.publish.load_id == 2

@@ -35,12 +35,12 @@ def statuses(data: Path) -> dict[str, tuple]:
 def test_the_last_command_before_a_1009_close_is_rejected_even_when_the_close_loads_later(
     tmp_path: Path,
 ) -> None:
-    write(tmp_path, "a", commands=[command("OK1", 0, 5), command("BIG", 1, 7),
+    write(tmp_path, commands=[command("OK1", 0, 5), command("BIG", 1, 7),
                                    command("OTHER", 1.2, 3, connection="c2")])
     build(tmp_path)
     assert latency(tmp_path)["BIG"] == ("sent", None)
 
-    write(tmp_path, "b", connection_closes=[close("c1", 1.5, 9, 1009),
+    write(tmp_path, connection_closes=[close("c1", 1.5, 9, 1009),
                                             close("c2", 2, 4, 1000)])
     build(tmp_path)
     assert latency(tmp_path) == {"OK1": ("sent", None), "BIG": ("rejected", at(1.5)),
@@ -65,7 +65,7 @@ def test_a_close_long_after_the_command_or_a_command_with_a_reply_is_not_a_rejec
 
 
 def test_a_getio_refused_with_1007_is_rejected(tmp_path: Path) -> None:
-    write(tmp_path, "a", commands=[command("Q1", 0, 1, kind="getio")],
+    write(tmp_path, commands=[command("Q1", 0, 1, kind="getio")],
           connection_closes=[close("c1", 0.2, 2, 1007)])
     build(tmp_path)
     assert statuses(tmp_path)["Q1"] == ("rejected", at(0.2))
@@ -78,7 +78,7 @@ def test_a_warehouse_and_core_files_from_before_connection_ids_still_load(tmp_pa
 
     from warehouse.database import builder_path
 
-    write(tmp_path, "a", commands=[command("OLD", 0, 1)])
+    write(tmp_path, commands=[command("OLD", 0, 1)])
     build(tmp_path)
     con = duckdb.connect(str(builder_path(tmp_path)))
     con.execute("alter table core.commands drop column connection_id")  # an older database
@@ -88,7 +88,7 @@ def test_a_warehouse_and_core_files_from_before_connection_ids_still_load(tmp_pa
                              "sent_at": [at(5)], "status": ["sent"], "replied_at": [None],
                              "text": ["hi"], "seq": [2]}), old_file)
     build(tmp_path)  # the old file alone: no file of the load has the column
-    write(tmp_path, "b", commands=[command("NEW", 10, 3)],
+    write(tmp_path, commands=[command("NEW", 10, 3)],
           connection_closes=[close("c1", 10.5, 4, 1009)])
     build(tmp_path)
     assert statuses(tmp_path) == {"OLD": ("sent", None), "OLDER": ("sent", None),

@@ -51,11 +51,11 @@ def test_the_open_trip_of_a_silent_vehicle_is_closed_signal_lost(tmp_path: Path)
 def test_another_vehicles_data_alone_closes_the_trip(tmp_path: Path) -> None:
     moving = drive(VID, 0, 1200, odometer0=0)
     cut = tmp_path / "cut"
-    write(cut, "a", records=moving + clock_until(1800))
+    write(cut, records=moving + clock_until(1800))
     build(cut)
     assert trips(cut)[0]["is_open"]
     # only the other vehicle reports: as_of moves past the silent vehicle's last record
-    write(cut, "b", records=clock_until(1200 + 3900, start=1800))
+    write(cut, records=clock_until(1200 + 3900, start=1800))
     build(cut)
     assert trips(cut)[0]["flags"] == ["signal_lost"]
     write(tmp_path / "whole", "a", records=moving + clock_until(1200 + 3900))
@@ -70,16 +70,16 @@ def test_later_data_reopens_and_continues_a_signal_lost_trip(tmp_path: Path) -> 
     after = drive(VID, 3600, 600, start_m=36_000, odometer0=36_000)
     rest = parked(VID, 4230, 600, at_m=42_000, odometer=42_000)
     cut = tmp_path / "cut"
-    write(cut, "a", records=before + clock_until(3300))
+    write(cut, records=before + clock_until(3300))
     build(cut, config)
     [lost] = trips(cut)
     assert lost["flags"] == ["signal_lost"]
-    write(cut, "b", records=after[:5] + clock_until(3900, start=3300))
+    write(cut, records=after[:5] + clock_until(3900, start=3300))
     build(cut, config)
     [reopened] = trips(cut)
     assert reopened["trip_id"] == lost["trip_id"] and reopened["is_open"]
     assert "signal_lost" not in reopened["flags"]
-    write(cut, "c", records=after[5:] + rest + clock_until(4830, start=3900))
+    write(cut, records=after[5:] + rest + clock_until(4830, start=3900))
     build(cut, config)
     [done] = trips(cut)
     # one trip, its 40-minute hole makes it sparse
@@ -93,7 +93,7 @@ def test_an_arrival_not_yet_confirmed_is_closed_too(tmp_path: Path) -> None:
     moving = drive(VID, 0, 600, odometer0=0)
     arrived = parked(VID, 630, 60, at_m=6000, odometer=6000)    # 630, 690: then silence
     cut = tmp_path / "cut"
-    write(cut, "a", records=moving + arrived + clock_until(690 + 3900))
+    write(cut, records=moving + arrived + clock_until(690 + 3900))
     build(cut)
     [trip] = trips(cut)
     assert trip["flags"] == ["signal_lost"] and trip["end_reason"] == "arrival"
@@ -102,7 +102,7 @@ def test_an_arrival_not_yet_confirmed_is_closed_too(tmp_path: Path) -> None:
     assert (stop["start_time"], stop["end_time"], stop["flags"]) == (at(630), at(690), ["open"])
     # the vehicle wakes up where it parked, hours later: the trip was over
     later = parked(VID, 9000, 600, at_m=6000, odometer=6000)
-    write(cut, "b", records=later + clock_until(9600, start=690 + 3900))
+    write(cut, records=later + clock_until(9600, start=690 + 3900))
     build(cut)
     [trip] = trips(cut)
     assert trip["flags"] == [] and not trip["is_open"]

@@ -44,7 +44,7 @@ def test_mart_ids_are_the_recipe_and_keep_their_values(tmp_path: Path) -> None:
         {"uid": 1011, "kind": "free", "text": "later", "tmx": at(60), "rmx": at(61),
          "received_at": at(63), "eid": 3951, "seq": 1},
     ]
-    write(tmp_path, "a", records=speeding_trip(11), driver_messages=messages)
+    write(tmp_path, records=speeding_trip(11), driver_messages=messages)
     build(tmp_path)
 
     trips = query(tmp_path, "select trip_id, vid, start_time, "
@@ -75,7 +75,7 @@ def test_mart_ids_are_the_recipe_and_keep_their_values(tmp_path: Path) -> None:
 
 
 def test_the_macro_is_stored_in_the_warehouse_and_spells_null(tmp_path: Path) -> None:
-    write(tmp_path, "a", records=speeding_trip(11))
+    write(tmp_path, records=speeding_trip(11))
     build(tmp_path)
     [row] = query(tmp_path, """
         select surrogate_key(7, 'x') as two, surrogate_key(7, null, 'x') as three,

@@ -153,7 +153,7 @@ def core_rows(case: Case) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_traccar_report_case(case: Case, tmp_path: Path) -> None:
-    write(tmp_path, "traccar", **core_rows(case))
+    write(tmp_path, **core_rows(case))
     build(tmp_path, case.device.config())
     if case.trips is not None:
         found = trips(tmp_path)
@@ -172,7 +172,7 @@ def test_traccar_report_case(case: Case, tmp_path: Path) -> None:
 
 
 def test_the_simple_trip_is_sparse_its_speeds_are_below_its_average(tmp_path: Path) -> None:
-    write(tmp_path, "traccar", **core_rows(CASES[0]))
+    write(tmp_path, **core_rows(CASES[0]))
     build(tmp_path, CASES[0].device.config())
     [trip] = trips(tmp_path)
     assert trip["flags"] == ["sparse"] and trip["max_speed_kmh"] < trip["avg_speed_kmh"]

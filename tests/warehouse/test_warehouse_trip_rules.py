@@ -28,7 +28,7 @@ def test_motion_trip_uses_odometer_distance_and_ends_at_arrival(tmp_path: Path) 
     # 10 minutes at 36 km/h = 6000 m, then parked for 20 minutes
     moving = drive(VID, 0, 600, odometer0=10_000)
     rows = moving + parked(VID, 630, 1200, at_m=6000, odometer=16_000)
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["detection"] == "motion"
@@ -46,7 +46,7 @@ def test_a_move_of_200_m_counts_as_motion_without_speed(tmp_path: Path) -> None:
     # speed reported 0 all along, but each record is 250 m further: moving by position
     rows = [record(VID, 60 * i, 250 * i, 0, odometer=250 * i) for i in range(11)]
     rows += parked(VID, 660, 900, at_m=2500, odometer=2500)
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["distance_km"] == pytest.approx(2.5)
@@ -59,7 +59,7 @@ def test_ignition_decides_when_known(tmp_path: Path) -> None:
     io = [{"vid": VID, "uid": VID + 1000, "tmx": r["tmx"], "io": 1,
            "value": 1.0 if r in crawl else 0.0, "received_at": r["received_at"], "seq": 0}
           for r in crawl + rest]
-    write(tmp_path, "a", records=crawl + rest, record_io=io)
+    write(tmp_path, records=crawl + rest, record_io=io)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["detection"] == "ignition"
@@ -71,7 +71,7 @@ def test_ignition_off_while_rolling_is_not_a_trip(tmp_path: Path) -> None:
     rows = drive(VID, 0, 600, odometer0=0) + parked(VID, 630, 600, at_m=6000, odometer=6000)
     io = [{"vid": VID, "uid": VID + 1000, "tmx": at(0), "io": 1, "value": 0.0,
            "received_at": at(1), "seq": 0}]
-    write(tmp_path, "a", records=rows, record_io=io)
+    write(tmp_path, records=rows, record_io=io)
     build(tmp_path)
     assert trips(tmp_path) == []
 
@@ -83,7 +83,7 @@ def test_short_stop_does_not_split_but_a_long_one_does(tmp_path: Path) -> None:
     long_stop = parked(VID, 1410, 900, at_m=12000, odometer=12000)  # 15 min
     third = drive(VID, 2340, 600, start_m=12000, odometer0=12000)
     end = parked(VID, 2970, 600, at_m=18000, odometer=18000)
-    write(tmp_path, "a", records=first + light + second + long_stop + third + end)
+    write(tmp_path, records=first + light + second + long_stop + third + end)
     build(tmp_path)
     found = trips(tmp_path)
     assert [(t["start_time"], t["end_time"]) for t in found] == [
@@ -102,7 +102,7 @@ def test_short_stop_does_not_split_but_a_long_one_does(tmp_path: Path) -> None:
 def test_a_trip_shorter_than_200_m_is_dropped(tmp_path: Path) -> None:
     hop = drive(VID, 0, 15, speed_kmh=36, every_s=15, odometer0=0)  # 150 m
     rows = hop + parked(VID, 30, 900, at_m=150, odometer=150)
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     assert trips(tmp_path) == []
 
@@ -112,7 +112,7 @@ def test_a_data_gap_ends_the_trip(tmp_path: Path) -> None:
     # 2 hours without data, the odometer did not move: the gap ends the trip
     after = drive(VID, 600 + 7200, 600, start_m=6000, odometer0=6000)
     rest = parked(VID, 600 + 7200 + 630, 600, at_m=12000, odometer=12000)
-    write(tmp_path, "a", records=before + after + rest)
+    write(tmp_path, records=before + after + rest)
     build(tmp_path)
     found = trips(tmp_path)
     assert len(found) == 2
@@ -125,7 +125,7 @@ def test_a_gap_the_odometer_bridges_continues_the_trip(tmp_path: Path) -> None:
     # 2 hours without data while the odometer grew 20 km (10 km/h): the trip went on
     after = drive(VID, 7800, 600, start_m=26000, odometer0=26000)
     rest = parked(VID, 8430, 600, at_m=32000, odometer=32000)
-    write(tmp_path, "a", records=before + after + rest)
+    write(tmp_path, records=before + after + rest)
     build(tmp_path)
     [trip] = trips(tmp_path)
     # a 2-hour hole inside a trip: its track cannot be trusted there either
@@ -143,7 +143,7 @@ def test_gps_distance_when_the_odometer_is_missing_or_not_sane(tmp_path: Path) -
     for row in jumping[11:]:
         row["odometer"] += 50_000
     jumping += parked(2, 630, 600, at_m=6000, odometer=56_000)
-    write(tmp_path, "a", records=no_odometer + jumping)
+    write(tmp_path, records=no_odometer + jumping)
     build(tmp_path)
     for trip in trips(tmp_path):
         assert trip["distance_source"] == "gps"
@@ -155,7 +155,7 @@ def test_an_odometer_reset_is_never_a_negative_distance(tmp_path: Path) -> None:
     for row in rows[10:]:  # the odometer restarts from 0 halfway
         row["odometer"] -= 900_000 + 3000
     rows += parked(VID, 630, 600, at_m=6000, odometer=rows[-1]["odometer"])
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert "odometer_reset" in trip["flags"]
@@ -164,19 +164,19 @@ def test_an_odometer_reset_is_never_a_negative_distance(tmp_path: Path) -> None:
 
 def test_an_open_trip_is_completed_by_a_later_run(tmp_path: Path) -> None:
     rows = drive(VID, 0, 1200, odometer0=0)  # 12 km, still driving when the data ends
-    write(tmp_path, "a", records=rows[:21])
+    write(tmp_path, records=rows[:21])
     build(tmp_path)
     [open_trip] = trips(tmp_path)
     assert open_trip["is_open"] and open_trip["flags"] == ["open"]
     assert open_trip["end_reason"] == "open"
 
-    write(tmp_path, "b", records=rows[21:] + parked(VID, 1230, 120, at_m=12000, odometer=12000))
+    write(tmp_path, records=rows[21:] + parked(VID, 1230, 120, at_m=12000, odometer=12000))
     build(tmp_path)
     [arrived] = trips(tmp_path)
     # arrived, but the stop is only 2 minutes old: it may still continue
     assert arrived["is_open"] and arrived["end_reason"] == "arrival"
 
-    write(tmp_path, "c", records=parked(VID, 1410, 600, at_m=12000, odometer=12000))
+    write(tmp_path, records=parked(VID, 1410, 600, at_m=12000, odometer=12000))
     build(tmp_path)
     [closed] = trips(tmp_path)
     assert not closed["is_open"] and closed["flags"] == []
@@ -202,7 +202,7 @@ def test_idle_time_of_a_stop_is_ignition_on_time(tmp_path: Path) -> None:
     rest = parked(VID, 1920, 600, at_m=12000, odometer=12000)
     rows = first + stop + second + rest
     io = [ignition(r, 1.0 if r in first + second or r in stop[1:5] else 0.0) for r in rows]
-    write(tmp_path, "a", records=rows, record_io=io)
+    write(tmp_path, records=rows, record_io=io)
     build(tmp_path)
     [stop_row, _current] = query(tmp_path, "select * from marts.stops order by start_time")
     assert stop_row["duration_s"] == 1290 - 630
@@ -213,7 +213,7 @@ def test_a_motion_trip_counts_its_distance_from_the_last_record_at_rest(tmp_path
     rest = parked(VID, 0, 600, at_m=0, odometer=0)                  # until 600 s
     moving = drive(VID, 620, 600, start_m=200, odometer0=200)       # first seen 200 m away
     end = parked(VID, 1250, 600, at_m=6200, odometer=6200)
-    write(tmp_path, "a", records=rest + moving + end)
+    write(tmp_path, records=rest + moving + end)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["start_time"] == at(620)  # when motion is first seen ...
@@ -228,13 +228,13 @@ def test_a_motion_trip_counts_its_distance_from_the_last_record_at_rest(tmp_path
 def test_ignition_that_arrives_late_rebuilds_the_trips_it_decides(tmp_path: Path) -> None:
     crawl = drive(VID, 0, 1200, speed_kmh=3, every_s=60, odometer0=0)
     rest = parked(VID, 1260, 900, at_m=1000, odometer=1000)
-    write(tmp_path, "records", records=crawl + rest)
+    write(tmp_path, records=crawl + rest)
     build(tmp_path)
     assert trips(tmp_path) == []  # by motion alone: too slow, too small steps
     io = [{"vid": VID, "uid": VID + 1000, "tmx": r["tmx"], "io": 1,
            "value": 1.0 if r in crawl else 0.0, "received_at": r["received_at"], "seq": 0}
           for r in crawl + rest]
-    write(tmp_path, "late-io", record_io=io)
+    write(tmp_path, record_io=io)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["detection"] == "ignition" and trip["distance_km"] == pytest.approx(1.0)
@@ -245,7 +245,7 @@ def test_a_trip_of_two_records_is_sparse_its_recorded_speeds_below_average(
     # speed 0 reported, but 300 m further a minute later: a trip of two records
     rows = [record(VID, 0, 0, 0), record(VID, 60, 300, 0)]
     rows += parked(VID, 120, 900, at_m=300, odometer=None)
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["n_records"] == 2 and trip["longest_gap_s"] == 60
@@ -274,7 +274,7 @@ def test_a_hole_of_minutes_inside_a_trip_makes_it_sparse(tmp_path: Path) -> None
 def test_a_dense_trip_is_not_sparse_and_its_top_speed_is_at_least_its_average(
         tmp_path: Path) -> None:
     rows = drive(VID, 0, 600, odometer0=0) + parked(VID, 630, 900, at_m=6000, odometer=6000)
-    write(tmp_path, "a", records=rows)
+    write(tmp_path, records=rows)
     build(tmp_path)
     [trip] = trips(tmp_path)
     assert trip["longest_gap_s"] == 30 and trip["flags"] == []
@@ -286,7 +286,7 @@ def test_an_old_ignition_off_reading_does_not_hide_a_later_drive(tmp_path: Path)
     rest = parked(VID, 0, 600, at_m=0, odometer=0)
     moving = drive(VID, 7200, 600, odometer0=0)                          # 6 km, 2 h later
     end = parked(VID, 7830, 900, at_m=6000, odometer=6000)
-    write(tmp_path, "a", records=rest + moving + end, record_io=[ignition(rest[0], 0.0)])
+    write(tmp_path, records=rest + moving + end, record_io=[ignition(rest[0], 0.0)])
     build(tmp_path)
     [trip] = trips(tmp_path)
     # the reading is older than max_gap_s: motion rules decide
@@ -303,7 +303,7 @@ def test_switching_the_ignition_off_ends_the_trip_even_for_a_short_stop(
     end = parked(VID, 1410, 600, at_m=12000, odometer=12000)
     rows = first + pause + second + end
     io = [ignition(r, 1.0 if r in first or r in second else 0.0) for r in rows]
-    write(tmp_path, "a", records=rows, record_io=io)
+    write(tmp_path, records=rows, record_io=io)
     build(tmp_path)
     assert [(t["start_time"], t["end_time"]) for t in trips(tmp_path)] == [
         (at(0), at(630)), (at(780), at(1410)),

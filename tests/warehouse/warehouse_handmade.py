@@ -1,4 +1,4 @@
-"""Hand-made core-lake rows with known answers, and a way to build and read the marts.
+"""Hand-made core rows with known answers, and a way to build and read the marts.
 
 Positions move east along a parallel: ``east_m(metres)`` gives the longitude that far from
 the origin, so distances are known to the metre.
@@ -12,14 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
-from sample_fleet import write_core_lake
+from sample_fleet import store_core_rows
 
+from lake.ducklake import open_warehouse
 from marts import MARTS
+from warehouse.build import build_warehouse
 from warehouse.config import WarehouseConfig
-from warehouse.database import builder_path
-from warehouse.load import load_core
-from warehouse.marts import build_marts
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 LAT = 38.7
@@ -77,20 +75,19 @@ def ignition(row: dict[str, Any], value: float) -> dict[str, Any]:
             "value": value, "received_at": row["received_at"], "seq": row["seq"]}
 
 
-def write(data_dir: Path, stem: str, **tables: Iterable[dict[str, Any]]) -> None:
-    """Write hand-made rows as core-lake files (one batch)."""
-    write_core_lake(data_dir, {name: list(rows) for name, rows in tables.items()}, stem=stem)
+def write(data_dir: Path, **tables: Iterable[dict[str, Any]]) -> None:
+    """Store hand-made rows in the core tables (one load per receive hour)."""
+    store_core_rows(data_dir, {name: list(rows) for name, rows in tables.items()})
 
 
 def build(data_dir: Path, config: WarehouseConfig | None = None) -> None:
-    """Load and build the marts (no publish): what the trip tests need."""
-    load_core(data_dir)
-    build_marts(data_dir, config)
+    """Build the marts (and check them) around the rows stored since the last build."""
+    build_warehouse(data_dir, config=config)
 
 
 def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
-    """Rows of ``sql`` on the builder's database, as dicts."""
-    con = duckdb.connect(str(builder_path(data_dir)), read_only=True)
+    """Rows of ``sql`` on the warehouse, as dicts."""
+    con = open_warehouse(data_dir, read_only=True)
     try:
         cur = con.execute(sql)
         names = [d[0] for d in cur.description]
@@ -109,7 +106,7 @@ def stops(data_dir: Path) -> list[dict[str, Any]]:
 
 def mart_rows(data_dir: Path, marts: Iterable[str] = tuple(MARTS)) -> dict[str, list[tuple]]:
     """Every row of each mart, in a canonical order and printed form (for comparisons)."""
-    con = duckdb.connect(str(builder_path(data_dir)), read_only=True)
+    con = open_warehouse(data_dir, read_only=True)
     try:
         return {
             mart: [tuple(map(repr, row))
@@ -122,7 +119,7 @@ def mart_rows(data_dir: Path, marts: Iterable[str] = tuple(MARTS)) -> dict[str, 
 
 def build_in_slices(data_dir: Path, tables: dict[str, list[dict[str, Any]]], every_s: float,
                     config: WarehouseConfig | None = None) -> int:
-    """Write, load and build ``tables`` one slice of receive time at a time; the builds."""
+    """Store and build ``tables`` one slice of receive time at a time; the builds."""
     received = [r["received_at"] for rows in tables.values() for r in rows]
     since, last = min(received), max(received)
     builds = 0
@@ -132,7 +129,7 @@ def build_in_slices(data_dir: Path, tables: dict[str, list[dict[str, Any]]], eve
                  for name, rows in tables.items()}
         batch = {name: rows for name, rows in batch.items() if rows}
         if batch:
-            write(data_dir, f"slice{builds:04d}", **batch)
+            write(data_dir, **batch)
             build(data_dir, config)
             builds += 1
         since = until
