@@ -342,6 +342,9 @@ def compact_raw_lake(
     layout = DataLayout(Path(data_dir))
     if not layout.root.is_dir():
         raise TrackitError(f"data directory {layout.root} does not exist")
+    folders = closed_hour_folders(layout, now or datetime.now(UTC), grace_s)
+    if not any(len(list_parquet(f)) > 1 or any(f.glob(f"{TMP_PREFIX}*")) for f in folders):
+        return CompactionSummary()  # nothing to do: the warehouse is not opened
     with transform_lock(layout), writing_warehouse(layout.root) as con:
         return compact_closed_hours(con, layout, now=now, grace_s=grace_s,
                                     max_frames=max_frames)

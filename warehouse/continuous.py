@@ -80,23 +80,36 @@ class CycleResult:
         return ", ".join(parts)
 
 
-def newest_received_lag(data_dir: Path, now: datetime | None = None) -> float | None:
+class LagProbe:
     """Seconds from the newest record the marts show (``marts.vehicle_status``'s
-    ``last_received_at``) to ``now``; ``None`` before the first build with records."""
-    try:
-        with open_warehouse(data_dir, read_only=True) as con:
-            newest = con.execute(
+    ``last_received_at``) to now, through one read-only connection kept open."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def __call__(self, now: datetime | None = None) -> float | None:
+        """The lag; ``None`` before the first build with records."""
+        try:
+            if self._con is None:
+                self._con = open_warehouse(self.data_dir, read_only=True)
+            newest = self._con.execute(
                 "select max(last_received_at) from marts.vehicle_status").fetchone()[0]
-    except (TrackitError, duckdb.CatalogException):  # no warehouse or no marts yet
-        return None
-    if newest is None:
-        return None
-    return ((now or datetime.now(UTC)) - newest).total_seconds()
+        except (TrackitError, duckdb.CatalogException):  # no warehouse or no marts yet
+            return None
+        if newest is None:
+            return None
+        return ((now or datetime.now(UTC)) - newest).total_seconds()
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
 
 def run_cycle(data_dir: Path, number: int, *, config: WarehouseConfig,
               maintain: bool = False, retention: timedelta = DEFAULT_RETENTION,
-              grace_s: float = DEFAULT_GRACE_S) -> CycleResult:
+              grace_s: float = DEFAULT_GRACE_S, lag: LagProbe | None = None) -> CycleResult:
     """One cycle (see the module); raises what failed."""
     started = time.perf_counter()
     if not data_dir.is_dir():
@@ -111,7 +124,8 @@ def run_cycle(data_dir: Path, number: int, *, config: WarehouseConfig,
     return CycleResult(
         number=number, files=transformed.files_processed, frames=transformed.frames,
         transform_s=transformed.seconds, raw_files_compacted=compacted.files_merged,
-        build_s=build_s, snapshot=built.snapshot, lag_s=newest_received_lag(data_dir),
+        build_s=build_s, snapshot=built.snapshot,
+        lag_s=(lag or LagProbe(data_dir))(),
         maintenance=maintenance, seconds=time.perf_counter() - started)
 
 
@@ -146,30 +160,35 @@ def run_continuously(
     config = config or WarehouseConfig()
     stop = stop or threading.Event()
     number = succeeded = failures = 0
-    while not stop.is_set():
-        number += 1
-        started = time.monotonic()
-        maintain = maintenance_every > 0 and succeeded % maintenance_every == \
-            maintenance_every - 1
-        try:
-            result = run_cycle(data_dir, number, config=config, maintain=maintain,
-                               retention=retention, grace_s=grace_s)
-        except Exception as exc:
-            if once or cannot_heal(exc):
-                raise
-            failures += 1
-            wait = backoff_s(interval_s, failures)
-            log.warning("cycle %d failed (%d in a row): %s: %s; next try in %.0fs", number,
-                        failures, type(exc).__name__, first_line(exc), wait)
-            log.debug("cycle %d failed", number, exc_info=True)
-        else:
-            succeeded += 1
-            failures = 0
-            log.info("%s", result.line())
-            if on_cycle is not None:
-                on_cycle(result)
-            wait = max(0.0, interval_s - (time.monotonic() - started))
-        if once:
-            break
-        stop.wait(wait)
+    lag = LagProbe(data_dir)
+    try:
+        while not stop.is_set():
+            number += 1
+            started = time.monotonic()
+            maintain = maintenance_every > 0 and succeeded % maintenance_every == \
+                maintenance_every - 1
+            try:
+                result = run_cycle(data_dir, number, config=config, maintain=maintain,
+                                   retention=retention, grace_s=grace_s, lag=lag)
+            except Exception as exc:
+                if once or cannot_heal(exc):
+                    raise
+                failures += 1
+                wait = backoff_s(interval_s, failures)
+                log.warning("cycle %d failed (%d in a row): %s: %s; next try in %.0fs",
+                            number, failures, type(exc).__name__, first_line(exc), wait)
+                log.debug("cycle %d failed", number, exc_info=True)
+                lag.close()
+            else:
+                succeeded += 1
+                failures = 0
+                log.info("%s", result.line())
+                if on_cycle is not None:
+                    on_cycle(result)
+                wait = max(0.0, interval_s - (time.monotonic() - started))
+            if once:
+                break
+            stop.wait(wait)
+    finally:
+        lag.close()
     return succeeded
