@@ -53,7 +53,7 @@ AUTHORIZATION = "bench-authorization"
 USER_ID = 4242
 FRAMES_PER_VEHICLE_SIM_S = 0.033
 """Frames a simulated vehicle sends per simulated second, daytime (docs/simulator.md)."""
-SIM_START = "2026-03-02T06:30:00Z"
+SIM_START = "2026-03-02T08:00:00Z"
 
 
 def trackit(*args: str) -> list[str]:

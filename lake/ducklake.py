@@ -100,6 +100,12 @@ class WarehouseLocation:
         return kind != "sqlite" or Path(path).is_file()
 
 
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite catalog access waits for another process's lock. The catalog is in
+WAL mode (set by every writer), so readers never block the writer's commit and the writer
+never blocks readers; the wait covers the one writer at a time and WAL checkpoints."""
+
+
 def open_warehouse(data_dir: Path, *, read_only: bool = False,
                    location: WarehouseLocation | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the warehouse attached and in use.
@@ -118,6 +124,10 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
         con.execute("set TimeZone = 'UTC'")
         load_extensions(con, location.extensions)
         options = "READ_ONLY" if read_only else f"DATA_PATH '{location.data_path}'"
+        if location.catalog.startswith("sqlite:"):
+            options += f", META_BUSY_TIMEOUT {SQLITE_BUSY_TIMEOUT_MS}"
+            if not read_only:
+                options += ", META_JOURNAL_MODE 'WAL'"
         con.execute(f"attach 'ducklake:{location.catalog}' as {DATABASE} ({options})")
         con.execute(f"use {DATABASE}")
     except BaseException:
