@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--raw-grace", type=float, default=600.0,
                         help="trackit run's --raw-grace (seconds after an hour's end before "
                              "its raw files are compacted)")
-    parser.add_argument("--catch-up", type=float, default=120.0,
+    parser.add_argument("--catch-up", type=float, default=300.0,
                         help="seconds trackit run gets after the ingest stops")
     parser.add_argument("--keep", type=Path, default=None,
                         help="folder to keep the data and logs in (None: a temporary one)")
