@@ -107,12 +107,16 @@ never blocks readers; the wait covers the one writer at a time and WAL checkpoin
 
 
 def open_warehouse(data_dir: Path, *, read_only: bool = False,
-                   location: WarehouseLocation | None = None) -> duckdb.DuckDBPyConnection:
+                   location: WarehouseLocation | None = None,
+                   snapshot_version: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the warehouse attached and in use.
 
     A writer creates the catalog and data folder when they do not exist yet; a reader
     refuses a warehouse that was never built (``TrackitError`` naming it).
+    ``snapshot_version``: a reader sees the warehouse as that snapshot left it.
     """
+    if snapshot_version is not None and not read_only:
+        raise ValueError("only a read-only warehouse can be opened at an older snapshot")
     location = location or WarehouseLocation.of(data_dir)
     if read_only and not location.exists():
         raise TrackitError(f"no warehouse at {location.catalog.partition(':')[2]} yet: "
@@ -123,7 +127,13 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
     try:
         con.execute("set TimeZone = 'UTC'")
         load_extensions(con, location.extensions)
-        options = "READ_ONLY" if read_only else f"DATA_PATH '{location.data_path}'"
+        # The catalog stores where the data files were when it was created; a data dir
+        # moved or copied elsewhere must read its own files, so the path is always given.
+        options = f"DATA_PATH '{location.data_path}', OVERRIDE_DATA_PATH true"
+        if read_only:
+            options += ", READ_ONLY"
+        if snapshot_version is not None:
+            options += f", SNAPSHOT_VERSION {int(snapshot_version)}"
         if location.catalog.startswith("sqlite:"):
             options += f", META_BUSY_TIMEOUT {SQLITE_BUSY_TIMEOUT_MS}"
             if not read_only:

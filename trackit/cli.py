@@ -26,9 +26,11 @@ COMMAND_MODULES = (
     "transform",
     "build",
     "run",
+    "upgrade",
     "demo",
     "report",
     "places",
+    "sql",
 )
 
 

@@ -78,7 +78,9 @@ def transformed_files(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(con.execute("select path, frames from meta.transformed_files").fetchall())
 
 
-def _order(table: CoreTable) -> list[str]:
+def receipt_order(table: CoreTable) -> list[str]:
+    """The columns ordering a table's rows by receipt: of rows sharing a key, the first in
+    this order is kept."""
     return [c for c in ("received_at", "sent_at", "seq") if c in table.column_names]
 
 
@@ -94,7 +96,7 @@ def _insert_deduplicated(con: duckdb.DuckDBPyConnection, table: CoreTable, data:
     Returns the number of rows inserted (new keys, or earlier receipts of stored keys).
     """
     key = table.key
-    order = ", ".join(_order(table))
+    order = ", ".join(receipt_order(table))
     con.register("incoming", data)
     con.execute(
         f"create or replace temp table batch as "
@@ -110,8 +112,8 @@ def _insert_deduplicated(con: duckdb.DuckDBPyConnection, table: CoreTable, data:
         if low is None:
             return 0
         window = f"where {time_key} between '{low.isoformat()}' and '{high.isoformat()}'"
-    batch_order = ", ".join(f"b.{c}" for c in _order(table))
-    stored_order = ", ".join(f"s.{c}" for c in _order(table))
+    batch_order = ", ".join(f"b.{c}" for c in receipt_order(table))
+    stored_order = ", ".join(f"s.{c}" for c in receipt_order(table))
     con.execute(
         f"""
         create or replace temp table clash as

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
 
     from lake.errors import TrackitError
+    from trackit.commands.upgrade import upgrade_lines
+    from transforms.migrate_core_lake import needs_upgrade
     from warehouse.build import build_warehouse
     from warehouse.config import WarehouseConfig
 
@@ -42,8 +44,12 @@ def run(args: argparse.Namespace) -> int:
         config = WarehouseConfig(timezone=args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise TrackitError(f"unknown time zone {args.timezone!r}") from None
+    data = writable_data_dir(args, create=False)
+    if needs_upgrade(data):  # a core Parquet lake of an older release: into the DuckLake
+        for line in upgrade_lines(data):
+            print(line)
     try:
-        summary = build_warehouse(writable_data_dir(args, create=False), config=config)
+        summary = build_warehouse(data, config=config)
     except duckdb.Error as exc:
         log.debug("build failed", exc_info=True)
         raise TrackitError(f"warehouse build failed in DuckDB: {str(exc).splitlines()[0]} "
