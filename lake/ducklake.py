@@ -17,11 +17,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import sqlite3
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,18 +104,10 @@ class WarehouseLocation:
         return kind != "sqlite" or Path(path).is_file()
 
 
-def use_write_ahead_log(catalog: Path) -> None:
-    """Put a SQLite catalog in WAL mode (creating it if needed); the mode stays with the file.
-
-    In SQLite's default rollback-journal mode a reader holds a shared lock for as long as
-    it has a result open, and a writer's commit then fails at once ("database is locked"):
-    an analyst who left a result half-read would stop every build. In WAL mode readers
-    never block the writer, and each reader keeps seeing the snapshot it started with.
-    """
-    catalog.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(catalog)) as con:
-        if con.execute("pragma journal_mode").fetchone()[0] != "wal":
-            con.execute("pragma journal_mode = wal")
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite catalog access waits for another process's lock. The catalog is in
+WAL mode (set by every writer), so readers never block the writer's commit and the writer
+never blocks readers; the wait covers the one writer at a time and WAL checkpoints."""
 
 
 def copy_catalog(catalog: Path, folder: Path) -> Path:
@@ -151,7 +142,7 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
         raise TrackitError(f"no warehouse at {location.catalog.partition(':')[2]} yet: "
                            f"run `trackit transform` and `trackit build` on {data_dir} first")
     if not read_only and location.catalog.startswith("sqlite:"):
-        use_write_ahead_log(Path(location.catalog.partition(":")[2]))
+        Path(location.catalog.partition(":")[2]).parent.mkdir(parents=True, exist_ok=True)
     catalog = location.catalog
     private_copy = None
     if read_only and catalog.startswith("sqlite:"):
@@ -172,6 +163,10 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
             options += ", READ_ONLY"
         if snapshot_version is not None:
             options += f", SNAPSHOT_VERSION {int(snapshot_version)}"
+        if location.catalog.startswith("sqlite:"):
+            options += f", META_BUSY_TIMEOUT {SQLITE_BUSY_TIMEOUT_MS}"
+            if not read_only:
+                options += ", META_JOURNAL_MODE 'WAL'"
         con.execute(f"attach 'ducklake:{catalog}' as {DATABASE} ({options})")
         con.execute(f"use {DATABASE}")
     except BaseException:
@@ -202,3 +197,10 @@ def writing_warehouse(data_dir: Path, *, wait_s: float = WRITER_WAIT_S,
             yield con
         finally:
             con.close()
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if any: a failed commit has already ended it, and
+    a second error would hide the first."""
+    with suppress(duckdb.TransactionException):
+        con.execute("rollback")

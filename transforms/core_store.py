@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from lake.ducklake import rollback
 from schemas.core_tables import CORE_TABLES, CoreTable
 from transforms.batch import BatchResult, quarantine_arrow
 
@@ -161,7 +162,7 @@ def store_batch(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table],
                     [load_id, datetime.now(UTC), len(raw_files), sum(written.values())])
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback(con)
         raise
     return StoredBatch(load_id, written)
 

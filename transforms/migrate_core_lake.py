@@ -41,7 +41,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lake.ducklake import writing_warehouse
+from lake.ducklake import rollback, writing_warehouse
 from lake.errors import TrackitError
 from lake.layout import DataLayout, partition_date
 from lake.storage import fsync_dir, list_parquet
@@ -447,7 +447,7 @@ def _upgrade(layout: DataLayout, con: duckdb.DuckDBPyConnection, present: list[P
                     [load_id, now, legacy_dir.as_posix(), json.dumps(items)])
         _commit(con)
     except BaseException:
-        con.execute("rollback")
+        rollback(con)
         raise
     finally:
         con.execute("reset temp_directory")

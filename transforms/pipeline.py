@@ -42,6 +42,7 @@ from transforms.batch import (
 from transforms.core_store import batch_tables, ensure_core, store_batch, transformed_files
 from transforms.ledger import transform_lock
 from transforms.migrate_core_lake import needs_upgrade, upgrade_locked
+from transforms.raw_compaction import repair_compactions
 from transforms.routes import PRIMARY_TABLES
 
 DEFAULT_BATCH_FRAMES = 250_000
@@ -163,6 +164,7 @@ def transform_lake(
         if needs_upgrade(layout.root):
             summary.upgrade = upgrade_locked(layout, warehouse, progress=progress).lines()
         ledger = transformed_files(warehouse)
+        repair_compactions(layout, ledger)  # a compaction cut short must not be read twice
         raw_files = list_parquet(layout.raw)
         pending = [f for f in raw_files if _key(layout, f) not in ledger]
         summary.files_skipped = len(raw_files) - len(pending)
