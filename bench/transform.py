@@ -19,7 +19,8 @@ RSS of the process):
   ``NAIVE_TABLES`` into a DuckDB file (no validation, no unknown keys, no quarantine);
   run before and after the transform, the faster run counts;
 * full: ``trackit transform --data WORK --quiet`` (routing, typing, unknown keys,
-  pandera validation, dedup, quarantine, Parquet output, ledger).
+  pandera validation, dedup, quarantine, storing each batch with its ledger entries in
+  the warehouse's DuckLake).
 
 Then it runs the transform's steps one after the other in this process, batch by batch,
 and prints the CPU seconds of each. Targets: full >= 0.8 x the naive SQL's frames/s;
@@ -29,7 +30,6 @@ peak RSS < 1.5 GB.
 from __future__ import annotations
 
 import argparse
-import functools
 import itertools
 import os
 import random
@@ -303,21 +303,29 @@ def step_cpu(raw: Path, work: Path) -> dict[str, float]:
     import polars as pl
     import pyarrow.compute as pc
 
-    from transforms.batch import RoutedBatch, finish_batch, run_routes
+    from lake.ducklake import open_warehouse
+    from transforms.batch import RoutedBatch, finish_batch, raw_frame_count, run_routes
     from transforms.classify import classify
+    from transforms.core_store import batch_tables, ensure_core, store_batch
     from transforms.pipeline import DEFAULT_BATCH_FRAMES, _connect, plan_batches
-    from transforms.publish import publish_batch
 
     layout = DataLayout(fresh(work, raw))
     files = sorted((work / "raw").rglob("*.parquet"))
     con = _connect(None)
+    warehouse = open_warehouse(layout.root)
+    ensure_core(warehouse)
     spent: Counter[str] = Counter()
 
     def step(name: str, fn, *args):
-        cpu = time.process_time()
+        cpu = time.process_time()  # every thread of this process, DuckDB's included
         value = fn(*args)
         spent[name] += time.process_time() - cpu
         return value
+
+    def store(result):
+        ledger = {f.relative_to(layout.root).as_posix(): raw_frame_count([f])
+                  for f in result.files}
+        return store_batch(warehouse, batch_tables(layout.root, result), ledger)
 
     for batch_files in plan_batches(files, DEFAULT_BATCH_FRAMES):
         batch = step("read + classify (DuckDB)", classify, con, batch_files)
@@ -329,9 +337,9 @@ def step_cpu(raw: Path, work: Path) -> dict[str, float]:
                   for t, p in parts.items()}
         result = step("validate + dedup + count (pandera, polars)", finish_batch,
                       RoutedBatch(batch=batch, counts=counts, tables=tables))
-        step("write Parquet (LZ4)", functools.partial(publish_batch, durable=False),
-             layout, result)
+        step("store in the warehouse (DuckLake, one commit)", store, result)
     con.close()
+    warehouse.close()
     return dict(spent)
 
 

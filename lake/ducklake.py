@@ -15,8 +15,12 @@ and are loaded from their installed files; DuckDB never downloads anything at ru
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,13 +104,35 @@ class WarehouseLocation:
         return kind != "sqlite" or Path(path).is_file()
 
 
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite catalog access waits for another process's lock. The catalog is in
+WAL mode (set by every writer), so readers never block the writer's commit and the writer
+never blocks readers; the wait covers the one writer at a time and WAL checkpoints."""
+
+
+def copy_catalog(catalog: Path, folder: Path) -> Path:
+    """A private copy of a SQLite catalog (and its write-ahead log) in ``folder``.
+
+    SQLite cannot open a WAL-mode database in a folder it may not write (it needs the
+    ``-shm`` file beside it), so a reader of a read-only data dir reads a copy: the
+    catalog holds only metadata, and the data files are read where they are.
+    """
+    copy = folder / catalog.name
+    for suffix in ("", "-wal"):
+        source = catalog.with_name(catalog.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, copy.with_name(copy.name + suffix))
+    return copy
+
+
 def open_warehouse(data_dir: Path, *, read_only: bool = False,
                    location: WarehouseLocation | None = None,
                    snapshot_version: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the warehouse attached and in use.
 
     A writer creates the catalog and data folder when they do not exist yet; a reader
-    refuses a warehouse that was never built (``TrackitError`` naming it).
+    refuses a warehouse that was never built (``TrackitError`` naming it), and reads a
+    private copy of the catalog when its folder is read-only (``copy_catalog``).
     ``snapshot_version``: a reader sees the warehouse as that snapshot left it.
     """
     if snapshot_version is not None and not read_only:
@@ -117,7 +143,16 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
                            f"run `trackit transform` and `trackit build` on {data_dir} first")
     if not read_only and location.catalog.startswith("sqlite:"):
         Path(location.catalog.partition(":")[2]).parent.mkdir(parents=True, exist_ok=True)
+    catalog = location.catalog
+    private_copy = None
+    if read_only and catalog.startswith("sqlite:"):
+        path = Path(catalog.partition(":")[2])
+        if not os.access(path.parent, os.W_OK):
+            private_copy = Path(tempfile.mkdtemp(prefix="trackit-catalog-"))
+            catalog = f"sqlite:{copy_catalog(path, private_copy)}"
     con = duckdb.connect()
+    if private_copy is not None:
+        weakref.finalize(con, shutil.rmtree, private_copy, ignore_errors=True)
     try:
         con.execute("set TimeZone = 'UTC'")
         load_extensions(con, location.extensions)
@@ -128,7 +163,11 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
             options += ", READ_ONLY"
         if snapshot_version is not None:
             options += f", SNAPSHOT_VERSION {int(snapshot_version)}"
-        con.execute(f"attach 'ducklake:{location.catalog}' as {DATABASE} ({options})")
+        if location.catalog.startswith("sqlite:"):
+            options += f", META_BUSY_TIMEOUT {SQLITE_BUSY_TIMEOUT_MS}"
+            if not read_only:
+                options += ", META_JOURNAL_MODE 'WAL'"
+        con.execute(f"attach 'ducklake:{catalog}' as {DATABASE} ({options})")
         con.execute(f"use {DATABASE}")
     except BaseException:
         con.close()
@@ -158,3 +197,10 @@ def writing_warehouse(data_dir: Path, *, wait_s: float = WRITER_WAIT_S,
             yield con
         finally:
             con.close()
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if any: a failed commit has already ended it, and
+    a second error would hide the first."""
+    with suppress(duckdb.TransactionException):
+        con.execute("rollback")

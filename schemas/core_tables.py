@@ -346,7 +346,7 @@ SERVICES = CoreTable(
 
 QUARANTINE = CoreTable(
     name="quarantine",
-    key=("seq",),
+    key=("raw_file", "seq"),  # seqs are per ingest instance: unique within a raw file
     source=("any frame or row that fails",),
     description="A raw frame, or a row of one, that could not be loaded, with the reason.",
     columns=(

@@ -468,11 +468,11 @@ def check_uv(command: DocCommand, args: list[str]) -> None:
 def context(tmp_path_factory: pytest.TempPathFactory) -> Context:
     sys.path.insert(0, str(REPO / "tests" / "reports"))
     try:
-        from report_warehouse_fixture import build_warehouse
+        from report_warehouse_fixture import build_known_warehouse
     finally:
         sys.path.remove(str(REPO / "tests" / "reports"))
     root = tmp_path_factory.mktemp("clone")
-    build_warehouse(root / "data" / "warehouse.duckdb")
+    build_known_warehouse(root / "data")
     return Context(root=root, tmp=tmp_path_factory.mktemp("tmp"))
 
 

@@ -18,12 +18,11 @@ import pytest
 from ingest.errors import JournalLockedError
 from ingest.outbox import queue_getio
 from ingest.state import InstanceState
+from lake.ducklake import writing_warehouse
 from lake.errors import TrackitError
 from lake.layout import DataLayout
 from lake.locks import acquire_lock, hold_lock
 from transforms.ledger import ledger_dir, transform_lock
-from warehouse.build import build_lock
-from warehouse.database import builder_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,15 +145,17 @@ def test_transform_refuses_while_another_runs(tmp_path: Path) -> None:
         pass
 
 
-def test_build_waits_then_names_the_lock(tmp_path: Path) -> None:
-    path = builder_path(tmp_path).with_name("build.lock")
-    busy = re.escape(f"another warehouse build holds {path}; try again later")
+def test_a_warehouse_writer_waits_then_names_the_lock(tmp_path: Path) -> None:
+    path = DataLayout(tmp_path).state / "warehouse" / "writer.lock"
+    busy = re.escape(f"another transform or build has been writing the warehouse of "
+                     f"{tmp_path} for 0s (lock {path}); try again later")
     with held_by_other_process(path):
         started = time.monotonic()
         with pytest.raises(TrackitError, match=busy), \
-                build_lock(tmp_path, wait_s=0.5):
+                writing_warehouse(tmp_path, wait_s=0.5):
             pass
         assert time.monotonic() - started >= 0.5
+    assert not DataLayout(tmp_path).warehouse_catalog.exists()  # refused before opening
 
 
 def test_getio_waits_for_the_ledger_lock(tmp_path: Path) -> None:

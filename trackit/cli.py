@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "outbound",
     "transform",
     "build",
+    "run",
+    "upgrade",
     "demo",
     "report",
     "places",

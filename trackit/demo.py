@@ -126,10 +126,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _holds_pipeline_data(layout: DataLayout) -> bool:
-    if layout.warehouse.exists():
+    if layout.warehouse.exists() or layout.legacy_warehouse_file.exists():
         return True
     return any(next(folder.rglob("*.parquet"), None) is not None
-               for folder in (layout.raw, layout.core) if folder.is_dir())
+               for folder in (layout.raw, layout.legacy_core) if folder.is_dir())
 
 
 def _ground_truth_seeds(root: Path, seed: int) -> list[str]:
@@ -348,8 +348,8 @@ class Demo:
             self.say(f"  running Airflow DAG {WAREHOUSE_DAG} with dag.test() (log: {log})")
             _run_logged([sys.executable, "-c", _DAG_TEST], env, out, log, self.status,
                         f"dag {WAREHOUSE_DAG}")
-        self.say(f"  DAG {WAREHOUSE_DAG} succeeded; warehouse published at "
-                 f"{self.layout.warehouse}")
+        self.say(f"  DAG {WAREHOUSE_DAG} succeeded: transform, build and maintenance of the "
+                 f"warehouse {self.layout.warehouse}")
 
 
 _DAG_TEST = f"""

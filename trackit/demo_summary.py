@@ -1,10 +1,15 @@
 """The summary ``trackit demo`` prints: what the pipeline made of the stream, and how it
 compares with what the simulator says really happened (its ground-truth files).
+
+It reads the raw lake and the warehouse's latest snapshot, opened read-only as
+``trackit sql`` opens it (``lake.ducklake.open_warehouse``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +17,13 @@ from typing import IO, Any
 
 import duckdb
 
-from lake.layout import DataLayout
+from lake.ducklake import open_warehouse
+from lake.layout import DATA_ENV, DataLayout
 from schemas.core_tables import CORE_TABLES
 from warehouse.config import WarehouseConfig
+
+REPO = Path(__file__).resolve().parents[1]
+"""The clone ``./run`` runs in (it changes to this folder first)."""
 
 
 @dataclass(frozen=True)
@@ -381,13 +390,31 @@ def _optional_time(value: str | None) -> datetime | None:
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        "select count(*) from information_schema.tables where table_catalog = "
+        "current_database() and table_schema = ? and table_name = ?",
         [schema, table],
     ).fetchone()[0])  # type: ignore[index]
 
 
+def warehouse_line(con: duckdb.DuckDBPyConnection, layout: DataLayout) -> str:
+    """Where the warehouse is, its snapshot, and the verdict of the last build's checks."""
+    snapshot = con.execute("select id from current_snapshot()").fetchone()[0]  # type: ignore[index]
+    verdict = con.execute(
+        "select passed, rows_validated, reconciliations from meta.checks "
+        "order by checked_at desc limit 1").fetchone() if _table_exists(
+            con, "meta", "checks") else None
+    if verdict is None:
+        checks = "no build checked it yet"
+    elif verdict[0]:
+        checks = (f"the last build's checks passed ({verdict[1]:,} mart rows validated, "
+                  f"{verdict[2]} reconciliations)")
+    else:
+        checks = "the last build's checks FAILED (see the DAG's log)"
+    return f"warehouse:    {layout.warehouse} at snapshot {snapshot}; {checks}"
+
+
 def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> None:
-    """Print the demo's summary from the raw lake and the published warehouse."""
+    """Print the demo's summary from the raw lake and the warehouse."""
     def say(text: str = "") -> None:
         print(text, file=out)
 
@@ -399,12 +426,13 @@ def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> 
     say()
     say("== trackit demo summary ==")
     say("raw lake:     " + ", ".join(f"{n:,} frames {d}" for d, n in frames))
-    if not layout.warehouse.exists():
+    if not layout.warehouse_catalog.exists():
         say(f"no warehouse at {layout.warehouse} (Airflow was skipped)")
         return
     truth = load_truth(truth_files)
-    con = duckdb.connect(str(layout.warehouse), read_only=True)
+    con = open_warehouse(layout.root, read_only=True)
     try:
+        say(warehouse_line(con, layout))
         counts = [
             (name, con.execute(f"select count(*) from core.{name}").fetchone()[0])  # type: ignore[index]
             for name in CORE_TABLES
@@ -459,8 +487,16 @@ def print_summary(layout: DataLayout, truth_files: list[Path], out: IO[str]) -> 
     finally:
         con.close()
     say()
-    say(f"query it:     .venv/bin/python -i -c \"import duckdb; con = duckdb.connect("
-        f"'{layout.warehouse}', read_only=True)\"   (README: Querying)")
+    say(f"query it:     ./run trackit sql{_data_option(layout)} "
+        "\"select * from marts.vehicle_status\"   (README: Querying)")
+
+
+def _data_option(layout: DataLayout) -> str:
+    """``--data DIR`` unless ``./run``'s default data dir (the clone's ``data/``) is it."""
+    default = REPO / "data"
+    if layout.root.resolve() == default.resolve() and not os.environ.get(DATA_ENV):
+        return ""
+    return f" --data {shlex.quote(str(layout.root))}"
 
 
 def truth_lines(con: duckdb.DuckDBPyConnection,

@@ -1,8 +1,10 @@
 """``transform_lake``: raw lake → the warehouse's core tables + quarantine, incremental.
 
-Only raw files missing from the ledger (``meta.transformed_files``) are read. They are
-grouped into batches of at most ``batch_frames`` frames (a larger file is a batch of its
-own), so memory follows the batch size, not the day. Each batch is routed by DuckDB
+A data directory still holding a legacy core lake is upgraded first, under the same lock
+(``transforms.migrate_core_lake``). Only raw files missing from the ledger
+(``meta.transformed_files``) are read. They are grouped into batches of at most
+``batch_frames`` frames (a larger file is a batch of its own), so memory follows the batch
+size, not the day. Each batch is routed by DuckDB
 (``transforms.batch.route_batch``), then, in a second thread while the next batch is
 routed, validated and deduplicated
 (``finish_batch``), checked to reconcile, and committed to the warehouse together with
@@ -39,6 +41,8 @@ from transforms.batch import (
 )
 from transforms.core_store import batch_tables, ensure_core, store_batch, transformed_files
 from transforms.ledger import transform_lock
+from transforms.migrate_core_lake import needs_upgrade, upgrade_locked
+from transforms.raw_compaction import repair_compactions
 from transforms.routes import PRIMARY_TABLES
 
 DEFAULT_BATCH_FRAMES = 250_000
@@ -63,6 +67,8 @@ class TransformSummary:
     rows_written: int = 0
     loads: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    upgrade: list[str] = field(default_factory=list)
+    """What upgrading a legacy core lake first did (``transforms.migrate_core_lake``)."""
 
     @property
     def frames(self) -> int:
@@ -155,7 +161,10 @@ def transform_lake(
     summary = TransformSummary()
     with transform_lock(layout), writing_warehouse(layout.root) as warehouse:
         ensure_core(warehouse)
+        if needs_upgrade(layout.root):
+            summary.upgrade = upgrade_locked(layout, warehouse, progress=progress).lines()
         ledger = transformed_files(warehouse)
+        repair_compactions(layout, ledger)  # a compaction cut short must not be read twice
         raw_files = list_parquet(layout.raw)
         pending = [f for f in raw_files if _key(layout, f) not in ledger]
         summary.files_skipped = len(raw_files) - len(pending)

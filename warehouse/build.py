@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from lake.ducklake import writing_warehouse
+from lake.ducklake import rollback, writing_warehouse
 from lake.errors import TrackitError
 from marts import MACROS_SQL, Mart
 from warehouse.checks import CheckSummary, WarehouseCheckError, check_warehouse_into
@@ -128,20 +128,20 @@ def build_in(con: duckdb.DuckDBPyConnection, data_dir: Path, config: WarehouseCo
         _update_command_status(con, get_state(con, "marts_load_id"))
         built = build_marts_into(con, config, marts)
         if built.load_id is None and places is None:
-            con.execute("rollback")
+            rollback(con)
             return BuildSummary(built, None, time.perf_counter() - started)
         checks = check_warehouse_into(con, config, marts)
         _record_verdict(con, built.load_id or 0, checks)
         con.execute("commit")
     except WarehouseCheckError as failure:
-        con.execute("rollback")
+        rollback(con)
         if failure.summary is not None:
             con.execute("begin transaction")
             _record_verdict(con, get_state(con, "marts_load_id"), failure.summary)
             con.execute("commit")
         raise
     except BaseException:
-        con.execute("rollback")
+        rollback(con)
         raise
     return BuildSummary(built, checks, time.perf_counter() - started,
                         snapshot=_latest_snapshot(con), places=places)

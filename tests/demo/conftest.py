@@ -1,4 +1,4 @@
-"""The demo tests reuse the warehouse tests' hand-made core-lake rows (``warehouse_handmade``)."""
+"""The demo tests reuse the warehouse tests' hand-made core rows (``warehouse_handmade``)."""
 
 from __future__ import annotations
 

@@ -73,3 +73,11 @@ def test_fleet_check_accepts_a_new_dir_and_the_same_fleet(tmp_path: Path) -> Non
     (layout.raw / "date=2026-01-01" / "frames.parquet").write_bytes(b"PAR1")
     with pytest.raises(TrackitError, match="holds pipeline data that no demo run made"):
         check_fleet(layout, DemoState(state_file), seed=7)
+
+
+def test_fleet_check_refuses_a_warehouse_no_demo_made(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data")
+    layout.warehouse_catalog.parent.mkdir(parents=True)
+    layout.warehouse_catalog.write_bytes(b"")
+    with pytest.raises(TrackitError, match="holds pipeline data that no demo run made"):
+        check_fleet(layout, DemoState(layout.state / "demo" / "runs.json"), seed=7)

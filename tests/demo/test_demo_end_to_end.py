@@ -15,8 +15,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from lake.ducklake import open_warehouse
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,8 +44,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     return DemoRun(data, done.stdout)
 
 
-def scalar(warehouse: Path, sql: str) -> object:
-    con = duckdb.connect(str(warehouse), read_only=True)
+def scalar(data: Path, sql: str) -> object:
+    """The one value of ``sql`` on the warehouse of ``data``, read as ``trackit sql`` reads."""
+    con = open_warehouse(data, read_only=True)
     try:
         return con.execute(sql).fetchone()[0]  # type: ignore[index]
     finally:
@@ -53,20 +55,31 @@ def scalar(warehouse: Path, sql: str) -> object:
 
 def test_demo_prints_a_summary_of_every_stage(demo: DemoRun) -> None:
     for heading in ("raw lake:", "core tables:", "quarantine:", "trips:", "I/O changes:",
-                    "messages:", "DAG trackit_warehouse succeeded"):
+                    "messages:", "DAG trackit_warehouse succeeded", "warehouse:"):
         assert heading in demo.stdout, demo.stdout
     assert "2 frames out" in demo.stdout
+    assert "the last build's checks passed" in demo.stdout
+    assert 'query it:     ./run trackit sql --data ' in demo.stdout
+    assert not (demo.data / "warehouse.duckdb").exists()
+    assert not (demo.data / "core").exists()
+
+
+def test_demo_warehouse_is_a_ducklake_of_checked_snapshots(demo: DemoRun) -> None:
+    assert (demo.data / "warehouse" / "catalog.sqlite").is_file()
+    assert scalar(demo.data, "select count(*) from meta.checks where not passed") == 0
+    assert scalar(demo.data, "select bool_and(passed) from meta.checks") is True
+    snapshot = scalar(demo.data, "select id from current_snapshot()")
+    assert f"at snapshot {snapshot};" in demo.stdout
 
 
 def test_demo_warehouse_holds_trips_messages_and_quarantined_faults(demo: DemoRun) -> None:
-    warehouse = demo.data / "warehouse.duckdb"
-    assert scalar(warehouse, "select count(*) from marts.trips") > 0
-    assert scalar(warehouse, "select count(*) from marts.io_changes") > 0
+    assert scalar(demo.data, "select count(*) from marts.trips") > 0
+    assert scalar(demo.data, "select count(*) from marts.io_changes") > 0
     # The driver message sent through the live socket has its statuses in the latency mart.
-    assert scalar(warehouse, "select count(*) from marts.message_latency "
+    assert scalar(demo.data, "select count(*) from marts.message_latency "
                              "where guid is not null and not_processed_at is not null") == 1
     # The simulator's malformed frames were quarantined with a reason, not dropped.
-    assert scalar(warehouse, "select count(*) from core.quarantine where stage = 'parse'") > 0
+    assert scalar(demo.data, "select count(*) from core.quarantine where stage = 'parse'") > 0
 
 
 def test_demo_trips_agree_with_the_simulators_ground_truth(demo: DemoRun) -> None:
@@ -87,10 +100,9 @@ def summary_figures(stdout: str, pattern: str) -> list[float]:
 
 def test_demo_imports_the_simulators_places_before_the_build(demo: DemoRun) -> None:
     assert "trackit places import" in demo.stdout
-    warehouse = demo.data / "warehouse.duckdb"
     places = (demo.data / "state/demo/places.csv").read_text().splitlines()[1:]
-    assert scalar(warehouse, "select count(*) from core.places") == len(places) > 0
-    assert scalar(warehouse, "select count(*) from marts.place_visits "
+    assert scalar(demo.data, "select count(*) from core.places") == len(places) > 0
+    assert scalar(demo.data, "select count(*) from marts.place_visits "
                              "where kind = 'named' and not list_contains(flags, 'first')") > 0
 
 
@@ -147,13 +159,13 @@ def test_report_and_notebook_agree_with_the_demo_warehouse(demo: DemoRun) -> Non
 
 
 def test_second_demo_run_continues_the_clock_and_adds_data(demo: DemoRun) -> None:
-    before = scalar(demo.data / "warehouse.duckdb", "select count(*) from core.records")
+    before = scalar(demo.data, "select count(*) from core.records")
     done = run_demo(demo.data, "--minutes", "0.25")
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     runs = json.loads((demo.data / "state/demo/runs.json").read_text())["runs"]
     assert [r["run"] for r in runs] == [1, 2]
     assert runs[1]["simulated_start"] == runs[0]["simulated_end"]
-    after = scalar(demo.data / "warehouse.duckdb", "select count(*) from core.records")
+    after = scalar(demo.data, "select count(*) from core.records")
     assert after > before
 
 
@@ -167,7 +179,7 @@ def test_readme_queries_run_read_only_on_the_demo_warehouse(demo: DemoRun) -> No
     # a short demo may see no speeding (5), no night (7: it depends on the wall clock) and
     # no silence of more than an hour (9); every other question has an answer
     may_be_empty = {5, 7, 9}
-    con = duckdb.connect(str(demo.data / "warehouse.duckdb"), read_only=True)
+    con = open_warehouse(demo.data, read_only=True)
     try:
         for number, sql in questions.items():
             rows = con.execute(sql).fetchall()
@@ -183,7 +195,7 @@ def test_demo_io_changes_agree_with_the_changes_the_simulator_sent(demo: DemoRun
     # A second run (another test) may have added data since: count run 1's span only.
     run1_end = json.loads((demo.data / "state/demo/runs.json").read_text())["runs"][0][
         "simulated_end"]
-    con = duckdb.connect(str(demo.data / "warehouse.duckdb"), read_only=True)
+    con = open_warehouse(demo.data, read_only=True)
     try:
         found = con.execute(
             "select count(*) from marts.io_changes "

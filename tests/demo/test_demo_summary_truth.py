@@ -1,5 +1,5 @@
 """The demo summary's comparisons with the simulator's ground truth, on a small real
-warehouse built from hand-made core-lake rows and a hand-made truth with known answers.
+warehouse built from hand-made core rows and a hand-made truth with known answers.
 
 Vehicles (records at known times; ``at(s)`` is ``s`` seconds after T0):
 
@@ -26,13 +26,13 @@ import duckdb
 import pytest
 from warehouse_handmade import LAT, at, build, drive, east, ignition, parked, record, write
 
+from lake.ducklake import open_warehouse
 from trackit.demo_summary import (
     compare_idle,
     compare_overspeed,
     compare_place_visits,
     compare_silences,
 )
-from warehouse.database import builder_path
 from warehouse.places import import_places
 
 END_S = 3 * 3600
@@ -87,9 +87,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckD
                 if not 3600 < (r["tmx"] - at(0)).total_seconds() < 8100]
     records += drive(6, 0, 600)
     records += tour(7)
-    write(data, "a", records=records, record_io=record_io)
+    write(data, records=records, record_io=record_io)
     build(data)
-    con = duckdb.connect(str(builder_path(data)), read_only=True)
+    con = open_warehouse(data, read_only=True)
     yield con
     con.close()
 

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -23,11 +22,10 @@ from ingest.config import IngestConfig
 from ingest.credentials import Credentials
 from ingest.outbox import Outbox, queue_driver_message, queue_getio
 from ingest.service import serve as serve_ingest
+from lake.ducklake import open_warehouse
 from lake.layout import DataLayout
 from transforms.pipeline import transform_lake
-from warehouse.database import builder_path
-from warehouse.load import load_core
-from warehouse.marts import build_marts
+from warehouse.build import build_warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SESSID = "Hh3Jk8Lq2Wz7Xc4Vb9Nm1Pa6S"
@@ -218,9 +216,8 @@ async def test_a_message_the_server_refuses_with_1009_is_failed_and_rejected_in_
     assert not list(outbox.sent_dir.glob("*.json"))
 
     transform_lake(data)
-    load_core(data)
-    build_marts(data)
-    con = duckdb.connect(str(builder_path(data)), read_only=True)
+    build_warehouse(data)
+    con = open_warehouse(data, read_only=True)
     try:
         status, replied_at, connection_id = con.execute(
             "select status, replied_at, connection_id from core.commands where command_id = ?",

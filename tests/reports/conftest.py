@@ -2,9 +2,9 @@
 
 By default every test runs against the known warehouse of ``report_warehouse_fixture``.
 To run the tests that compare the report with the marts against a real data directory
-(the demo's, say), set ``TRACKIT_REPORT_TEST_DATA=DIR`` (its ``warehouse.duckdb`` is only
-read) and optionally ``TRACKIT_REPORT_TEST_DAY=YYYY-MM-DD`` (default: the day with the
-most trips); the tests that check hand-made figures keep using the known warehouse.
+(the demo's, say), set ``TRACKIT_REPORT_TEST_DATA=DIR`` (its warehouse is only read) and
+optionally ``TRACKIT_REPORT_TEST_DAY=YYYY-MM-DD`` (default: the day with the most trips);
+the tests that check hand-made figures keep using the known warehouse.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
-from report_warehouse_fixture import REPORT_DAY, build_warehouse
+from report_warehouse_fixture import REPORT_DAY, build_known_warehouse
+
+from lake.ducklake import open_warehouse
 
 DATA_ENV = "TRACKIT_REPORT_TEST_DATA"
 DAY_ENV = "TRACKIT_REPORT_TEST_DAY"
@@ -24,15 +25,8 @@ DAY_ENV = "TRACKIT_REPORT_TEST_DAY"
 
 @pytest.fixture(scope="session")
 def known_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory whose warehouse.duckdb holds the known rows (do not modify)."""
-    data = tmp_path_factory.mktemp("report-data")
-    build_warehouse(data / "warehouse.duckdb")
-    return data
-
-
-@pytest.fixture(scope="session")
-def known_warehouse(known_data_dir: Path) -> Path:
-    return known_data_dir / "warehouse.duckdb"
+    """A data directory whose warehouse holds the known rows (do not modify)."""
+    return build_known_warehouse(tmp_path_factory.mktemp("report-data"))
 
 
 @pytest.fixture(scope="session")
@@ -43,31 +37,26 @@ def data_dir_under_test(known_data_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def warehouse_under_test(data_dir_under_test: Path) -> Path:
-    return data_dir_under_test / "warehouse.duckdb"
-
-
-@pytest.fixture(scope="session")
-def day_under_test(warehouse_under_test: Path, known_warehouse: Path) -> date:
+def day_under_test(data_dir_under_test: Path, known_data_dir: Path) -> date:
     """``$TRACKIT_REPORT_TEST_DAY``, the known report day, or a real warehouse's busiest day."""
     if os.environ.get(DAY_ENV):
         return date.fromisoformat(os.environ[DAY_ENV])
-    if warehouse_under_test == known_warehouse:
+    if data_dir_under_test == known_data_dir:
         return REPORT_DAY
-    con = duckdb.connect(str(warehouse_under_test), read_only=True)
+    con = open_warehouse(data_dir_under_test, read_only=True)
     try:
         row = con.execute("SELECT day FROM marts.vehicle_daily GROUP BY day "
                           "ORDER BY sum(trips) DESC, day DESC LIMIT 1").fetchone()
     finally:
         con.close()
-    assert row, f"{warehouse_under_test} has no rows in marts.vehicle_daily"
+    assert row, f"the warehouse of {data_dir_under_test} has no rows in marts.vehicle_daily"
     return row[0]
 
 
 @pytest.fixture
-def make_warehouse(tmp_path: Path) -> Callable[..., Path]:
-    """Build a private copy of the known warehouse that a test may change."""
+def make_data_dir(tmp_path: Path) -> Callable[..., Path]:
+    """Build a private data directory with the known warehouse, that a test may change."""
     def make(with_rows: bool = True, with_optional_marts: bool = True) -> Path:
-        return build_warehouse(tmp_path / "data" / "warehouse.duckdb", with_rows=with_rows,
-                               with_optional_marts=with_optional_marts)
+        return build_known_warehouse(tmp_path / "data", with_rows=with_rows,
+                                     with_optional_marts=with_optional_marts)
     return make

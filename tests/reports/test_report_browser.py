@@ -47,9 +47,9 @@ def browser(chromium_binary: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def page(known_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def page(known_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("browser-report") / "report.html"
-    return write_daily_report(known_warehouse, REPORT_DAY, out)
+    return write_daily_report(known_data_dir, REPORT_DAY, out)
 
 
 @pytest.fixture(scope="module")

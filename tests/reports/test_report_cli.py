@@ -8,11 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 from report_html_parser import parse
 from report_warehouse_fixture import EMPTY_DAY, REPORT_DAY
 
+from lake.ducklake import writing_warehouse
 from trackit.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,24 +58,25 @@ def test_missing_warehouse_fails_with_one_line_naming_the_path(
     data = tmp_path / "empty-data"
     assert main(["report", "--data", str(data), "--date", "2026-03-10"]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == [f"trackit: error: no warehouse at {data / 'warehouse.duckdb'} "
-                     "(run `trackit build` first)"]
+    catalog = data / "warehouse" / "catalog.sqlite"
+    assert lines == [f"trackit: error: no warehouse at {catalog.absolute()} yet: run "
+                     f"`trackit transform` and `trackit build` on {data} first"]
     assert not (data / "reports").exists()
+    assert not (data / "warehouse").exists()
 
 
-def test_warehouse_held_by_a_writer_fails_with_one_line(make_warehouse: Callable[..., Path],
-                                                       tmp_path: Path) -> None:
-    warehouse = make_warehouse()
-    writer = duckdb.connect(str(warehouse))
-    try:
-        done = trackit("--data", str(warehouse.parent), "--date", "2026-03-10",
+def test_a_writer_in_the_middle_of_a_transaction_does_not_block_the_report(
+        make_data_dir: Callable[..., Path], tmp_path: Path) -> None:
+    data = make_data_dir()
+    with writing_warehouse(data) as writer:
+        writer.execute("begin transaction")
+        writer.execute("delete from marts.trips")
+        done = trackit("--data", str(data), "--date", "2026-03-10",
                        "--out", str(tmp_path / "r.html"))
-    finally:
-        writer.close()
-    assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith(f"trackit: error: cannot open warehouse {warehouse}: ")
+        writer.execute("rollback")
+    assert done.returncode == 0, done.stderr
+    # the report shows the last committed snapshot, not the writer's uncommitted deletes
+    assert parse((tmp_path / "r.html").read_text(encoding="utf-8")).kpis["trips"] == "3"
 
 
 def test_bad_date_and_zone_are_rejected(known_data_dir: Path,
@@ -102,7 +103,7 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
 def test_range_and_vehicles_go_to_their_own_page(known_data_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    (data / "warehouse.duckdb").symlink_to(known_data_dir / "warehouse.duckdb")
+    (data / "warehouse").symlink_to(known_data_dir / "warehouse")
     done = trackit("--data", str(data), "--from", "2026-03-09", "--to", "2026-03-10",
                    "--vehicle", "101", "--vehicle", "102,101")
     assert done.returncode == 0, done.stderr

@@ -66,8 +66,8 @@ def test_dag_imports_without_errors_and_without_heavy_work(tmp_path: Path) -> No
 
 
 def test_dag_run_writes_the_report_of_its_data_interval(
-        make_warehouse: Callable[..., Path], tmp_path: Path) -> None:
-    data = make_warehouse().parent
+        make_data_dir: Callable[..., Path], tmp_path: Path) -> None:
+    data = make_data_dir()
     env = airflow_env(tmp_path / "airflow", TRACKIT_DATA=str(data))
     done = subprocess.run([sys.executable, "-c", RUN_DAG], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=300)

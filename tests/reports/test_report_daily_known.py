@@ -7,22 +7,24 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from report_html_parser import ReportParser, parse
 from report_warehouse_fixture import EMPTY_DAY, PREVIOUS_DAY, REPORT_DAY
 
+from lake import ducklake
+from lake.ducklake import writing_warehouse
 from lake.errors import TrackitError
 from reports import charts
 from reports.daily import render_daily_report, report_path, write_daily_report
 from reports.days import day_window
 from reports.queries import load_day, open_warehouse
+from transforms.core_store import ensure_core
 
 
 @pytest.fixture(scope="module")
-def html(known_warehouse: Path) -> str:
-    return render_daily_report(known_warehouse, REPORT_DAY)
+def html(known_data_dir: Path) -> str:
+    return render_daily_report(known_data_dir, REPORT_DAY)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +76,7 @@ def test_idle_time_unknown_is_shown_as_unknown_not_zero(report: ReportParser,
 
 
 def test_first_value_of_an_input_is_not_counted_as_a_change(report: ReportParser) -> None:
+    # I/O 2 of vehicle 103 was first seen at 09:00 (marts.io_state) and changed at 10:00
     assert report.kpis["io-changes"] == "6"
     assert report.tables["io-table"]["2"]["changes"] == "1"
     assert report.tables["io-table"]["2"]["vehicles"] == "1"
@@ -114,25 +117,24 @@ def test_page_shows_the_build_time_zone_and_thresholds(report: ReportParser,
     assert 'id="tz-notice"' not in html
 
 
-def test_latency_of_a_simulated_clock_is_labelled(make_warehouse: Callable[..., Path],
+def test_latency_of_a_simulated_clock_is_labelled(make_data_dir: Callable[..., Path],
                                                    html: str) -> None:
     assert 'id="simulated-clock"' not in html
-    warehouse = make_warehouse()
-    con = duckdb.connect(str(warehouse))
-    con.execute("UPDATE marts.event_latency SET server_to_pipeline_s = "
-                "server_to_pipeline_s + 14000, received_at = received_at + INTERVAL 14000 "
-                "SECOND")
-    con.close()
-    page = render_daily_report(warehouse, REPORT_DAY)
+    data = make_data_dir()
+    with writing_warehouse(data) as con:
+        con.execute("UPDATE marts.event_latency SET server_to_pipeline_s = "
+                    "server_to_pipeline_s + 14000, received_at = received_at + "
+                    "INTERVAL 14000 SECOND")
+    page = render_daily_report(data, REPORT_DAY)
     assert 'id="simulated-clock"' in page
     events = parse(page).tables["event-latency-table"]
     assert events["event"]["server_to_pipeline_s"] == "14000.6"
     assert events["event"]["server_to_pipeline_note"] == "simulated clock: not a real latency"
 
 
-def test_missing_newer_marts_are_named_not_fatal(make_warehouse: Callable[..., Path]
+def test_missing_newer_marts_are_named_not_fatal(make_data_dir: Callable[..., Path]
                                                  ) -> None:
-    page = render_daily_report(make_warehouse(with_optional_marts=False), REPORT_DAY)
+    page = render_daily_report(make_data_dir(with_optional_marts=False), REPORT_DAY)
     for mart in ("overspeed", "vehicle_status", "place_visits", "deliveries"):
         assert f"marts.{mart} is not in this warehouse" in page
     report = parse(page)
@@ -141,20 +143,20 @@ def test_missing_newer_marts_are_named_not_fatal(make_warehouse: Callable[..., P
     assert report.tables["driver-table"]["0012345"]["overspeed_episodes"] == "–"
 
 
-def test_a_range_of_days_and_a_vehicle_selection(known_warehouse: Path) -> None:
-    both = parse(render_daily_report(known_warehouse, PREVIOUS_DAY, last_day=REPORT_DAY))
+def test_a_range_of_days_and_a_vehicle_selection(known_data_dir: Path) -> None:
+    both = parse(render_daily_report(known_data_dir, PREVIOUS_DAY, last_day=REPORT_DAY))
     assert sorted(both.tables["trip-table"]) == ["T1", "T2", "T3", "T4", "T5"]
     assert both.kpis["trips"] == "5"
     assert "earlier-trip-table" not in both.tables
     assert both.tables["trip-table"]["T3"]["start_time"] == "03-09 23:30"
-    one = parse(render_daily_report(known_warehouse, REPORT_DAY, vehicles=[101]))
+    one = parse(render_daily_report(known_data_dir, REPORT_DAY, vehicles=[101]))
     assert list(one.tables["trip-table"]) == ["T1", "T2"]
     assert one.kpis["trips"] == "2"
     assert list(one.tables["vehicle-table"]) == ["101"]
     assert list(one.tables["overspeed-table"]) == ["101-2026-03-10T07:20:00+00:00"]
     assert one.kpis["messages"] == "4"  # every message went to unit 501, vehicle 101
     assert one.kpis["io-changes"] == "4"
-    none = parse(render_daily_report(known_warehouse, REPORT_DAY, vehicles=[103]))
+    none = parse(render_daily_report(known_data_dir, REPORT_DAY, vehicles=[103]))
     assert none.kpis["messages"] == "0"
     assert none.kpis["trips"] == "0"
 
@@ -163,75 +165,78 @@ def test_route_map_follows_core_records(html: str) -> None:
     assert "lines follow the GPS records" in html
 
 
-def test_route_map_falls_back_to_start_and_end_points(make_warehouse: Callable[..., Path]
+def test_route_map_falls_back_to_start_and_end_points(make_data_dir: Callable[..., Path]
                                                       ) -> None:
-    warehouse = make_warehouse()
-    con = duckdb.connect(str(warehouse))
-    con.execute("DROP TABLE core.records")
-    con.close()
-    page = render_daily_report(warehouse, REPORT_DAY)
+    data = make_data_dir()
+    with writing_warehouse(data) as con:
+        con.execute("DROP TABLE core.records")
+    page = render_daily_report(data, REPORT_DAY)
     assert "dotted lines join each trip" in page
 
 
-def test_empty_day_gives_a_page_saying_so(known_warehouse: Path) -> None:
-    page = render_daily_report(known_warehouse, EMPTY_DAY)
+def test_empty_day_gives_a_page_saying_so(known_data_dir: Path) -> None:
+    page = render_daily_report(known_data_dir, EMPTY_DAY)
     assert 'id="no-activity"' in page
     assert "No activity recorded on 2026-03-20 (UTC)" in page
     assert "<svg" not in page
 
 
-def test_warehouse_without_rows_gives_the_empty_page(make_warehouse: Callable[..., Path]
+def test_warehouse_without_rows_gives_the_empty_page(make_data_dir: Callable[..., Path]
                                                      ) -> None:
-    page = render_daily_report(make_warehouse(with_rows=False), REPORT_DAY)
+    page = render_daily_report(make_data_dir(with_rows=False), REPORT_DAY)
     assert 'id="no-activity"' in page
 
 
-def test_previous_day_shows_only_its_own_rows(known_warehouse: Path) -> None:
-    report = parse(render_daily_report(known_warehouse, PREVIOUS_DAY))
+def test_previous_day_shows_only_its_own_rows(known_data_dir: Path) -> None:
+    report = parse(render_daily_report(known_data_dir, PREVIOUS_DAY))
     assert report.kpis["trips"] == "2"
     assert report.kpis["distance-km"] == "90.0"
     assert list(report.tables["trip-table"]) == ["T5", "T3"]
     assert report.kpis["messages"] == "1"
 
 
-def test_text_from_the_warehouse_is_escaped(make_warehouse: Callable[..., Path]) -> None:
-    warehouse = make_warehouse()
-    con = duckdb.connect(str(warehouse))
-    con.execute("UPDATE marts.message_latency SET final_status = "
-                "'<img src=x onerror=alert(1)>' WHERE message_id = 'm4'")
-    con.close()
-    page = render_daily_report(warehouse, REPORT_DAY)
+def test_text_from_the_warehouse_is_escaped(make_data_dir: Callable[..., Path]) -> None:
+    data = make_data_dir()
+    with writing_warehouse(data) as con:
+        con.execute("UPDATE marts.message_latency SET final_status = "
+                    "'<img src=x onerror=alert(1)>' WHERE message_id = 'm4'")
+    page = render_daily_report(data, REPORT_DAY)
     assert "<img" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere" / "warehouse.duckdb"
-    with pytest.raises(TrackitError, match=re.escape(str(missing))):
+    missing = tmp_path / "nowhere"
+    catalog = missing / "warehouse" / "catalog.sqlite"
+    with pytest.raises(TrackitError, match=re.escape(f"no warehouse at {catalog.absolute()}")):
         render_daily_report(missing, REPORT_DAY)
+    assert not missing.exists()
 
 
 def test_warehouse_without_marts_is_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "warehouse.duckdb"
-    duckdb.connect(str(path)).close()
-    with pytest.raises(TrackitError, match="lacks marts trips"):
-        render_daily_report(path, REPORT_DAY)
+    with writing_warehouse(tmp_path) as con:
+        ensure_core(con)  # what a transform leaves before the first build
+    catalog = tmp_path / "warehouse" / "catalog.sqlite"
+    with pytest.raises(TrackitError, match=re.escape(
+            f"warehouse sqlite:{catalog.absolute()} lacks marts trips")):
+        render_daily_report(tmp_path, REPORT_DAY)
 
 
-def test_report_opens_beside_an_analysts_read_only_session(known_warehouse: Path) -> None:
-    analyst = duckdb.connect(str(known_warehouse), read_only=True)
+def test_report_opens_beside_an_analysts_read_only_session(known_data_dir: Path) -> None:
+    analyst = ducklake.open_warehouse(known_data_dir, read_only=True)
     try:
-        assert 'id="kpi-trips"' in render_daily_report(known_warehouse, REPORT_DAY)
+        assert analyst.execute("select count(*) from marts.trips").fetchone() == (5,)
+        assert 'id="kpi-trips"' in render_daily_report(known_data_dir, REPORT_DAY)
     finally:
         analyst.close()
 
 
-def test_write_publishes_the_file_and_rewrites_it(known_warehouse: Path,
+def test_write_publishes_the_file_and_rewrites_it(known_data_dir: Path,
                                                   tmp_path: Path) -> None:
     out = report_path(tmp_path, REPORT_DAY)
     assert out == tmp_path / "reports" / "2026-03-10.html"
-    write_daily_report(known_warehouse, REPORT_DAY, out)
-    write_daily_report(known_warehouse, REPORT_DAY, out)
+    write_daily_report(known_data_dir, REPORT_DAY, out)
+    write_daily_report(known_data_dir, REPORT_DAY, out)
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in out.parent.iterdir()] == ["2026-03-10.html"]
 
@@ -245,9 +250,9 @@ def test_local_day_window_follows_daylight_saving() -> None:
     assert autumn.start.isoformat() == "2026-10-24T23:00:00+00:00"
 
 
-def test_day_in_another_zone_selects_trips_by_local_time(known_warehouse: Path) -> None:
+def test_day_in_another_zone_selects_trips_by_local_time(known_data_dir: Path) -> None:
     # In Tokyo (UTC+9) 2026-03-10 ends at 15:00 UTC, before T4 (16:00 UTC) begins.
-    page = render_daily_report(known_warehouse, REPORT_DAY, tz="Asia/Tokyo")
+    page = render_daily_report(known_data_dir, REPORT_DAY, tz="Asia/Tokyo")
     report = parse(page)
     assert list(report.tables["trip-table"]) == ["T1", "T2", "T3"]
     assert report.tables["trip-table"]["T1"]["start_time"] == "16:00"
@@ -257,14 +262,14 @@ def test_day_in_another_zone_selects_trips_by_local_time(known_warehouse: Path) 
     assert report.kpis["distance-km"] == "82.7"
 
 
-def test_unknown_time_zone_is_a_clear_error(known_warehouse: Path) -> None:
+def test_unknown_time_zone_is_a_clear_error(known_data_dir: Path) -> None:
     with pytest.raises(TrackitError, match="unknown time zone 'Mars/Olympus'"):
-        render_daily_report(known_warehouse, REPORT_DAY, tz="Mars/Olympus")
+        render_daily_report(known_data_dir, REPORT_DAY, tz="Mars/Olympus")
 
 
 def test_map_draws_data_holes_dashed_and_stops_as_pins_sized_by_dwell(
-        known_warehouse: Path) -> None:
-    con = open_warehouse(known_warehouse)
+        known_data_dir: Path) -> None:
+    con = open_warehouse(known_data_dir)
     try:
         data = load_day(con, day_window(REPORT_DAY))
     finally:

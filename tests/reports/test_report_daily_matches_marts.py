@@ -16,13 +16,14 @@ import duckdb
 import pytest
 from report_html_parser import ReportParser, minutes_of, parse
 
+from lake.ducklake import open_warehouse
 from reports.daily import MAX_TRIPS_LISTED, render_daily_report
 from reports.days import DayWindow, day_window
 
 
 @pytest.fixture(scope="module")
-def html(warehouse_under_test: Path, day_under_test: date) -> str:
-    return render_daily_report(warehouse_under_test, day_under_test)
+def html(data_dir_under_test: Path, day_under_test: date) -> str:
+    return render_daily_report(data_dir_under_test, day_under_test)
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +37,8 @@ def window(day_under_test: date) -> DayWindow:
 
 
 @pytest.fixture(scope="module")
-def marts(warehouse_under_test: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect(str(warehouse_under_test), read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
+def marts(data_dir_under_test: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_warehouse(data_dir_under_test, read_only=True)  # times in UTC
     yield con
     con.close()
 

@@ -7,19 +7,24 @@ directory under test: by default a warehouse of the simulated fleet (``demo_like
 a night, idling, a speeder, a long silence, shared drivers, named places, a message), where
 every section must show a table with rows; with ``TRACKIT_REPORT_TEST_DATA=DIR`` (the demo
 end-to-end test) that directory's warehouse, where every section must show a table or say
-that there is nothing to show (a short demo may hold no night or no silence).
+that there is nothing to show (a short demo may hold no night or no silence). An open
+notebook lets a build commit, and its next query sees what the build wrote.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import pytest
 from demo_like_fleet import build_demo_like_data
 from nbclient import NotebookClient
+
+from lake.ducklake import writing_warehouse
+from lake.errors import TrackitError
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "explore.ipynb"
 QUESTIONS = range(1, 11)
@@ -125,5 +130,31 @@ def test_notebook_says_clearly_when_there_is_no_warehouse(
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     connect_cell = next(c for c in nb.cells if c.cell_type == "code")
-    with pytest.raises(FileNotFoundError, match=r"no warehouse at .*no-data/warehouse\.duckdb"):
+    with pytest.raises(TrackitError, match=r"no warehouse at .*no-data/warehouse/catalog\.sqlite "
+                       r"yet: run `trackit transform` and `trackit build`"):
         exec(compile(connect_cell.source, "explore.ipynb[connect]", "exec"), {})
+
+
+def test_an_open_notebook_lets_a_build_commit_and_sees_it(
+        make_data_dir: Callable[..., Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_data_dir()
+    monkeypatch.setenv("TRACKIT_DATA", str(data))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    count = nbformat.v4.new_code_cell('q("select count(*) as trips from marts.trips")')
+    nb.cells.append(count)
+    client = NotebookClient(nb, kernel_name="python3", timeout=120,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with client.setup_kernel():
+        for index in code[:4]:  # connect, helpers, what is in the warehouse
+            client.execute_cell(nb.cells[index], index)
+        # a build's commit while the notebook holds its connection open
+        with writing_warehouse(data, wait_s=5) as writer:
+            writer.execute("insert into marts.trips select * replace ('T9' as trip_id) "
+                           "from marts.trips where trip_id = 'T1'")
+        client.execute_cell(count, len(nb.cells) - 1)
+    assert outputs_of(nb.cells, "error") == []
+    shown = "".join(outputs_of([count], "execute_result")[0]["data"]["text/plain"])
+    assert SHAPE.match(shown) and "│ 6     │" in shown, shown

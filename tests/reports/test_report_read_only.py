@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from report_warehouse_fixture import REPORT_DAY, build_warehouse
+from report_warehouse_fixture import REPORT_DAY, build_known_warehouse
 
 from trackit.cli import main
 
@@ -23,7 +23,7 @@ def read_only_data(tmp_path: Path) -> Iterator[Path]:
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
     try:
-        build_warehouse(mount / "warehouse.duckdb")
+        build_known_warehouse(mount)
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
         yield mount
     finally:

@@ -26,7 +26,7 @@ def utc_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("utc-build")
     store_core_rows(data, generate(FleetSpec(start=DEFAULT_START, hours=72, vehicles=3)))
     build_warehouse(data, config=WarehouseConfig(timezone="UTC"))
-    return data / "warehouse.duckdb"
+    return data
 
 
 @pytest.mark.parametrize("tz", ["Asia/Tokyo", "America/Los_Angeles", "UTC"])

@@ -76,3 +76,25 @@ def read_table(data: Path, table: str) -> pl.DataFrame:
     with open_warehouse(data, read_only=True) as con:
         rows = con.sql(f"select * exclude (_load_id) from core.{table} order by seq").pl()
     return rows if rows.height else pl.DataFrame()
+
+
+def query(data: Path, sql: str) -> list[tuple]:
+    """The rows of ``sql`` over the warehouse under ``data`` (read-only)."""
+    with open_warehouse(data, read_only=True) as con:
+        return con.sql(sql).fetchall()
+
+
+def ledger(data: Path) -> dict[str, tuple[int, int]]:
+    """The transform's ledger: raw file (relative to ``data``) → (frames, load id)."""
+    return {path: (frames, load) for path, frames, load in query(
+        data, "select path, frames, load_id from meta.transformed_files")}
+
+
+def warehouse_contents(data: Path) -> dict[str, list[tuple]]:
+    """Every core table's rows (without ``_load_id``), sorted, by table."""
+    from schemas.core_tables import CORE_TABLES
+
+    with open_warehouse(data, read_only=True) as con:
+        return {name: sorted(con.sql(f"select * exclude (_load_id) from core.{name}")
+                             .fetchall(), key=repr)
+                for name in CORE_TABLES}

@@ -1,6 +1,6 @@
 """When things go wrong in a transform: raw rows without frame, time or seq, a run killed
-while publishing, a full disk, a core file the build cannot read. Each is a quarantine
-row, a cleanup or one clear line, and a rerun equals a clean run.
+while it stores a batch, a full disk. Each is a quarantine row or one clear line; nothing
+of the unfinished batch is in the warehouse, and a rerun equals a clean run.
 """
 
 from __future__ import annotations
@@ -20,12 +20,21 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import T0, manual_examples, read_table, write_raw_file
+from conftest import (
+    T0,
+    ledger,
+    manual_examples,
+    query,
+    read_table,
+    warehouse_contents,
+    write_raw_file,
+)
 from tmpfs import fill, mounted_tmpfs
 
-from lake.layout import DataLayout
+from lake.ducklake import open_warehouse
+from schemas.core_tables import CORE_TABLES
 from transforms.batch import substitute_seq
-from transforms.ledger import load_ledger
+from transforms.core_store import core_table_ddl
 
 
 def trackit(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,11 +52,12 @@ def error_line(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def lake_files(data: Path) -> dict[str, bytes]:
-    """Every published file of the core lake and the quarantine, by relative path."""
-    return {p.relative_to(data).as_posix(): p.read_bytes()
-            for area in ("core", "quarantine") for p in sorted((data / area).rglob("*"))
-            if p.is_file()}
+def no_duplicate_keys(data: Path) -> None:
+    """Every core table holds each key once."""
+    for name, table in CORE_TABLES.items():
+        key = ", ".join(("raw_file", "seq") if name == "quarantine" else table.key)
+        assert query(data, f"select count(*) - count(distinct ({key})) from core.{name}"
+                     ) == [(0,)], name
 
 
 def record_frames(n: int, start: int = 0) -> list[str]:
@@ -114,7 +124,7 @@ def test_raw_rows_without_frame_time_or_seq_are_quarantined(
         assert all(seq < 0 for seq in expected_seq)
     else:
         expected_seq = nulls
-    assert quarantine.get_column("seq").to_list() == expected_seq
+    assert sorted(quarantine.get_column("seq").to_list()) == sorted(expected_seq)
     if column == "received_at":  # the start of the raw file's hour
         assert quarantine.get_column("received_at").to_list() == [T0, T0]
     if column == "frame":
@@ -130,66 +140,75 @@ def test_raw_rows_without_frame_time_or_seq_are_quarantined(
     assert built.returncode == 0, built.stderr
 
 
-# -- a run killed while publishing -----------------------------------------------------------
+# -- a run killed while it stores a batch ----------------------------------------------------
 
-KILLED_IN_WRITE = textwrap.dedent("""
-    import os, sys, time
+KILLED_WHILE_STORING = textwrap.dedent("""
+    import sys, time
     from pathlib import Path
-    import lake.storage as storage
+    import transforms.core_store as core_store
 
-    real_write = storage.pq.write_table
-    calls = 0
+    real_insert = core_store._insert_deduplicated
 
-    def half_write(table, where, **options):
-        global calls
-        calls += 1
-        real_write(table, where, **options)
-        if calls == 3:
-            os.truncate(where, os.path.getsize(where) // 2)
-            print("WRITING", where, flush=True)
+    def insert_then_hang(con, table, data, load_id):
+        inserted = real_insert(con, table, data, load_id)
+        if load_id == 2:  # the second batch: its records are in, the rest is not
+            print("STORING", load_id, table.name, flush=True)
             time.sleep(120)
+        return inserted
 
-    storage.pq.write_table = half_write
+    core_store._insert_deduplicated = insert_then_hang
     from transforms.pipeline import transform_lake
-    transform_lake(Path(sys.argv[1]))
+    transform_lake(Path(sys.argv[1]), batch_frames=200)
 """)
 
 
-def test_the_leftovers_of_a_run_killed_while_publishing_are_removed(tmp_path: Path) -> None:
+def test_a_run_killed_while_storing_a_batch_leaves_none_of_it(tmp_path: Path) -> None:
     data, clean = tmp_path / "data", tmp_path / "clean"
-    raw_lake(data, files=2, frames=200)
-    raw_lake(clean, files=2, frames=200)
+    raw_lake(data, files=3, frames=200)
+    raw_lake(clean, files=3, frames=200)
     assert transform(clean).returncode == 0
 
-    run = subprocess.Popen([sys.executable, "-c", KILLED_IN_WRITE, str(data)],
+    run = subprocess.Popen([sys.executable, "-c", KILLED_WHILE_STORING, str(data)],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert run.stdout is not None
         line = run.stdout.readline()
-        assert line.startswith("WRITING"), line
+        assert line.split() == ["STORING", "2", "records"], line
         os.kill(run.pid, signal.SIGKILL)
     finally:
         run.wait(timeout=30)
-    leftover = Path(line.split()[1])
-    assert leftover.exists() and leftover.name.startswith(".tmp-")
-    layout = DataLayout(data)
-    quarantine_leftover = layout.quarantine / "date=2022-04-02" / ".tmp-0a1b-part-0001.parquet"
-    quarantine_leftover.parent.mkdir(parents=True, exist_ok=True)
-    quarantine_leftover.write_bytes(b"PAR1 half")
-    ledger_leftover = layout.state / "transform" / ".tmp-0a1b-ledger.json"
-    ledger_leftover.write_text('{"version": 1, "fi')
-    raw_leftover = layout.raw / "date=2022-04-02" / "hour=10" / ".tmp-0a1b-part-9.parquet"
-    raw_leftover.write_bytes(b"a raw file ingest is writing")
+    first = "raw/date=2022-04-02/hour=10/part-0000.parquet"
+    assert ledger(data) == {first: (200, 1)}  # batch 1 committed, batch 2 not at all
+    assert query(data, "select distinct _load_id from core.records") == [(1,)]
+    assert query(data, "select load_id from meta.loads") == [(1,)]
 
     rerun = transform(data)
     assert rerun.returncode == 0, rerun.stderr
-    assert "removed 3 temporary file(s)" in rerun.stdout
-    assert not leftover.exists() and not quarantine_leftover.exists()
-    assert not ledger_leftover.exists()
-    assert raw_leftover.exists()  # ingest's, not the transform's to remove
-    raw_leftover.unlink()
-    assert lake_files(data) == lake_files(clean)
-    assert load_ledger(layout) == load_ledger(DataLayout(clean))
+    assert "raw files transformed: 2 (already done: 1)" in rerun.stdout
+    assert warehouse_contents(data) == warehouse_contents(clean)
+    assert ledger(data).keys() == ledger(clean).keys()
+    no_duplicate_keys(data)
+
+
+# -- a DuckDB error while a batch is stored --------------------------------------------------
+
+
+def test_a_duckdb_error_while_storing_is_one_line_and_stores_nothing_of_the_batch(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_raw_file(data, list(manual_examples().values()))
+    with open_warehouse(data) as con:  # a warehouse whose events.extra is NOT NULL
+        con.execute("create schema core")
+        con.execute(core_table_ddl(CORE_TABLES["events"]).replace(
+            "extra VARCHAR", "extra VARCHAR not null"))
+    failed = transform(data)
+    assert failed.returncode == 1
+    line = error_line(failed)
+    assert line.startswith("trackit: error: transform failed in DuckDB: Constraint Error: "
+                           "NOT NULL constraint failed: events.extra"), line
+    assert line.endswith("(nothing of the unfinished batch was recorded)"), line
+    assert ledger(data) == {}
+    assert query(data, "select count(*) from core.records") == [(0,)]
 
 
 # -- a full disk -----------------------------------------------------------------------------
@@ -202,84 +221,34 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
 
 
+def warehouse_bytes(data: Path) -> int:
+    return sum(p.stat().st_size for p in (data / "warehouse").rglob("*") if p.is_file())
+
+
 def test_a_full_disk_is_one_line_and_a_rerun_after_freeing_space_completes(
         tmp_path: Path, small_disk: Path) -> None:
     clean = tmp_path / "clean"
     raw_lake(clean)
     assert transform(clean).returncode == 0
-    core_bytes = sum(len(b) for b in lake_files(clean).values())
 
     data = small_disk / "data"
     shutil.copytree(clean / "raw", data / "raw")
-    filler = fill(small_disk, core_bytes // 2)  # room for about half the core lake
+    filler = fill(small_disk, warehouse_bytes(clean) // 2)  # room for about half of it
     failed = transform(data)
     assert failed.returncode == 1, failed.stdout
     line = error_line(failed)
-    assert line.startswith("trackit: error: no space left on device writing "
-                           f"{data / 'core'}") or f"writing {data / 'quarantine'}" in line
-    assert not list(data.rglob(".tmp-*"))  # nothing half-published
-    done = load_ledger(DataLayout(data))
-    for name, content in lake_files(data).items():  # what was published is whole
-        assert pq.read_table(data / name).num_rows > 0 and content
-    assert len(done) < 6
+    assert line == (f"trackit: error: no space left on device writing {data / 'warehouse'}: "
+                    "free space there and rerun `trackit transform` (the unfinished "
+                    "transaction was rolled back)")
+    stored = ledger(data) if (data / "warehouse/catalog.sqlite").exists() else {}
+    assert len(stored) < 6
+    if stored:  # what was committed is whole: every stored row belongs to a ledgered load
+        loads = {load for _, load in stored.values()}
+        assert {row[0] for row in query(data, "select _load_id from core.records")} == loads
 
     filler.unlink()
     rerun = transform(data)
     assert rerun.returncode == 0, rerun.stderr
-    assert lake_files(data) == lake_files(clean)
-    assert load_ledger(DataLayout(data)) == load_ledger(DataLayout(clean))
-
-
-# -- a core file the build cannot read -------------------------------------------------------
-
-
-def test_a_corrupt_core_file_is_written_again_by_the_command_the_build_names(
-        tmp_path: Path) -> None:
-    data, clean = tmp_path / "data", tmp_path / "clean"
-    raw_lake(data, files=3, frames=300)
-    raw_lake(clean, files=3, frames=300)
-    assert transform(data).returncode == 0 and transform(clean).returncode == 0
-    assert trackit("build", "--data", str(clean)).returncode == 0
-    victim = sorted((data / "core" / "records").rglob("*.parquet"))[1]
-    victim.write_bytes(os.urandom(victim.stat().st_size))
-
-    failed = trackit("build", "--data", str(data))
-    assert failed.returncode == 1
-    line = error_line(failed)
-    assert f"core file {victim} is unreadable" in line
-    command = line.split("run `trackit ")[1].split("`")[0].split()
-    assert command == ["transform", "--data", str(data), "--redo", str(victim)]
-
-    redo = trackit(*command)
-    assert redo.returncode == 0, redo.stderr
-    assert "redoing raw/date=2022-04-02/hour=11/part-0001.parquet" in redo.stdout
-    assert "raw files transformed: 1 (already done: 2)" in redo.stdout
-    assert lake_files(data) == lake_files(clean)
-    rebuilt = trackit("build", "--data", str(data))
-    assert rebuilt.returncode == 0, rebuilt.stderr
-
-
-def test_redo_refuses_a_file_it_cannot_write_again(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    raw_lake(data, files=1, frames=10)
-    assert transform(data).returncode == 0
-    orphan = data / "core" / "records" / "date=2022-04-02" / "elsewhere.parquet"
-    done = trackit("transform", "--data", str(data), "--redo", str(orphan))
-    assert done.returncode == 1
-    assert error_line(done) == (
-        f"trackit: error: no raw file {data}/raw/date=2022-04-02/hour=*/elsewhere.parquet "
-        f"to write {orphan} again from: delete it if its rows are not needed, then rerun")
-    outside = trackit("transform", "--data", str(data), "--redo", str(tmp_path / "x.parquet"))
-    assert outside.returncode == 1 and "is not a file of the data directory" in outside.stderr
-
-
-def test_a_raw_file_named_for_redo_is_transformed_again(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    raw_lake(data, files=2, frames=10)
-    assert transform(data).returncode == 0
-    before = lake_files(data)
-    raw = sorted((data / "raw").rglob("*.parquet"))[0]
-    again = trackit("transform", "--data", str(data), "--redo", str(raw), "--quiet")
-    assert again.returncode == 0, again.stderr
-    assert "raw files transformed: 1 (already done: 1)" in again.stdout
-    assert lake_files(data) == before
+    assert warehouse_contents(data) == warehouse_contents(clean)
+    assert ledger(data).keys() == ledger(clean).keys()
+    no_duplicate_keys(data)

@@ -1,28 +1,37 @@
-"""Incremental, idempotent, crash-safe: the ledger, deterministic files, dedup, the lock."""
+"""Incremental, idempotent, all-or-nothing: the ledger in the warehouse, the dedup rule,
+batches, the lock."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
-from conftest import T0, RawWriter, manual_examples, read_table
+from conftest import (
+    T0,
+    RawWriter,
+    ledger,
+    manual_examples,
+    query,
+    read_table,
+    warehouse_contents,
+    write_raw_file,
+)
 
 import transforms.pipeline as pipeline
+from lake.ducklake import open_warehouse
 from lake.errors import TrackitError
 from lake.layout import DataLayout
-from transforms.ledger import load_ledger, transform_lock
+from schemas.core_tables import CORE_TABLES
+from transforms.core_store import core_table_ddl
+from transforms.ledger import transform_lock
 from transforms.pipeline import transform_lake
 
-
-def outputs(data: Path) -> dict[str, str]:
-    return {
-        p.relative_to(data).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for folder in ("core", "quarantine") for p in sorted((data / folder).rglob("*"))
-        if p.is_file()
-    }
+A = "raw/date=2022-04-02/hour=10/a.parquet"
+B = "raw/date=2022-04-02/hour=10/b.parquet"
 
 
 def records_frame(vid: int, tmx: str, speed: int = 10, **extra: object) -> str:
@@ -31,45 +40,42 @@ def records_frame(vid: int, tmx: str, speed: int = 10, **extra: object) -> str:
         "exd": {"io": {"1": 1}}, **extra}}})
 
 
-def test_rerun_changes_nothing_and_a_forced_redo_is_byte_identical(
-        data_dir: Path, write_raw: RawWriter) -> None:
+def snapshots(data: Path) -> int:
+    return query(data, "select count(*) from ducklake_snapshots('warehouse')")[0][0]
+
+
+def test_a_rerun_transforms_nothing_new(data_dir: Path, write_raw: RawWriter) -> None:
     write_raw([*list(manual_examples().values()), "{bad"])
-    transform_lake(data_dir)
-    first = outputs(data_dir)
-    assert len(first) > 10
+    first = transform_lake(data_dir)
+    assert first.files_processed == 1 and first.loads == [1]
+    contents, snapshots_before = warehouse_contents(data_dir), snapshots(data_dir)
+    assert sum(len(rows) for rows in contents.values()) > 20
 
     again = transform_lake(data_dir)
     assert (again.files_processed, again.files_skipped, again.frames) == (0, 1, 0)
-    assert outputs(data_dir) == first
-
-    (data_dir / "state" / "transform" / "ledger.json").unlink()
-    redo = transform_lake(data_dir)
-    assert redo.files_processed == 1
-    assert outputs(data_dir) == first
+    assert again.loads == [] and again.rows_written == 0
+    assert warehouse_contents(data_dir) == contents
+    assert snapshots(data_dir) == snapshots_before  # not even an empty commit
+    assert query(data_dir, "select load_id, files from meta.loads") == [(1, 1)]
 
 
-def test_only_new_raw_files_are_read(data_dir: Path, write_raw: RawWriter) -> None:
+def test_a_new_raw_file_is_transformed_once(data_dir: Path, write_raw: RawWriter) -> None:
     write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="a")
     assert transform_lake(data_dir).files_processed == 1
-    write_raw([records_frame(2, "2022-04-02T10:00:00Z")], name="b")
+    write_raw([records_frame(2, "2022-04-02T10:00:00Z"), "nope"], name="b")
     summary = transform_lake(data_dir)
-    assert (summary.files_processed, summary.files_skipped) == (1, 1)
-    assert sorted(read_table(data_dir, "records")["vid"]) == [1, 2]
-    assert set(load_ledger(DataLayout(data_dir))) == {
-        "raw/date=2022-04-02/hour=10/a.parquet", "raw/date=2022-04-02/hour=10/b.parquet"}
+    assert (summary.files_processed, summary.files_skipped, summary.loads) == (1, 1, [2])
+    assert transform_lake(data_dir).files_processed == 0
+    assert ledger(data_dir) == {A: (1, 1), B: (2, 2)}
+    assert query(data_dir, "select vid, _load_id from core.records order by vid") == [
+        (1, 1), (2, 2)]
+    assert query(data_dir, "select raw_file, _load_id from core.quarantine") == [(B, 2)]
+    assert query(data_dir, "select load_id, files, rows from meta.loads order by 1") == [
+        (1, 1, 2), (2, 1, 3)]  # rows: records + record_io (+ the quarantine row)
 
 
-def test_one_output_file_per_raw_file_named_after_it(data_dir: Path,
-                                                      write_raw: RawWriter) -> None:
-    write_raw([records_frame(1, "2022-04-02T10:00:00Z"), "nope"], name="ingest-x-000042")
-    transform_lake(data_dir)
-    assert (data_dir / "core/records/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
-    assert (data_dir / "core/record_io/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
-    assert (data_dir / "quarantine/date=2022-04-02/hour=10__ingest-x-000042.parquet").exists()
-
-
-def test_duplicates_collapse_to_the_first_received(data_dir: Path,
-                                                   write_raw: RawWriter) -> None:
+def test_duplicates_in_a_raw_file_collapse_to_the_first_received(
+        data_dir: Path, write_raw: RawWriter) -> None:
     tmx = "2022-04-02T10:00:00.000Z"
     write_raw([records_frame(7, tmx, speed=10), records_frame(7, tmx, speed=99),
                records_frame(7, "2022-04-02T10:00:00Z", speed=50),  # same instant
@@ -83,32 +89,77 @@ def test_duplicates_collapse_to_the_first_received(data_dir: Path,
     assert summary.reconciles
 
 
-def test_a_crash_before_the_ledger_leaves_the_batch_to_redo(
-        data_dir: Path, write_raw: RawWriter, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="a")
-    write_raw([records_frame(2, "2022-04-02T10:00:00Z")], name="b")
+def _write_early(data: Path) -> None:
+    write_raw_file(data, [records_frame(7, "2022-04-02T09:59:00Z", speed=10),
+                          records_frame(8, "2022-04-02T09:59:00Z", speed=20)],
+                   name="b-early", start=T0, seq0=100)
 
-    def crash(layout: DataLayout, files: dict[str, int]) -> None:
-        raise RuntimeError("power cut")
 
-    monkeypatch.setattr(pipeline, "save_ledger", crash)
-    with pytest.raises(RuntimeError):
-        transform_lake(data_dir, batch_frames=1)
-    monkeypatch.undo()
-    summary = transform_lake(data_dir, batch_frames=1)
-    assert summary.files_processed == 2
-    assert sorted(read_table(data_dir, "records")["vid"]) == [1, 2]
-    leftovers = [p for p in data_dir.rglob("*") if p.name.startswith(".tmp-")]
-    assert leftovers == []
+def _write_late(data: Path) -> None:
+    write_raw_file(data, [records_frame(7, "2022-04-02T09:59:00Z", speed=99),
+                          records_frame(9, "2022-04-02T09:59:00Z", speed=30)],
+                   name="a-late", start=T0 + timedelta(minutes=30), seq0=200)
+
+
+@pytest.mark.parametrize("order", [
+    "one batch", "two batches, late file first", "early run, then late run",
+    "late run, then early run"])
+def test_the_same_key_in_two_raw_files_keeps_the_row_received_first(
+        data_dir: Path, order: str) -> None:
+    if order == "one batch":
+        _write_early(data_dir), _write_late(data_dir)
+        transform_lake(data_dir)
+    elif order == "two batches, late file first":  # a-late sorts before b-early
+        _write_early(data_dir), _write_late(data_dir)
+        assert transform_lake(data_dir, batch_frames=2).loads == [1, 2]
+    else:
+        writers = [_write_early, _write_late]
+        for write in writers if order.startswith("early") else writers[::-1]:
+            write(data_dir)
+            transform_lake(data_dir)
+    assert query(data_dir, "select vid, speed_kmh, seq from core.records order by vid") == [
+        (7, 10.0, 100), (8, 20.0, 101), (9, 30.0, 201)]
+    assert query(data_dir, "select vid, seq from core.record_io order by vid") == [
+        (7, 100), (8, 101), (9, 201)]
+    assert len(ledger(data_dir)) == 2
+
+
+def test_a_batch_is_stored_whole_or_not_at_all(tmp_path: Path, data_dir: Path) -> None:
+    """A DuckDB error while a batch is stored (here a NOT NULL the warehouse's events table
+    was created with) rolls back the batch's rows of every table and its ledger entries."""
+    clean = tmp_path / "clean"
+    for data in (data_dir, clean):
+        write_raw_file(data, [records_frame(1, "2022-04-02T10:00:00Z")], name="a")
+        write_raw_file(data, [records_frame(2, "2022-04-02T10:00:00Z"),
+                              manual_examples()["event-io"][1]], name="b")
+    transform_lake(clean, batch_frames=1)
+    with open_warehouse(data_dir) as con:
+        con.execute("create schema core")
+        con.execute(core_table_ddl(CORE_TABLES["events"]).replace(
+            "extra VARCHAR", "extra VARCHAR not null"))
+
+    with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+        transform_lake(data_dir, batch_frames=1)  # batch a, then batch b
+    assert ledger(data_dir) == {A: (1, 1)}
+    assert query(data_dir, "select vid from core.records") == [(1,)]
+    assert query(data_dir, "select count(*) from core.record_io") == [(1,)]
+
+    with open_warehouse(data_dir) as con:
+        con.execute("drop table core.events")  # the next run creates it as declared
+    rerun = transform_lake(data_dir, batch_frames=1)
+    assert (rerun.files_processed, rerun.files_skipped) == (1, 1)
+    assert warehouse_contents(data_dir) == warehouse_contents(clean)  # once, no duplicate
+    assert ledger(data_dir).keys() == {A, B}
 
 
 def test_batches_bound_the_work(data_dir: Path, write_raw: RawWriter) -> None:
     for i in range(3):
         write_raw([records_frame(i, "2022-04-02T10:00:00Z")] * 2, name=f"f{i}")
-    assert pipeline.plan_batches(sorted((data_dir / "raw").rglob("*.parquet")), 4) == [
-        sorted((data_dir / "raw").rglob("*.parquet"))[:2],
-        sorted((data_dir / "raw").rglob("*.parquet"))[2:]]
-    assert transform_lake(data_dir, batch_frames=4).files_processed == 3
+    files = sorted((data_dir / "raw").rglob("*.parquet"))
+    assert pipeline.plan_batches(files, 4) == [files[:2], files[2:]]
+    summary = transform_lake(data_dir, batch_frames=4)
+    assert summary.files_processed == 3 and summary.loads == [1, 2]
+    assert sorted({load for _, load in ledger(data_dir).values()}) == [1, 2]
 
 
 def test_unknown_fields_survive_in_extra(data_dir: Path, write_raw: RawWriter) -> None:
@@ -143,62 +194,43 @@ def test_a_second_run_at_the_same_time_is_refused(data_dir: Path,
         transform_lake(data_dir)
 
 
-def test_counts_that_do_not_add_up_fail_loudly(
+def test_counts_that_do_not_add_up_fail_loudly_and_store_nothing(
         data_dir: Path, write_raw: RawWriter, monkeypatch: pytest.MonkeyPatch) -> None:
     write_raw([records_frame(1, "2022-04-02T10:00:00Z")])
     real = pipeline.raw_frame_count
     monkeypatch.setattr(pipeline, "raw_frame_count", lambda files: real(files) + 1)
     with pytest.raises(TrackitError, match="does not reconcile"):
         transform_lake(data_dir)
-    assert not (data_dir / "core").exists()  # nothing of the batch published
-
-
-def test_received_at_partition_is_the_raw_files(data_dir: Path, write_raw: RawWriter) -> None:
-    write_raw([records_frame(1, "2021-01-01T00:00:00Z")], start=T0)
-    transform_lake(data_dir)
-    assert list((data_dir / "core/records").iterdir()) == [
-        data_dir / "core/records/date=2022-04-02"]
+    assert ledger(data_dir) == {}
+    assert query(data_dir, "select count(*) from core.records") == [(0,)]
 
 
 def test_raw_files_of_the_same_name_in_two_hours_both_load(data_dir: Path,
                                                            write_raw: RawWriter) -> None:
     write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="same")
-    write_raw([records_frame(2, "2022-04-02T11:00:00Z")], name="same",
+    write_raw([records_frame(2, "2022-04-02T11:00:00Z"), "nope"], name="same",
               start=T0.replace(hour=11))
     summary = transform_lake(data_dir)
     assert summary.files_processed == 2 and summary.reconciles
     assert sorted(read_table(data_dir, "records")["vid"]) == [1, 2]
-    assert sorted(p.name for p in (data_dir / "core/records/date=2022-04-02").iterdir()) == [
-        "hour=10__same.parquet", "hour=11__same.parquet"]
-    first = outputs(data_dir)
-    (data_dir / "state" / "transform" / "ledger.json").unlink()
-    transform_lake(data_dir)
-    assert outputs(data_dir) == first  # idempotent
+    assert ledger(data_dir).keys() == {"raw/date=2022-04-02/hour=10/same.parquet",
+                                       "raw/date=2022-04-02/hour=11/same.parquet"}
+    assert query(data_dir, "select raw_file from core.quarantine") == [
+        ("raw/date=2022-04-02/hour=11/same.parquet",)]
+    assert transform_lake(data_dir).files_processed == 0
 
 
-def test_raw_files_whose_outputs_would_collide_are_refused(data_dir: Path,
-                                                           write_raw: RawWriter) -> None:
-    # only folder names holding the separator can make two paths meet
-    write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="a__b")
-    odd = data_dir / "raw/date=2022-04-02/hour=10__a"
-    odd.mkdir(parents=True)
-    (data_dir / "raw/date=2022-04-02/hour=10/a__b.parquet").rename(odd / "b.parquet")
-    write_raw([records_frame(2, "2022-04-02T10:00:00Z")], name="a__b")
-    with pytest.raises(TrackitError, match="would collide"):
-        transform_lake(data_dir)
-
-
-def test_redo_of_a_core_file_with_a_bare_stem_name_replaces_it(
+def test_quarantined_frames_of_two_raw_files_with_the_same_seq_are_both_kept(
         data_dir: Path, write_raw: RawWriter) -> None:
-    """A core lake whose files were named after the raw file's bare stem."""
-    write_raw([records_frame(1, "2022-04-02T10:00:00Z")], name="old")
+    """Two ingest instances number their frames independently: a seq is only unique
+    within a raw file."""
+    write_raw(["not json"], name="instance-a")
+    write_raw(["not json either"], name="instance-b")
     transform_lake(data_dir)
-    folder = data_dir / "core/records/date=2022-04-02"
-    legacy = folder / "old.parquet"
-    (folder / "hour=10__old.parquet").rename(legacy)
-    transform_lake(data_dir, redo=[legacy])
-    assert [p.name for p in folder.iterdir()] == ["hour=10__old.parquet"]
-    assert read_table(data_dir, "records")["vid"].to_list() == [1]
+    assert query(data_dir, "select seq, frame from core.quarantine order by frame") == [
+        (0, "not json"), (0, "not json either")]
+    transform_lake(data_dir)
+    assert query(data_dir, "select count(*) from core.quarantine") == [(2,)]
 
 
 def test_an_unreadable_raw_file_is_reported_by_name(data_dir: Path,
@@ -209,3 +241,4 @@ def test_an_unreadable_raw_file_is_reported_by_name(data_dir: Path,
     path.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(TrackitError, match=f"cannot read raw file {re.escape(str(path))}: "):
         transform_lake(data_dir)
+    assert ledger(data_dir) == {}

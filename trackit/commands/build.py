@@ -1,4 +1,5 @@
-"""`trackit build`: core lake → DuckDB warehouse with marts, checked, published atomically."""
+"""`trackit build`: the marts recomputed around the new core rows, checked, committed as
+one warehouse snapshot (or nothing)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "build",
-        help="load the core lake into DuckDB, build the marts, check and publish them",
+        help="build the marts around the newly transformed rows, check them, commit",
         description=(
-            "Load the core-lake files not loaded yet, rebuild the marts around the new "
-            "data, run the checks and publish DATA/warehouse.duckdb by an atomic swap."
+            "Recompute the marts around the core rows `trackit transform` stored since the "
+            "last build (and the named places, when `trackit places import` changed them), "
+            "run the checks and commit all of it, with the checks' verdict, as one snapshot "
+            "of the warehouse (DATA/warehouse/). A failed check commits nothing but the "
+            "failed verdict: readers keep the last good snapshot."
         ),
     )
     add_data_option(parser)
@@ -35,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
 
     from lake.errors import TrackitError
+    from trackit.commands.upgrade import upgrade_lines
+    from transforms.migrate_core_lake import needs_upgrade
     from warehouse.build import build_warehouse
     from warehouse.config import WarehouseConfig
 
@@ -42,12 +48,16 @@ def run(args: argparse.Namespace) -> int:
         config = WarehouseConfig(timezone=args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise TrackitError(f"unknown time zone {args.timezone!r}") from None
+    data = writable_data_dir(args, create=False)
+    if needs_upgrade(data):  # a core Parquet lake of an older release: into the DuckLake
+        for line in upgrade_lines(data):
+            print(line)
     try:
-        summary = build_warehouse(writable_data_dir(args, create=False), config=config)
+        summary = build_warehouse(data, config=config)
     except duckdb.Error as exc:
         log.debug("build failed", exc_info=True)
         raise TrackitError(f"warehouse build failed in DuckDB: {str(exc).splitlines()[0]} "
-                           "(nothing was published)") from None
+                           "(nothing was committed)") from None
     for line in summary.lines():
         print(line)
     return 0

@@ -52,7 +52,7 @@ def show_sql(route: str) -> str:
 
 def format_summary(summary: TransformSummary) -> str:
     """The counts table printed by the command (also usable by the demo)."""
-    lines = [
+    lines = [*summary.upgrade, *([""] if summary.upgrade else []),
         f"raw files transformed: {summary.files_processed} "
         f"(already done: {summary.files_skipped})",
         f"frames: {summary.frames} ({summary.frames_in} in, {summary.frames_out} out)",
