@@ -6,6 +6,9 @@ group."""
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -33,10 +36,9 @@ def test_the_scheduler_runs_a_triggered_warehouse_run(tmp_path: Path) -> None:
         assert states["build"] == "success"
         if MAINTENANCE_PRESENT:
             assert states["maintain"] == "success"
-        mine = [run for run in airflow.dag_runs() if run["run_id"] == "triggered_by_test"]
-        assert mine and mine[0]["state"] in ("success", "failed", "running")
-        if MAINTENANCE_PRESENT:
-            assert mine[0]["state"] == "success"
+        runs = {run["run_id"]: run["state"] for run in airflow.dag_runs()}
+        assert runs == {"triggered_by_test": "success" if MAINTENANCE_PRESENT else runs.get(
+            "triggered_by_test")}
         ran_on = airflow.query(
             "select queue, hostname, pid from task_instance where run_id = 'triggered_by_test' "
             "and task_id in ('transform', 'build')")
@@ -90,3 +92,51 @@ def test_celery_workers_run_a_triggered_warehouse_run(tmp_path: Path) -> None:
         shutil.rmtree(postgres_dir, ignore_errors=True)
     with open_warehouse(data, read_only=True) as con:
         assert con.sql("select count(*) from marts.vehicle_status").fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("way", ["laptop", "server"])
+def test_a_taken_port_is_a_one_line_error(way: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "trackit.deploy", way, "--data", str(tmp_path / "data"),
+             "--port", str(port)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"trackit: error: port {port} is taken (another Airflow?): stop it or choose another "
+        "with --port"], done.stderr
+
+
+def test_database_url_is_for_the_server_way(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "trackit.deploy", "celery", "--data", str(tmp_path / "data"),
+         "--database-url", "postgresql+psycopg2://airflow@127.0.0.1/airflow"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("trackit: error: --database-url is for the server way")
+    assert len(done.stderr.splitlines()) == 1
+
+
+@pytest.mark.distributed
+def test_celery_stops_with_one_line_when_postgres_cannot_listen(tmp_path: Path) -> None:
+    postgres_dir = loopback_tempdir("trackit-celery-pg-")
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            done = subprocess.run(
+                [sys.executable, "-m", "trackit.deploy", "celery", "--data",
+                 str(tmp_path / "data"), "--port", str(free_port()), "--postgres-port",
+                 str(port), "--postgres-dir", str(postgres_dir / "cluster")],
+                capture_output=True, text=True, timeout=300)
+    finally:
+        shutil.rmtree(postgres_dir, ignore_errors=True)
+    assert done.returncode == 1
+    error = done.stderr.splitlines()[-1]
+    assert error.startswith(f"trackit: error: PostgreSQL on port {port} exited with status "), \
+        done.stderr
+    assert "postgres.log" in error
+    assert "Redis" not in done.stderr  # nothing after the failed server was started
