@@ -26,7 +26,7 @@ import duckdb
 
 from lake.ducklake import writing_warehouse
 from lake.errors import TrackitError
-from marts import MACROS_SQL, Mart
+from marts import Mart
 from warehouse.checks import CheckSummary, WarehouseCheckError, check_warehouse_into
 from warehouse.config import WarehouseConfig
 from warehouse.database import ensure_schemas, get_state
@@ -112,6 +112,15 @@ def _record_verdict(con: duckdb.DuckDBPyConnection, build_id: int,
         sum(checks.rows_validated.values()), checks.reconciliations, checks.failures])
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the build's transaction, if it is still open (a failed COMMIT has ended
+    it: rolling back then would raise and hide why the commit failed)."""
+    try:
+        con.execute("rollback")
+    except duckdb.TransactionException:
+        log.debug("no transaction left to roll back", exc_info=True)
+
+
 def _latest_snapshot(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("select id from current_snapshot()").fetchone()[0])
 
@@ -123,7 +132,6 @@ def build_in(con: duckdb.DuckDBPyConnection, data_dir: Path, config: WarehouseCo
     ensure_schemas(con)
     con.execute("begin transaction")
     try:
-        con.execute(MACROS_SQL)
         places = _import_places(con, data_dir)
         _update_command_status(con, get_state(con, "marts_load_id"))
         built = build_marts_into(con, config, marts)
@@ -134,14 +142,14 @@ def build_in(con: duckdb.DuckDBPyConnection, data_dir: Path, config: WarehouseCo
         _record_verdict(con, built.load_id or 0, checks)
         con.execute("commit")
     except WarehouseCheckError as failure:
-        con.execute("rollback")
+        _rollback(con)
         if failure.summary is not None:
             con.execute("begin transaction")
             _record_verdict(con, get_state(con, "marts_load_id"), failure.summary)
             con.execute("commit")
         raise
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
     return BuildSummary(built, checks, time.perf_counter() - started,
                         snapshot=_latest_snapshot(con), places=places)
