@@ -11,7 +11,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import duckdb
 import pytest
 from warehouse_handmade import drive, parked, write
 
@@ -81,10 +80,6 @@ def test_a_reader_sees_the_last_build_while_a_build_runs_and_the_new_one_after(
         session.close()
 
 
-@pytest.mark.xfail(strict=True, raises=duckdb.TransactionException, reason=(
-    "the SQLite catalog (rollback journal): a reader's open transaction, or a result it has "
-    "not read to the end, holds a shared lock and a writer's COMMIT fails with 'database "
-    "is locked'"))
 @pytest.mark.parametrize("reader", ["open transaction", "unfinished result"])
 def test_a_reader_in_the_middle_of_reading_does_not_fail_a_writer(
         tmp_path: Path, reader: str) -> None:
