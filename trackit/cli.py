@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "outbound",
     "transform",
     "build",
+    "maintain",
     "demo",
     "report",
     "places",
