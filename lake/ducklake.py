@@ -100,6 +100,17 @@ class WarehouseLocation:
         return kind != "sqlite" or Path(path).is_file()
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CATALOG_OPTIONS = {
+    False: f", META_JOURNAL_MODE 'WAL', META_BUSY_TIMEOUT {SQLITE_BUSY_TIMEOUT_MS}",
+    True: f", META_BUSY_TIMEOUT {SQLITE_BUSY_TIMEOUT_MS}",
+}
+"""A SQLite catalog in WAL mode: readers and the writer's commit do not lock each other out
+(in the default rollback journal a commit fails with "database is locked" while a reader
+reads the catalog); the busy timeout covers the moments SQLite still locks (checkpoints).
+Only a writer sets the journal mode; it stays set in the file."""
+
+
 def open_warehouse(data_dir: Path, *, read_only: bool = False,
                    location: WarehouseLocation | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the warehouse attached and in use.
@@ -118,6 +129,8 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False,
         con.execute("set TimeZone = 'UTC'")
         load_extensions(con, location.extensions)
         options = "READ_ONLY" if read_only else f"DATA_PATH '{location.data_path}'"
+        if location.catalog.startswith("sqlite:"):
+            options += SQLITE_CATALOG_OPTIONS[read_only]
         con.execute(f"attach 'ducklake:{location.catalog}' as {DATABASE} ({options})")
         con.execute(f"use {DATABASE}")
     except BaseException:

@@ -142,23 +142,44 @@ def _flush_inlined(con: duckdb.DuckDBPyConnection, min_rows: int) -> int:
     return flushed
 
 
-def _interval(delta: timedelta) -> str:
-    return f"now() - INTERVAL '{int(delta.total_seconds())} seconds'"
+def _expire_snapshots(con: duckdb.DuckDBPyConnection, retention: timedelta) -> int:
+    """Expire every snapshot older than ``retention`` but the latest; how many.
+
+    The snapshots are chosen here and named (``versions =>``): with a SQLite catalog
+    DuckLake compares ``older_than`` with the day a snapshot was taken, not the instant,
+    and would expire all of that day's snapshots.
+    """
+    cutoff = datetime.now(UTC) - retention
+    versions = [int(v) for (v,) in con.execute(
+        f"select snapshot_id from ducklake_snapshots('{DATABASE}') "
+        f"where snapshot_time < ? and snapshot_id < "
+        f"(select max(snapshot_id) from ducklake_snapshots('{DATABASE}')) order by 1",
+        [cutoff]).fetchall()]
+    if not versions:
+        return 0
+    return len(con.execute(f"call ducklake_expire_snapshots('{DATABASE}', versions => "
+                           f"{versions}::UBIGINT[])").fetchall())
 
 
-def _unneeded_since(grace: timedelta) -> str:
+def _unneeded_since(con: duckdb.DuckDBPyConnection, grace: timedelta) -> str:
     """The cleanup functions' argument selecting files unneeded for at least ``grace``.
 
     With a SQLite catalog DuckLake compares ``older_than`` with the day a file became
     unneeded, not the instant (a file scheduled at 23:43 passes ``older_than`` 00:00 of
-    that day), so the cut-off is the end of the day before ``now - grace``: files are
-    deleted up to a day later than ``grace`` says, never earlier.
+    that day). So when some file became unneeded less than ``grace`` ago, the cut-off is
+    the end of the day before ``now - grace``: files then go up to a day later than
+    ``grace`` says, never earlier.
     """
-    if grace <= timedelta(0):
+    cutoff = datetime.now(UTC) - grace
+    recent = con.execute(
+        f"select count(*) from __ducklake_metadata_{DATABASE}."
+        f"ducklake_files_scheduled_for_deletion "
+        f"where try_cast(schedule_start as timestamptz) is null "
+        f"or try_cast(schedule_start as timestamptz) >= ?", [cutoff]).fetchone()[0]
+    if grace <= timedelta(0) or not recent:
         return "cleanup_all => true"
-    day = (datetime.now(UTC) - grace).replace(hour=0, minute=0, second=0, microsecond=0)
-    cutoff = day - timedelta(microseconds=1)
-    return f"older_than => TIMESTAMPTZ '{cutoff.isoformat(sep=' ')}'"
+    day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+    return f"older_than => TIMESTAMPTZ '{(day - timedelta(microseconds=1)).isoformat(sep=' ')}'"
 
 
 def maintain_in(con: duckdb.DuckDBPyConnection, data_folder: Path, *,
@@ -171,9 +192,8 @@ def maintain_in(con: duckdb.DuckDBPyConnection, data_folder: Path, *,
     # (schema, table, files processed, files created) per table
     merged = _call(con, f"call ducklake_merge_adjacent_files('{DATABASE}')")
     rewritten = _call(con, f"call ducklake_rewrite_data_files('{DATABASE}')")
-    expired = _call(con, f"call ducklake_expire_snapshots('{DATABASE}', "
-                         f"older_than => {_interval(retention)})")
-    unneeded = _unneeded_since(grace)
+    expired = _expire_snapshots(con, retention)
+    unneeded = _unneeded_since(con, grace)
     deleted = _call(con, f"call ducklake_cleanup_old_files('{DATABASE}', {unneeded})")
     orphans = _call(con, f"call ducklake_delete_orphaned_files('{DATABASE}', {unneeded})")
     files_after, bytes_after = _files_on_disk(data_folder)
@@ -183,7 +203,7 @@ def maintain_in(con: duckdb.DuckDBPyConnection, data_folder: Path, *,
         inlined_tables_flushed=flushed,
         files_merged=sum(int(row[2]) for row in merged),
         files_rewritten=sum(int(row[2]) for row in rewritten),
-        snapshots_expired=len(expired),
+        snapshots_expired=expired,
         files_deleted=len(deleted) + len(orphans),
         retention=retention, seconds=time.perf_counter() - started)
 

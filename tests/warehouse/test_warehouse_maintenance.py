@@ -31,6 +31,7 @@ def contents(data: Path) -> dict[str, list[tuple]]:
         return {t: table_contents(con, t) for t in tables}
 
 
+@pytest.mark.timeout(1200)
 def test_maintenance_merges_files_and_expires_old_snapshots_keeping_every_row(
         tmp_path: Path) -> None:
     rows = fleet_rows()
