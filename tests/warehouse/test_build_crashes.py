@@ -90,17 +90,19 @@ def test_a_build_killed_at_random_points_is_redone_by_the_next_build(tmp_path: P
     clean.mkdir()
     for hour in range(3):
         store_hour(data, rows, hour)
-    started = time.perf_counter()
+    build_warehouse(data, marts=MARTS_BUILT)
+    store_hour(data, rows, 3)
+    started = time.perf_counter()  # an incremental build: what the killed ones are
     build_warehouse(data, marts=MARTS_BUILT)
     build_s = time.perf_counter() - started
     outcomes = []
-    for hour in range(3, 3 + KILLS):
+    for hour in range(4, 4 + KILLS):
         store_hour(data, rows, hour)
         outcomes.append(killed_at_random(BUILD, [str(data)], rng.uniform(0, build_s)))
         build_warehouse(data, marts=MARTS_BUILT)
     print(f"build {build_s:.1f}s; killed builds: {outcomes}")
 
-    for hour in range(3 + KILLS):
+    for hour in range(4 + KILLS):
         store_hour(clean, rows, hour)
     build_warehouse(clean, marts=MARTS_BUILT)
     expected = marts_contents(clean)
@@ -152,22 +154,24 @@ def test_a_transform_killed_mid_run_is_finished_by_the_next_one(tmp_path: Path) 
     frames, files_per_run = 200, 4
     data, clean = tmp_path / "data", tmp_path / "clean"
     write_raw_files(data, 0, files_per_run, frames)
-    started = time.perf_counter()
+    transform_lake(data, batch_frames=frames)
+    write_raw_files(data, files_per_run, files_per_run, frames)
+    started = time.perf_counter()  # a transform of new files: what the killed ones are
     transform_lake(data, batch_frames=frames)
     transform_s = time.perf_counter() - started
     outcomes = []
-    for run in range(1, KILLS + 1):
+    for run in range(2, KILLS + 2):
         write_raw_files(data, run * files_per_run, files_per_run, frames)
         outcomes.append(killed_at_random(TRANSFORM, [str(data), str(frames)],
                                          rng.uniform(0, transform_s)))
         transform_lake(data, batch_frames=frames)
     print(f"transform {transform_s:.1f}s; killed transforms: {outcomes}")
 
-    write_raw_files(clean, 0, (KILLS + 1) * files_per_run, frames)
+    write_raw_files(clean, 0, (KILLS + 2) * files_per_run, frames)
     transform_lake(clean, batch_frames=frames)
     expected = core_contents(clean)
-    assert len(expected["core.records"]) == (KILLS + 1) * files_per_run * frames
+    assert len(expected["core.records"]) == (KILLS + 2) * files_per_run * frames
     assert core_contents(data) == expected
     with open_warehouse(data, read_only=True) as con:
         assert con.execute("select count(*), count(distinct path) from meta.transformed_files"
-                           ).fetchone() == ((KILLS + 1) * files_per_run,) * 2
+                           ).fetchone() == ((KILLS + 2) * files_per_run,) * 2
