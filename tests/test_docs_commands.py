@@ -241,6 +241,22 @@ def check_run(command: DocCommand, args: list[str], context: Context) -> None:
         check_pytest_args(command, rest)
     elif target == "lint" and rest:
         raise DocCommandError(f"{command.where}: `./run lint` takes no arguments")
+    elif target == "airflow":
+        check_deploy(command, rest)
+
+
+def check_deploy(command: DocCommand, args: list[str]) -> None:
+    """``./run airflow WAY ...`` runs until Ctrl-C: its own parser checks the arguments."""
+    from trackit.deploy.__main__ import build_parser
+
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            build_parser().parse_args(args)
+    except SystemExit as exc:
+        if exc.code != 0:
+            raise DocCommandError(f"{command.where}: `{command.text}`: ./run airflow refuses "
+                                  f"its arguments: {stderr.getvalue().strip()}") from None
 
 
 def run_for_real(command: DocCommand, argv: list[str], cwd: Path = REPO,
@@ -497,6 +513,8 @@ def test_untagged_blocks_hold_no_commands(path: Path) -> None:
     "./run trackit report --date 2026-13-40",              # refused by trackit report
     "./run bench ingest --frams 10",                       # bench/ingest.py has --frames
     "./run bench nothing",                                 # no bench/nothing.py
+    "./run airflow cluster",                               # laptop, server or celery
+    "./run airflow server --prot 8080",                    # a misspelled option
     "./run test tests/no_such_test.py",                    # no such file
     ".venv/bin/airflow dags trigger no_such_dag",          # no such DAG
     ".venv/bin/jupyter lab notebooks/explore.ipynb",       # not installed in .venv
