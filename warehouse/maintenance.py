@@ -116,6 +116,13 @@ def _files_on_disk(folder: Path) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
+def current_data_files(con: duckdb.DuckDBPyConnection) -> int:
+    """Data files the latest snapshot reads, every table together."""
+    return int(con.execute(
+        f"select count(*) from __ducklake_metadata_{DATABASE}.ducklake_data_file "
+        "where end_snapshot is null").fetchone()[0])
+
+
 def _call(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()
 
