@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "build",
     "run",
     "upgrade",
+    "maintain",
     "demo",
     "report",
     "places",

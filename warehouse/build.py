@@ -26,7 +26,7 @@ import duckdb
 
 from lake.ducklake import rollback, writing_warehouse
 from lake.errors import TrackitError
-from marts import MACROS_SQL, Mart
+from marts import Mart
 from warehouse.checks import CheckSummary, WarehouseCheckError, check_warehouse_into
 from warehouse.config import WarehouseConfig
 from warehouse.database import ensure_schemas, get_state
@@ -123,7 +123,6 @@ def build_in(con: duckdb.DuckDBPyConnection, data_dir: Path, config: WarehouseCo
     ensure_schemas(con)
     con.execute("begin transaction")
     try:
-        con.execute(MACROS_SQL)
         places = _import_places(con, data_dir)
         _update_command_status(con, get_state(con, "marts_load_id"))
         built = build_marts_into(con, config, marts)

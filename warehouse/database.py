@@ -12,6 +12,8 @@ deleting before inserting (``set_state``), inside the build's transaction.
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 
 from marts import MACROS_SQL
@@ -20,7 +22,8 @@ from warehouse.places import PLACES_DDL
 
 META_DDL = """
 create table if not exists meta.state (
-    name varchar not null,          -- marts_load_id: the load up to which marts are built
+    name varchar not null,          -- marts_load_id: the load up to which marts are built;
+                                    -- macros_version: which macros.sql the macros are
     value bigint not null
 );
 create table if not exists meta.builds (
@@ -46,14 +49,24 @@ create table if not exists meta.checks (
 """
 
 
+MACROS_VERSION = int.from_bytes(hashlib.sha256(MACROS_SQL.encode()).digest()[:7], "big")
+"""Which ``macros.sql`` the stored macros come from (``meta.state`` holds a bigint)."""
+
+
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every schema, table and macro the build needs (one snapshot, if any)."""
+    """Create every schema, table and macro the build needs (one snapshot, if any).
+
+    The macros are (re)created only when ``macros.sql`` changed: ``create or replace``
+    would otherwise commit a snapshot on every build, even one with nothing new.
+    """
     ensure_core(con)
     con.execute("begin transaction")
     con.execute("create schema if not exists marts")
     con.execute(META_DDL)
     con.execute(PLACES_DDL)
-    con.execute(MACROS_SQL)
+    if get_state(con, "macros_version") != MACROS_VERSION:
+        con.execute(MACROS_SQL)
+        set_state(con, "macros_version", MACROS_VERSION)
     con.execute("commit")
 
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from sample_fleet import (
     DEFAULT_START,
@@ -17,10 +16,8 @@ from sample_fleet import (
 )
 from warehouse_handmade import at, build, drive, mart_rows, parked, trips, write
 
+from lake.ducklake import open_warehouse
 from marts import MARTS
-from warehouse.database import builder_path
-from warehouse.load import load_core
-from warehouse.marts import build_marts
 
 HOURS = 30
 
@@ -62,16 +59,14 @@ def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> No
     with_fuel_and_engine_hours(tables["records"])
     whole, hourly = tmp_path / "whole", tmp_path / "hourly"
     store_core_rows(whole, tables)
-    load_core(whole)
-    build_marts(whole)
+    build(whole)
     # late uploads arrive up to 150 minutes after their records: run past the last hour
     for hour in range(HOURS + 3):
         since = DEFAULT_START + timedelta(hours=hour)
         batch = rows_received_before(tables, since + timedelta(hours=1),
                                      since=since if hour else None)
         store_core_rows(hourly, batch)
-        load_core(hourly)
-        build_marts(hourly)
+        build(hourly)
     expected, got = mart_rows(whole), mart_rows(hourly)
     assert len(expected["trips"]) > 40 and len(expected["io_changes"]) > 40
     assert len(expected["overspeed"]) == 2 and len(expected["vehicle_status"]) == 6
@@ -80,7 +75,7 @@ def test_hour_by_hour_builds_equal_one_build_over_all_data(tmp_path: Path) -> No
         assert got[mart] == expected[mart], mart
     # the rules that depend on later data are at work: idle inside trips, open and first
     # stops, a trip closed by the silence of its vehicle
-    con = duckdb.connect(str(builder_path(whole)), read_only=True)
+    con = open_warehouse(whole, read_only=True)
     try:
         assert con.execute("select count(*) from marts.trips where idle_s > 0").fetchone()[0]
         assert con.execute("select flags from marts.trips where vid = 900001").fetchall() == [
@@ -106,14 +101,14 @@ def test_a_late_batch_of_old_records_corrects_the_trips_it_touches(tmp_path: Pat
     late = [r for r in trip if 1200 < (r["tmx"] - at(0)).total_seconds() < 6000]
     on_time = [r for r in trip if r not in late]
 
-    write(tmp_path / "cut", "first", records=on_time + rest + other)
+    write(tmp_path / "cut", records=on_time + rest + other)
     build(tmp_path / "cut")
     before = trips(tmp_path / "cut")
     # without the late records a gap of > 3600 s (and an odometer that grew 48 km in it,
     # at 36 km/h) sits inside the trip: one trip, flagged gap_inferred (and sparse)
     assert [t["flags"] for t in before if t["vid"] == vid] == [["gap_inferred", "sparse"]]
 
-    write(tmp_path / "cut", "late", records=late)
+    write(tmp_path / "cut", records=late)
     build(tmp_path / "cut")
     after = trips(tmp_path / "cut")
     [corrected] = [t for t in after if t["vid"] == vid]
@@ -122,7 +117,7 @@ def test_a_late_batch_of_old_records_corrects_the_trips_it_touches(tmp_path: Pat
     # the other vehicle's trip was not touched
     assert [t for t in after if t["vid"] == 9] == [t for t in before if t["vid"] == 9]
 
-    write(tmp_path / "whole", "all", records=trip + rest + other)
+    write(tmp_path / "whole", records=trip + rest + other)
     build(tmp_path / "whole")
     assert mart_rows(tmp_path / "cut") == mart_rows(tmp_path / "whole")
 

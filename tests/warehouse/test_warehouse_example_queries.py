@@ -11,14 +11,15 @@ import duckdb
 import pytest
 from demo_like_fleet import build_demo_like_data
 
-from lake.layout import DataLayout
+from lake.ducklake import open_warehouse
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")
 def demo_like_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return DataLayout(build_demo_like_data(tmp_path_factory.mktemp("fleet"))).warehouse
+    """The data dir of a warehouse built as ``trackit demo`` builds it."""
+    return build_demo_like_data(tmp_path_factory.mktemp("fleet"))
 
 
 def readme_queries() -> str:
@@ -41,7 +42,7 @@ def numbered_statements(con: duckdb.DuckDBPyConnection, sql: str) -> dict[int, s
 
 
 def test_readme_answers_the_ten_questions_with_rows(demo_like_warehouse: Path) -> None:
-    con = duckdb.connect(str(demo_like_warehouse), read_only=True)
+    con = open_warehouse(demo_like_warehouse, read_only=True)
     try:
         statements = numbered_statements(con, readme_queries())
         assert sorted(statements) == list(range(1, 11))
@@ -54,7 +55,7 @@ def test_readme_answers_the_ten_questions_with_rows(demo_like_warehouse: Path) -
 def test_every_example_query_runs_read_only_and_returns_rows(
         demo_like_warehouse: Path) -> None:
     sql = files("warehouse").joinpath("example_queries.sql").read_text()
-    con = duckdb.connect(str(demo_like_warehouse), read_only=True)
+    con = open_warehouse(demo_like_warehouse, read_only=True)
     try:
         statements = numbered_statements(con, sql)
         assert sorted(statements) == list(range(1, len(statements) + 1))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from warehouse_handmade import (
+    assert_checks_passed,
     at,
     build,
     drive,
@@ -20,7 +21,6 @@ from warehouse_handmade import (
     write,
 )
 
-from warehouse.checks import check_warehouse
 from warehouse.config import WarehouseConfig
 
 VID = 5
@@ -68,7 +68,7 @@ def test_idle_is_counted_in_trips_at_their_ends_and_in_stops(tmp_path: Path) -> 
     [day] = query(tmp_path, "select * from marts.vehicle_daily")
     assert day["idle_s"] == 420 + 120
     assert day["trips"] == 2
-    check_warehouse(tmp_path)  # the models and the reconciliations (days add up) pass
+    assert_checks_passed(tmp_path)  # the models and the reconciliations (days add up) pass
 
 
 def test_idle_is_null_for_a_vehicle_that_reports_no_ignition(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_idle_is_null_for_a_vehicle_that_reports_no_ignition(tmp_path: Path) -> 
     assert [s["idle_s"] for s in stops(tmp_path)] == [None, None]
     [day] = query(tmp_path, "select * from marts.vehicle_daily")
     assert day["idle_s"] is None
-    check_warehouse(tmp_path)
+    assert_checks_passed(tmp_path)
 
 
 def test_a_step_longer_than_the_gap_threshold_adds_no_idle(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_days_add_up_their_trips_and_stops_in_the_local_time_zone(tmp_path: Path
     total = query(tmp_path, "select (select sum(idle_s) from marts.trips)"
                             " + (select sum(idle_s) from marts.stops) as idle_s")[0]["idle_s"]
     assert total == pytest.approx(sum(d["idle_s"] for d in days))
-    check_warehouse(tmp_path, config)
+    assert_checks_passed(tmp_path)
 
 
 @pytest.mark.parametrize("odometer", [True, False], ids=["by odometer", "by gps"])

@@ -119,7 +119,7 @@ def test_vehicle_daily_counts_local_days(tmp_path: Path) -> None:
     rows = drive(VID, start, 600, odometer0=0) + parked(VID, start + 630, 900, at_m=6000,
                                                          odometer=6000)
     for tz, day in (("UTC", "2026-03-01"), ("Asia/Tokyo", "2026-03-02")):
-        write(tmp_path / tz, "a", records=rows)
+        write(tmp_path / tz, records=rows)
         build(tmp_path / tz, WarehouseConfig(timezone=tz))
         [daily] = query(tmp_path / tz, "select * from marts.vehicle_daily")
         assert str(daily["day"]) == day

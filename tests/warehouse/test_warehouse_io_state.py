@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from warehouse_handmade import (
+    assert_checks_passed,
     at,
     build,
     build_in_slices,
@@ -15,8 +16,6 @@ from warehouse_handmade import (
     trips,
     write,
 )
-
-from warehouse.checks import check_warehouse
 
 VID, UID = 7, 1007
 
@@ -42,26 +41,26 @@ def test_the_first_value_is_state_not_a_change(tmp_path: Path) -> None:
         (1, VID, 1.0, at(120), at(0), 0.0, at(300), 1),
         (8, VID, 1.0, at(0), at(0), 1.0, at(600), 0),  # never changed: no row of io_changes
     ]
-    check_warehouse(tmp_path)
+    assert_checks_passed(tmp_path)
 
 
 def test_a_late_first_reading_moves_the_first_value_and_the_first_change(
         tmp_path: Path) -> None:
     on_time = [io_row(600, 1, 1), io_row(660, 1, 1), io_row(900, 1, 0)]
     late = [io_row(300, 1, 0, received_s=1000), io_row(360, 1, 1, received_s=1000)]
-    write(tmp_path / "cut", "a", record_io=on_time)
+    write(tmp_path / "cut", record_io=on_time)
     build(tmp_path / "cut")
     [before] = query(tmp_path / "cut", "select * from marts.io_state")
     assert (before["first_seen"], before["first_value"], before["changes"]) == (at(600), 1, 1)
-    write(tmp_path / "cut", "b", record_io=late)
+    write(tmp_path / "cut", record_io=late)
     build(tmp_path / "cut")
     [after] = query(tmp_path / "cut", "select * from marts.io_state")
     assert (after["first_seen"], after["first_value"], after["value"], after["since"],
             after["changes"]) == (at(300), 0.0, 0.0, at(900), 2)
-    write(tmp_path / "whole", "a", record_io=on_time + late)
+    write(tmp_path / "whole", record_io=on_time + late)
     build(tmp_path / "whole")
     assert mart_rows(tmp_path / "cut") == mart_rows(tmp_path / "whole")
-    check_warehouse(tmp_path / "cut")
+    assert_checks_passed(tmp_path / "cut")
 
 
 def test_an_ignition_that_never_changes_still_decides_the_trip(tmp_path: Path) -> None:
@@ -83,7 +82,7 @@ def test_io_state_and_changes_do_not_depend_on_how_data_was_cut(tmp_path: Path) 
         if i % 3 == 0:
             row["received_at"] += (at(1200) - at(0))
     build_in_slices(tmp_path / "cut", {"record_io": rows}, every_s=300)
-    write(tmp_path / "whole", "a", record_io=rows)
+    write(tmp_path / "whole", record_io=rows)
     build(tmp_path / "whole")
     whole = mart_rows(tmp_path / "whole", ("io_changes", "io_state"))
     assert len(whole["io_changes"]) > 10 and len(whole["io_state"]) == 3

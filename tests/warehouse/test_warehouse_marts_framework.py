@@ -1,5 +1,5 @@
-"""The mart framework on real warehouse files: a mart added in one module is built, checked
-and published; the macros and the build's settings live in the published warehouse."""
+"""The mart framework on a real warehouse: a mart added in one module is built, checked and
+committed; the macros and the build's settings live in the warehouse."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from warehouse_handmade import drive, parked, write
+from warehouse_handmade import drive, parked, tamper, write
 
-from lake.layout import DataLayout
+from lake.ducklake import open_warehouse
 from marts import MARTS, build_order, discover
 from warehouse.build import build_warehouse
 from warehouse.checks import WarehouseCheckError
 from warehouse.config import WarehouseConfig
-from warehouse.database import builder_path
 
 EXTRA_MART = '''
 """marts.trip_counts: per vehicle, its trips and their distance (a test mart)."""
@@ -64,10 +63,8 @@ def a_trip(vid: int, start_s: float = 0) -> list[dict]:
                                                           odometer=6000)
 
 
-def published(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(DataLayout(data_dir).warehouse), read_only=True)
-    con.execute("set TimeZone = 'UTC'")
-    return con
+def reader(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    return open_warehouse(data_dir, read_only=True)
 
 
 @pytest.fixture
@@ -82,7 +79,7 @@ def extra_marts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     return discover("extra_marts")
 
 
-def test_a_mart_declared_in_one_module_is_built_checked_and_published(
+def test_a_mart_declared_in_one_module_is_built_checked_and_committed(
     tmp_path: Path, extra_marts: dict
 ) -> None:
     data = tmp_path / "data"
@@ -97,7 +94,7 @@ def test_a_mart_declared_in_one_module_is_built_checked_and_published(
 
     write(data, records=a_trip(2, start_s=7200))
     build_warehouse(data, marts=marts)
-    con = published(data)
+    con = reader(data)
     try:
         assert con.execute("select * from marts.trip_counts order by vid").fetchall() == [
             (1, 2, 12.0), (2, 1, 6.0)]
@@ -109,18 +106,16 @@ def test_a_mart_declared_in_one_module_is_built_checked_and_published(
         con.close()
 
     # its pandera schema, derived from its columns, guards its rows like any other mart's
-    builder = duckdb.connect(str(builder_path(data)))
-    builder.execute("update marts.trip_counts set trips = 0")
-    builder.close()
+    tamper(data, "update marts.trip_counts set trips = 0")
     write(data, records=a_trip(1, start_s=10800))
     with pytest.raises(WarehouseCheckError, match="trip_counts count the trips"):
         build_warehouse(data, marts=marts)
 
 
-def test_the_haversine_macro_is_stored_in_the_published_warehouse(tmp_path: Path) -> None:
+def test_the_haversine_macro_is_stored_in_the_warehouse(tmp_path: Path) -> None:
     write(tmp_path, records=a_trip(1))
     build_warehouse(tmp_path)
-    con = published(tmp_path)
+    con = reader(tmp_path)
     try:
         metres = con.execute("select haversine_m(0, 0, 0, 1)").fetchone()[0]
         assert metres == pytest.approx(111_195.08, abs=0.01)  # one degree on the equator
@@ -139,7 +134,7 @@ def test_the_build_settings_are_stored_with_the_rows_they_made(tmp_path: Path) -
     run = subprocess.run([sys.executable, "-m", "trackit", "build", "--data", str(tmp_path)],
                          capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
-    con = published(tmp_path)
+    con = reader(tmp_path)
     try:
         settings = dict(con.execute("select key, value from meta.build_settings").fetchall())
         assert settings["timezone"] == "Asia/Tokyo"
@@ -148,7 +143,10 @@ def test_the_build_settings_are_stored_with_the_rows_they_made(tmp_path: Path) -
         build_id, zone = con.execute(
             "select build_id, settings ->> 'timezone' from meta.builds").fetchone()
         assert zone == "Asia/Tokyo"
-        assert build_id == con.execute("select load_id from meta.publication").fetchone()[0]
+        assert build_id == con.execute(
+            "select value from meta.state where name = 'marts_load_id'").fetchone()[0]
+        assert con.execute("select build_id, passed from meta.checks").fetchall() == [
+            (build_id, True)]
         assert con.execute("select day from marts.vehicle_daily").fetchall() == [
             (date(2026, 3, 3),)]
     finally:
@@ -165,7 +163,7 @@ def test_new_settings_rebuild_every_mart_under_them(tmp_path: Path) -> None:
     write(tmp_path, records=a_trip(3, start_s=15 * 3600))
     summary = build_warehouse(tmp_path)  # UTC: the rows of vehicles 1 and 2 are rebuilt too
     assert summary.marts.vehicles_rebuilt == 3
-    con = published(tmp_path)
+    con = reader(tmp_path)
     try:
         assert con.execute(
             "select build_id, settings ->> 'timezone' from meta.builds order by build_id"
@@ -181,7 +179,7 @@ def test_new_settings_rebuild_every_mart_under_them(tmp_path: Path) -> None:
     # a new threshold alone, with no new data, rebuilds the marts too
     summary = build_warehouse(tmp_path, config=WarehouseConfig(min_trip_m=50_000))
     assert summary.marts.load_id == 3
-    con = published(tmp_path)
+    con = reader(tmp_path)
     try:
         assert con.execute("select count(*) from marts.trips").fetchone()[0] == 0
         assert float(con.execute(

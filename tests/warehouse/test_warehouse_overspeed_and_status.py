@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from warehouse_handmade import (
+    assert_checks_passed,
     at,
     build,
     build_in_slices,
@@ -21,9 +22,7 @@ from warehouse_handmade import (
     write,
 )
 
-from warehouse.checks import check_warehouse
 from warehouse.config import WarehouseConfig, WarehouseConfigError
-from warehouse.database import builder_path
 
 VID = 11
 Rows = list[dict[str, Any]]
@@ -64,7 +63,7 @@ def test_consecutive_records_above_the_limit_form_one_episode(tmp_path: Path) ->
     assert second["max_speed_kmh"] == 140
     [day] = query(tmp_path, "select * from marts.vehicle_daily")
     assert day["overspeed_episodes"] == 2
-    check_warehouse(tmp_path)
+    assert_checks_passed(tmp_path)
 
 
 def test_a_vehicle_limit_overrides_the_default(tmp_path: Path) -> None:
@@ -83,7 +82,7 @@ def test_a_vehicle_limit_overrides_the_default(tmp_path: Path) -> None:
                 for r in query(tmp_path, "select key, value from meta.build_settings")}
     assert settings["vehicle_speed_limits"] == "11=135, 12=100"
     assert settings["speed_limit_kmh"] == "120.0"
-    check_warehouse(tmp_path, config)
+    assert_checks_passed(tmp_path)
 
 
 def test_speed_limits_come_from_the_environment_and_bad_ones_are_clear(
@@ -106,13 +105,13 @@ def test_an_episode_when_the_data_stops_ends_at_its_last_record_and_later_data_e
         tmp_path: Path) -> None:
     rows = speeding_drive()
     cut = [r for r in rows if r["tmx"] <= at(450)]
-    write(tmp_path / "cut", "a", records=cut)
+    write(tmp_path / "cut", records=cut)
     build(tmp_path / "cut")
     [open_episode] = query(tmp_path / "cut", "select * from marts.overspeed")
     assert open_episode["end_reason"] == "data_end" and open_episode["end_time"] == at(450)
-    write(tmp_path / "cut", "b", records=[r for r in rows if r["tmx"] > at(450)])
+    write(tmp_path / "cut", records=[r for r in rows if r["tmx"] > at(450)])
     build(tmp_path / "cut")
-    write(tmp_path / "whole", "a", records=rows)
+    write(tmp_path / "whole", records=rows)
     build(tmp_path / "whole")
     assert mart_rows(tmp_path / "cut") == mart_rows(tmp_path / "whole")
 
@@ -135,7 +134,7 @@ def test_driver_daily_adds_up_the_trips_and_episodes_of_a_driver(tmp_path: Path)
     assert days[0]["distance_km"] == pytest.approx(sum(t["distance_km"] for t in a_trips))
     assert days[0]["driving_s"] == sum(t["duration_s"] for t in a_trips)
     assert days[0]["idle_s"] is None  # no ignition reported
-    check_warehouse(tmp_path)
+    assert_checks_passed(tmp_path)
 
 
 def test_driver_idle_sums_the_idle_of_the_drivers_trips(tmp_path: Path) -> None:
@@ -176,7 +175,7 @@ def test_vehicle_status_says_where_each_vehicle_is_and_what_it_does(tmp_path: Pa
     assert status[1]["current_trip_id"] == open_trip["trip_id"] and open_trip["is_open"]
     assert status[3]["current_trip_id"] is None
     assert status[1]["speed_kmh"] == 36 and status[1]["lat"] == pytest.approx(38.7)
-    check_warehouse(tmp_path)
+    assert_checks_passed(tmp_path)
 
 
 def test_vehicle_status_follows_as_of_when_only_other_vehicles_report(tmp_path: Path) -> None:
@@ -192,7 +191,7 @@ def test_vehicle_status_follows_as_of_when_only_other_vehicles_report(tmp_path: 
     build(cut)
     assert query(cut, "select state, silent_s from marts.vehicle_status where vid = 1") == [
         {"state": "silent", "silent_s": 6600}]
-    write(tmp_path / "whole", "a", records=rows + clock)
+    write(tmp_path / "whole", records=rows + clock)
     build(tmp_path / "whole")
     assert mart_rows(cut) == mart_rows(tmp_path / "whole")
 
@@ -211,7 +210,7 @@ def test_vehicle_daily_counts_engine_hours_and_fuel_within_the_day(tmp_path: Pat
     assert day["engine_hours"] == 1 + 1 + 1        # steps up; the reset counts nothing
     assert (day["first_fuel_pct"], day["last_fuel_pct"]) == (80, 96)
     assert day["fuel_used_pct"] == 4 + 4 and day["fuel_added_pct"] == 24
-    check_warehouse(tmp_path)
+    assert_checks_passed(tmp_path)
 
 
 def test_new_marts_do_not_depend_on_how_data_was_cut(tmp_path: Path) -> None:
@@ -223,9 +222,9 @@ def test_new_marts_do_not_depend_on_how_data_was_cut(tmp_path: Path) -> None:
             row["received_at"] += at(900) - at(0)
     io = [ignition(r, 1.0 if r["speed_kmh"] > 0 else 0.0) for r in rows]
     build_in_slices(tmp_path / "cut", {"records": rows, "record_io": io}, every_s=600)
-    write(tmp_path / "whole", "a", records=rows, record_io=io)
+    write(tmp_path / "whole", records=rows, record_io=io)
     build(tmp_path / "whole")
     whole = mart_rows(tmp_path / "whole")
     assert len(whole["overspeed"]) == 6 and len(whole["driver_daily"]) == 2
     assert mart_rows(tmp_path / "cut") == whole
-    assert builder_path(tmp_path / "cut").exists()
+    assert_checks_passed(tmp_path / "cut")

@@ -13,6 +13,7 @@ from typing import Any
 
 from warehouse_handmade import (
     LAT,
+    assert_checks_passed,
     at,
     build,
     build_in_slices,
@@ -25,7 +26,6 @@ from warehouse_handmade import (
     write,
 )
 
-from warehouse.checks import check_warehouse
 from warehouse.places import import_places
 
 METRES_PER_DEGREE_LAT = 111_195.0
@@ -293,13 +293,14 @@ def test_slice_by_slice_builds_equal_one_build(tmp_path: Path) -> None:
         places_csv(tmp_path / "places.csv", ("Client A", LAT, east(6000), 100),
                    ("Depot", LAT, east(0), 150))
         import_places(tmp_path / name, tmp_path / "places.csv")
-    write(tmp_path / "whole", "all", **tables)
-    build(tmp_path / "whole")
+    write(tmp_path / "whole", **tables)
+    summary = build(tmp_path / "whole")
     assert build_in_slices(tmp_path / "sliced", tables, every_s=300) > 10
     whole = mart_rows(tmp_path / "whole")
     assert mart_rows(tmp_path / "sliced") == whole
     assert len(whole["place_visits"]) >= 8 and len(whole["discovered_places"]) == 1
     assert len(whole["deliveries"]) == 2 and len(whole["form_submissions"]) == 2
     # and the rows pass their declared checks
-    summary = check_warehouse(tmp_path / "whole")
-    assert summary.failures == [] and summary.rows_validated["place_visits"] >= 8
+    assert summary.checks is not None and summary.checks.failures == []
+    assert summary.checks.rows_validated["place_visits"] >= 8
+    assert_checks_passed(tmp_path / "whole")

@@ -8,9 +8,9 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from lake.ducklake import open_warehouse
 from trackit.cli import main
 from transforms.pipeline import transform_lake
 from warehouse.build import build_warehouse
@@ -34,7 +34,7 @@ def test_simulated_place_visits_match_the_ground_truth(
 
     transform_lake(simulated_data)
     build_warehouse(simulated_data)
-    con = duckdb.connect(str(simulated_data / "warehouse.duckdb"), read_only=True)
+    con = open_warehouse(simulated_data, read_only=True)
     try:
         visits = con.execute("select vid, place, kind, arrived_at, left_at, flags "
                              "from marts.place_visits").fetchall()

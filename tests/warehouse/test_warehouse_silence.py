@@ -36,13 +36,13 @@ def clock_until(seconds: int, start: int = 0) -> list[dict[str, Any]]:
 
 def test_the_open_trip_of_a_silent_vehicle_is_closed_signal_lost(tmp_path: Path) -> None:
     moving = drive(VID, 0, 1200, odometer0=0)  # the data ends while it drives
-    write(tmp_path / "silent", "a", records=moving + clock_until(1200 + 3900))
+    write(tmp_path / "silent", records=moving + clock_until(1200 + 3900))
     build(tmp_path / "silent")
     [trip] = trips(tmp_path / "silent")
     assert not trip["is_open"] and trip["flags"] == ["signal_lost"]
     assert trip["end_reason"] == "signal_lost" and trip["end_time"] == at(1200)
 
-    write(tmp_path / "recent", "a", records=moving + clock_until(1200 + 3300))
+    write(tmp_path / "recent", records=moving + clock_until(1200 + 3300))
     build(tmp_path / "recent")
     [trip] = trips(tmp_path / "recent")
     assert trip["is_open"] and trip["flags"] == ["open"] and trip["end_reason"] == "open"
@@ -58,7 +58,7 @@ def test_another_vehicles_data_alone_closes_the_trip(tmp_path: Path) -> None:
     write(cut, records=clock_until(1200 + 3900, start=1800))
     build(cut)
     assert trips(cut)[0]["flags"] == ["signal_lost"]
-    write(tmp_path / "whole", "a", records=moving + clock_until(1200 + 3900))
+    write(tmp_path / "whole", records=moving + clock_until(1200 + 3900))
     build(tmp_path / "whole")
     assert mart_rows(cut) == mart_rows(tmp_path / "whole")
 
@@ -84,7 +84,7 @@ def test_later_data_reopens_and_continues_a_signal_lost_trip(tmp_path: Path) -> 
     [done] = trips(cut)
     # one trip, its 40-minute hole makes it sparse
     assert done["flags"] == ["sparse"] and done["distance_km"] == pytest.approx(42.0)
-    write(tmp_path / "whole", "a", records=before + after + rest + clock_until(4830))
+    write(tmp_path / "whole", records=before + after + rest + clock_until(4830))
     build(tmp_path / "whole", config)
     assert mart_rows(cut) == mart_rows(tmp_path / "whole")
 
@@ -106,7 +106,7 @@ def test_an_arrival_not_yet_confirmed_is_closed_too(tmp_path: Path) -> None:
     build(cut)
     [trip] = trips(cut)
     assert trip["flags"] == [] and not trip["is_open"]
-    write(tmp_path / "whole", "a", records=moving + arrived + later + clock_until(9600))
+    write(tmp_path / "whole", records=moving + arrived + later + clock_until(9600))
     build(tmp_path / "whole")
     assert mart_rows(cut) == mart_rows(tmp_path / "whole")
 
@@ -153,7 +153,7 @@ def mixed_fleet() -> dict[str, list[dict[str, Any]]]:
 
 def test_builds_every_ten_minutes_equal_one_build(tmp_path: Path) -> None:
     tables = mixed_fleet()
-    write(tmp_path / "whole", "all", **tables)
+    write(tmp_path / "whole", **tables)
     build(tmp_path / "whole")
     builds = build_in_slices(tmp_path / "sliced", tables, every_s=600)
     assert builds > 15

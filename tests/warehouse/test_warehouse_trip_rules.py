@@ -188,7 +188,7 @@ def test_an_open_trip_is_completed_by_a_later_run(tmp_path: Path) -> None:
 def test_trip_ids_are_deterministic_across_rebuilds(tmp_path: Path) -> None:
     rows = drive(VID, 0, 600, odometer0=0) + parked(VID, 630, 600, at_m=6000, odometer=6000)
     for name in ("one", "two"):
-        write(tmp_path / name, "a", records=rows)
+        write(tmp_path / name, records=rows)
         build(tmp_path / name)
     assert trips(tmp_path / "one")[0]["trip_id"] == trips(tmp_path / "two")[0]["trip_id"]
 
@@ -259,13 +259,13 @@ def test_a_hole_of_minutes_inside_a_trip_makes_it_sparse(tmp_path: Path) -> None
     # 6 minutes without a record while driving on at 36 km/h
     after = drive(VID, 960, 600, start_m=9600, odometer0=9600)          # to 15600 m
     rows = before + after + parked(VID, 1590, 900, at_m=15600, odometer=15600)
-    write(tmp_path / "default", "a", records=rows)
+    write(tmp_path / "default", records=rows)
     build(tmp_path / "default")
     [trip] = trips(tmp_path / "default")
     assert trip["longest_gap_s"] == 360 and trip["flags"] == ["sparse"]
     assert trip["n_records"] == len(before) + len(after) + 1
     # the threshold is configurable
-    write(tmp_path / "lenient", "a", records=rows)
+    write(tmp_path / "lenient", records=rows)
     build(tmp_path / "lenient", WarehouseConfig(sparse_gap_s=400))
     [trip] = trips(tmp_path / "lenient")
     assert trip["flags"] == []

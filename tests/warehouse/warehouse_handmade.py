@@ -14,9 +14,9 @@ from typing import Any
 
 from sample_fleet import store_core_rows
 
-from lake.ducklake import open_warehouse
+from lake.ducklake import open_warehouse, writing_warehouse
 from marts import MARTS
-from warehouse.build import build_warehouse
+from warehouse.build import BuildSummary, build_warehouse
 from warehouse.config import WarehouseConfig
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -80,9 +80,9 @@ def write(data_dir: Path, **tables: Iterable[dict[str, Any]]) -> None:
     store_core_rows(data_dir, {name: list(rows) for name, rows in tables.items()})
 
 
-def build(data_dir: Path, config: WarehouseConfig | None = None) -> None:
+def build(data_dir: Path, config: WarehouseConfig | None = None) -> BuildSummary:
     """Build the marts (and check them) around the rows stored since the last build."""
-    build_warehouse(data_dir, config=config)
+    return build_warehouse(data_dir, config=config)
 
 
 def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
@@ -94,6 +94,27 @@ def query(data_dir: Path, sql: str) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     finally:
         con.close()
+
+
+def latest_check(data_dir: Path) -> dict[str, Any]:
+    """The verdict of the latest build's checks (the latest ``meta.checks`` row)."""
+    rows = query(data_dir, "select * from meta.checks order by checked_at desc limit 1")
+    assert rows, f"no build of {data_dir} has run its checks"
+    return rows[0]
+
+
+def assert_checks_passed(data_dir: Path) -> dict[str, Any]:
+    """The latest build's checks passed (their verdict, for more assertions)."""
+    verdict = latest_check(data_dir)
+    assert verdict["passed"] and verdict["failures"] == [], verdict
+    assert verdict["rows_validated"] > 0 and verdict["reconciliations"] > 0, verdict
+    return verdict
+
+
+def tamper(data_dir: Path, sql: str) -> None:
+    """Simulate a bug in a mart: change committed rows with a writer connection."""
+    with writing_warehouse(data_dir) as con:
+        con.execute(sql)
 
 
 def trips(data_dir: Path) -> list[dict[str, Any]]:
