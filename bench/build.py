@@ -23,6 +23,7 @@ build, the warehouse's size on disk against the raw lake's, rates, and the peak 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import random
@@ -199,8 +200,17 @@ def parts_of(into: dict[str, float]) -> Iterator[None]:
 
 # ---- the benchmark -----------------------------------------------------------------------
 
-def prepare(scratch: Path, vehicles: int, days: int, seed: int) -> tuple[dict[int, Path], Path]:
-    """The warehouses with 1 and ``days`` days of history, and the added hour's raw lake."""
+def prepare(scratch: Path, vehicles: int, days: int, seed: int) -> list[str]:
+    """Prepare under ``scratch`` the warehouses with 1 and ``days`` days of history
+    (``history-1d``, ``history-<days>d``) and the added hour's raw lake (``raw-next-hour``);
+    returns what it printed."""
+    said: list[str] = []
+
+    def say(line: str) -> None:
+        said.append(line)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
     started = time.perf_counter()
     rows = simulated_frames(vehicles, seed, END - timedelta(days=1), END + timedelta(hours=1))
     day_rows = [r for r in rows if r[0] < END.timestamp()]
@@ -210,9 +220,9 @@ def prepare(scratch: Path, vehicles: int, days: int, seed: int) -> tuple[dict[in
     next_hour = scratch / "raw-next-hour"
     write_raw(next_hour / "raw", hour_rows)
     raw_day_bytes = folder_bytes(raw_day)
-    print(f"raw lake: {len(day_rows):,} frames in 1 day ({raw_day_bytes / 1e6:.1f} MB, "
-          f"{raw_day_bytes / len(day_rows):.0f} B/frame), {len(hour_rows):,} in the added "
-          f"hour; simulated and written in {time.perf_counter() - started:.1f}s")
+    say(f"raw lake: {len(day_rows):,} frames in 1 day ({raw_day_bytes / 1e6:.1f} MB, "
+        f"{raw_day_bytes / len(day_rows):.0f} B/frame), {len(hour_rows):,} in the added "
+        f"hour; simulated and written in {time.perf_counter() - started:.1f}s")
 
     one = scratch / "history-1d"
     shutil.copytree(raw_day, one)
@@ -222,8 +232,8 @@ def prepare(scratch: Path, vehicles: int, days: int, seed: int) -> tuple[dict[in
     started = time.perf_counter()
     transformed = transform_lake(one)
     seconds = time.perf_counter() - started
-    print(f"1 day stored by transform_lake in {seconds:.1f}s "
-          f"({len(day_rows) / seconds:,.0f} frames/s, {sum(transformed.rows.values()):,} rows)")
+    say(f"1 day stored by transform_lake in {seconds:.1f}s "
+        f"({len(day_rows) / seconds:,.0f} frames/s, {sum(transformed.rows.values()):,} rows)")
     shutil.rmtree(one / "raw")  # the history's raw files are not listed on either side
 
     many = scratch / f"history-{days}d"
@@ -231,24 +241,24 @@ def prepare(scratch: Path, vehicles: int, days: int, seed: int) -> tuple[dict[in
     started = time.perf_counter()
     repeat_history_back(many, days - 1)
     seconds = time.perf_counter() - started
-    print(f"{days - 1} more days copied in bulk in {seconds:.1f}s "
-          f"({(days - 1) / seconds:.1f} days/s)")
+    say(f"{days - 1} more days copied in bulk in {seconds:.1f}s "
+        f"({(days - 1) / seconds:.1f} days/s)")
 
     histories = {1: one, days: many}
     for n, folder in histories.items():
         started = time.perf_counter()
         built = build_warehouse(folder)
         records = count(folder, "core.records")
-        print(f"{n} day(s): {records:,} records; marts built over the whole history in "
-              f"{time.perf_counter() - started:.1f}s "
-              f"({records / built.seconds:,.0f} records/s)")
+        say(f"{n} day(s): {records:,} records; marts built over the whole history in "
+            f"{time.perf_counter() - started:.1f}s "
+            f"({records / built.seconds:,.0f} records/s)")
     sizes = {n: folder_bytes(folder / "warehouse") for n, folder in histories.items()}
     for n in histories:
         raw = raw_day_bytes * n
-        print(f"size on disk, {n} day(s): warehouse {sizes[n] / 1e6:,.1f} MB, raw lake "
-              f"{raw / 1e6:,.1f} MB{' (measured)' if n == 1 else ' (1 day measured × days)'}"
-              f": {sizes[n] / raw:.2f}× the raw lake")
-    return histories, next_hour
+        say(f"size on disk, {n} day(s): warehouse {sizes[n] / 1e6:,.1f} MB, raw lake "
+            f"{raw / 1e6:,.1f} MB{' (measured)' if n == 1 else ' (1 day measured × days)'}"
+            f": {sizes[n] / raw:.2f}× the raw lake")
+    return said
 
 
 def count(data_dir: Path, table: str) -> int:
@@ -292,19 +302,30 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed additions per side; each figure is their median")
     parser.add_argument("--seed", type=int, default=1, help="the simulated fleet's seed")
-    parser.add_argument("--scratch", type=Path, default=None,
-                        help="folder for the prepared warehouses (default: a temporary one, "
-                        "removed at the end)")
+    parser.add_argument("--prepared", type=Path, default=None,
+                        help="keep the prepared warehouses in this folder, and reuse them when "
+                        "they were made with the same options (default: a temporary folder)")
     args = parser.parse_args()
     if args.days < 2:
         parser.error("--days must be at least 2")
     logging.basicConfig(level=logging.WARNING)
     time_build_parts()
 
-    with tempfile.TemporaryDirectory(prefix="trackit-bench-build-",
-                                     dir=args.scratch) as tmp:
+    with tempfile.TemporaryDirectory(prefix="trackit-bench-build-") as tmp:
         scratch = Path(tmp)
-        histories, next_hour = prepare(scratch, args.vehicles, args.days, args.seed)
+        prepared = args.prepared or scratch / "prepared"
+        options = {"vehicles": args.vehicles, "days": args.days, "seed": args.seed}
+        record = prepared / "prepared.json"
+        if record.is_file() and json.loads(record.read_text())["options"] == options:
+            print(f"reusing the warehouses prepared in {prepared}:")
+            print("\n".join(json.loads(record.read_text())["said"]))
+        else:
+            shutil.rmtree(prepared, ignore_errors=True)
+            prepared.mkdir(parents=True)
+            said = prepare(prepared, args.vehicles, args.days, args.seed)
+            record.write_text(json.dumps({"options": options, "said": said}))
+        histories = {1: prepared / "history-1d", args.days: prepared / f"history-{args.days}d"}
+        next_hour = prepared / "raw-next-hour"
         runs: dict[int, list[dict[str, float]]] = {n: [] for n in histories}
         parts: dict[int, list[dict[str, float]]] = {n: [] for n in histories}
         for repeat in range(args.repeats):

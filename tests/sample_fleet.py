@@ -191,8 +191,11 @@ COPIED_IDS = ("event_id", "record_id", "message_id", "guid", "command_id", "form
 """Id columns a copied day suffixes (``-d<k>``), so its ids are new and still join."""
 
 
-def _copy_select(table: str, columns: list[tuple[str, str]], days_back: int) -> str:
-    """The stored rows of ``table`` as they would be ``days_back`` days earlier."""
+def _copy_select(table: str, columns: list[tuple[str, str]], days_back: int, load_id: int,
+                 base_load_id: int) -> str:
+    """The stored rows of ``table`` (loads up to ``base_load_id``) as they would be
+    ``days_back`` days earlier, in load ``load_id`` (constants, not parameters: DuckLake
+    then skips the files of other loads)."""
     shifted = []
     for name, type_ in columns:
         if type_.upper().startswith("TIMESTAMP"):
@@ -206,8 +209,8 @@ def _copy_select(table: str, columns: list[tuple[str, str]], days_back: int) -> 
     source = f"core.{table}"
     if table == "records":
         source += " left join daily_distance as o using (vid)"
-    return (f"select {', '.join(shifted)}, $load_id as _load_id from {source} "
-            f"where _load_id <= $base_load_id")
+    return (f"select {', '.join(shifted)}, {load_id}::bigint as _load_id from {source} "
+            f"where _load_id <= {base_load_id}")
 
 
 def repeat_history_back(data_dir: Path, days: int) -> list[int]:
@@ -243,9 +246,8 @@ def repeat_history_back(data_dir: Path, days: int) -> list[int]:
             con.execute("begin transaction")
             rows = 0
             for name, columns in tables.items():
-                inserted = con.execute(
-                    f"insert into core.{name} by name {_copy_select(name, columns, days_back)}",
-                    {"load_id": load_id, "base_load_id": base}).fetchone()
+                select = _copy_select(name, columns, days_back, load_id, base)
+                inserted = con.execute(f"insert into core.{name} by name {select}").fetchone()
                 rows += int(inserted[0]) if inserted else 0
             con.execute("insert into meta.loads values (?, now(), 0, ?)", [load_id, rows])
             con.execute("commit")
