@@ -44,7 +44,7 @@ def trackit_daily_report() -> None:
             raise ValueError("trackit_daily_report needs a data interval (a scheduled run)")
         day = local_day_of(data_interval_start, REPORT_TZ)
         layout = DataLayout(default_data_dir().resolve())
-        out = write_daily_report(layout.warehouse, day, report_path(layout.root, day),
+        out = write_daily_report(layout.root, day, report_path(layout.root, day),
                                  REPORT_TZ)
         log.info("report of %s (%s) written to %s", day, REPORT_TZ, out)
         return str(out)

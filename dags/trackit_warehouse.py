@@ -1,18 +1,21 @@
-"""Airflow DAG ``trackit_warehouse``: raw lake → core lake → DuckDB marts → checked → published.
+"""Airflow DAG ``trackit_warehouse``: raw lake → the DuckLake warehouse, checked, kept tidy.
 
-Every 15 minutes: ``transform`` (raw → core lake + quarantine) → ``load_core`` (new core
-files → DuckDB ``core``) → ``build_marts`` (marts recomputed around the new data) →
-``check`` (pandera models + reconciliations; a failure fails the run and nothing is
-published) → ``publish`` (atomic swap of ``DATA/warehouse.duckdb``).
+Every 15 minutes: ``transform`` (raw frames not transformed yet → core tables and the
+quarantine, one DuckLake transaction per batch) → ``build`` (the marts recomputed around
+the new data and checked, committed as one snapshot with the checks' verdict; a failed
+check fails the run and commits nothing else) → ``maintain`` (merge small data files,
+expire snapshots older than the retention, delete files no snapshot needs).
 
 Every step is incremental and idempotent: it processes whatever the lake holds that was
 not processed yet, so a rerun, a retry or a late run does the right thing. The run's data
 interval is logged and returned by each task (it says which schedule slot a run belongs
-to; the data itself is chosen by the ledgers, which is what makes late data work).
+to; the data itself is chosen by the ledgers, which is what makes late data work). For
+marts fresh within a minute, run `trackit run` beside it (docs/warehouse.md).
 
 The data directory is the ``data_dir`` param, else ``$TRACKIT_DATA``, else ``./data``; the
-local day of ``marts.vehicle_daily`` is ``$TRACKIT_TZ`` (default UTC). Nothing heavy is
-imported when Airflow parses this file: every import of the pipeline is inside a task.
+local day of ``marts.vehicle_daily`` is ``$TRACKIT_TZ`` (default UTC); the snapshot
+retention is ``$TRACKIT_SNAPSHOT_RETENTION`` (default 7d). Nothing heavy is imported when
+Airflow parses this file: every import of the pipeline is inside a task.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def _interval(start: datetime | None, end: datetime | None) -> list[str]:
 
 @dag(
     dag_id="trackit_warehouse",
-    description="TRACKiT core lake → DuckDB marts, checked and published atomically",
+    description="TRACKiT raw lake → DuckLake core tables and marts, one checked snapshot a run",
     # a data-interval timetable: each run covers the quarter hour before it
     schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
@@ -67,7 +70,7 @@ def trackit_warehouse() -> None:
     def transform(params: dict[str, Any] | None = None,
                   data_interval_start: datetime | None = None,
                   data_interval_end: datetime | None = None) -> TaskResult:
-        """Raw lake → core lake and quarantine (only raw files not transformed yet)."""
+        """Raw lake → core tables and quarantine (only raw files not transformed yet)."""
         from transforms.pipeline import transform_lake
 
         data_dir = _data_dir(params)
@@ -76,66 +79,36 @@ def trackit_warehouse() -> None:
         summary = transform_lake(data_dir)
         log.info("transform: %s", summary)
         return {"data_dir": str(data_dir), "data_interval": interval,
-                "files": summary.files_processed, "frames": summary.frames}
-
-    @task
-    def load_core(previous: TaskResult) -> TaskResult:
-        """New core-lake files → the warehouse's core schema (deduplicated on each key)."""
-        from pathlib import Path
-
-        from warehouse.build import build_lock
-        from warehouse.load import load_core as load
-
-        data_dir = Path(previous["data_dir"])
-        with build_lock(data_dir):
-            summary = load(data_dir)
-        log.info("load_core (data interval %s → %s): %s", *previous["data_interval"], summary)
-        return {**previous, "load_id": summary.load_id, "rows": dict(summary.rows_read)}
-
-    @task
-    def build_marts(previous: TaskResult) -> TaskResult:
-        """Recompute the marts around the newly loaded rows."""
-        from pathlib import Path
-
-        from warehouse.build import build_lock
-        from warehouse.marts import build_marts as build
-
-        data_dir = Path(previous["data_dir"])
-        with build_lock(data_dir):
-            summary = build(data_dir, _config())
-        log.info("build_marts (data interval %s → %s): %s", *previous["data_interval"], summary)
-        return {**previous, "mart_rows": dict(summary.rows_written)}
+                "files": summary.files_processed, "frames": summary.frames,
+                "loads": summary.loads}
 
     @task(retries=0)  # a failed check is a finding, not a transient error
-    def check(previous: TaskResult) -> TaskResult:
-        """Pandera models and reconciliations; raising here fails the run before publish."""
+    def build(previous: TaskResult) -> TaskResult:
+        """Marts recomputed around the new rows and checked: one snapshot, or none."""
         from pathlib import Path
 
-        from warehouse.build import build_lock
-        from warehouse.checks import check_warehouse
+        from warehouse.build import build_warehouse
 
-        data_dir = Path(previous["data_dir"])
-        with build_lock(data_dir):
-            summary = check_warehouse(data_dir, _config())
-        log.info("check (data interval %s → %s): %s", *previous["data_interval"], summary)
-        return {**previous, "rows_validated": sum(summary.rows_validated.values())}
+        summary = build_warehouse(Path(previous["data_dir"]), config=_config(),
+                                  data_interval=tuple(previous["data_interval"]))
+        for line in summary.lines():
+            log.info("build: %s", line)
+        return {**previous, "mart_rows": dict(summary.marts.rows_written),
+                "snapshot": summary.snapshot}
 
     @task
-    def publish(previous: TaskResult) -> TaskResult:
-        """Swap the checked build in as DATA/warehouse.duckdb."""
+    def maintain(previous: TaskResult) -> TaskResult:
+        """Merge small data files, expire old snapshots, delete unneeded files."""
         from pathlib import Path
 
-        from warehouse.build import build_lock
-        from warehouse.publish import publish_warehouse
+        from warehouse.maintenance import maintain_warehouse, retention_from_env
 
-        data_dir = Path(previous["data_dir"])
-        with build_lock(data_dir):
-            summary = publish_warehouse(data_dir)
-        log.info("publish (data interval %s → %s): %s", *previous["data_interval"], summary)
-        published_at = summary.published_at.isoformat() if summary.published_at else None
-        return {**previous, "published": summary.published, "published_at": published_at}
+        summary = maintain_warehouse(Path(previous["data_dir"]),
+                                     retention=retention_from_env())
+        log.info("maintain: %s", summary)
+        return {**previous, "maintenance": str(summary)}
 
-    publish(check(build_marts(load_core(transform()))))
+    maintain(build(transform()))
 
 
 trackit_warehouse()

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from lake.layout import DataLayout
 from lake.storage import publishing
 from reports import charts
 from reports.days import range_window
@@ -64,30 +65,30 @@ def report_path(data_dir: Path, day: date, last_day: date | None = None,
     return data_dir / REPORTS_DIR / f"{stem}.html"
 
 
-def render_daily_report(warehouse: Path, day: date, tz: str = "UTC", *,
+def render_daily_report(data_dir: Path, day: date, tz: str = "UTC", *,
                         last_day: date | None = None,
                         vehicles: Iterable[int] | None = None) -> str:
     """The HTML report of the local days ``day`` to ``last_day`` (default: ``day``) in
-    ``tz``, for ``vehicles`` (default: the whole fleet), from the warehouse at ``warehouse``.
+    ``tz``, for ``vehicles`` (default: the whole fleet), from the warehouse of ``data_dir``.
 
     Raises ``TrackitError`` when the warehouse is missing, cannot be opened, or lacks the
     required marts. A window without any activity gives a short page that says so.
     """
     window = range_window(day, last_day or day, tz)
     selection: VehicleFilter = None if vehicles is None else frozenset(vehicles)
-    con = open_warehouse(warehouse)
+    con = open_warehouse(data_dir)
     try:
         data = load_day(con, window, selection)
     finally:
         con.close()
-    return render_page(data, source=warehouse)
+    return render_page(data, source=DataLayout(data_dir).warehouse)
 
 
-def write_daily_report(warehouse: Path, day: date, out: Path, tz: str = "UTC", *,
+def write_daily_report(data_dir: Path, day: date, out: Path, tz: str = "UTC", *,
                        last_day: date | None = None,
                        vehicles: Iterable[int] | None = None) -> Path:
     """Render the report and publish it atomically at ``out``; returns ``out``."""
-    page = render_daily_report(warehouse, day, tz, last_day=last_day, vehicles=vehicles)
+    page = render_daily_report(data_dir, day, tz, last_day=last_day, vehicles=vehicles)
     with publishing(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return out

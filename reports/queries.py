@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from lake import ducklake
 from lake.errors import TrackitError
 from reports.days import DayWindow
 
@@ -288,18 +289,14 @@ class DayData:
                     or self.deliveries)
 
 
-def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the published warehouse read-only; ``TrackitError`` when it is not usable."""
-    if not path.is_file():
-        raise TrackitError(f"no warehouse at {path} (run `trackit build` first)")
+def open_warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse of ``data_dir`` read-only (its latest snapshot), times in UTC;
+    ``TrackitError`` when it is not usable."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        return ducklake.open_warehouse(data_dir, read_only=True)
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TrackitError(f"cannot open warehouse {path}: {first_line}") from exc
-    # Timestamps come back as UTC datetimes whatever the machine's zone is.
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+        raise TrackitError(f"cannot open the warehouse of {data_dir}: {first_line}") from exc
 
 
 def _query(con: duckdb.DuckDBPyConnection, sql: str,

@@ -105,7 +105,7 @@ def test_the_derived_schema_enforces_the_column_rules() -> None:
     con.execute(MARTS["trips"].ddl())
     con.execute("""
         insert into marts.trips values
-        (md5('a'), 1, null, '2026-03-02 08:00Z', '2026-03-02 07:00Z', 60, 91, 0, 0, 0, 1,
+        (md5('a'), 1, null, '2026-03-02 08:00:00Z', '2026-03-02 07:00:00Z', 60, 91, 0, 0, 0, 1,
          'telepathy', 1, null, null, 1, 0, null, null, 'motion', ['open'], false, 'arrival',
          null, null)
     """)

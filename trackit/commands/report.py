@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     layout = DataLayout(data_dir(args))
     out = args.out or report_path(layout.root, first, last, vehicles)
     try:
-        write_daily_report(layout.warehouse, first, out, tz, last_day=last,
+        write_daily_report(layout.root, first, out, tz, last_day=last,
                            vehicles=vehicles)
     except OSError as exc:
         raise TrackitError(f"cannot write the report {out}: {exc.strerror or exc} "

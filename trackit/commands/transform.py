@@ -85,16 +85,19 @@ def run(args: argparse.Namespace) -> int:
 
     from lake.errors import TrackitError
     from transforms.pipeline import DEFAULT_BATCH_FRAMES, transform_lake
+    from warehouse.errors import translated
 
     if args.show_sql is not None:
         print(show_sql(args.show_sql), end="")
         return 0
+    data_dir = writable_data_dir(args, create=False)
     try:
-        summary = transform_lake(
-            writable_data_dir(args, create=False),
-            progress=not args.quiet,
-            batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
-        )
+        with translated(data_dir, "transform"):
+            summary = transform_lake(
+                data_dir,
+                progress=not args.quiet,
+                batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
+            )
     except duckdb.OutOfMemoryException:
         raise TrackitError(
             "DuckDB ran out of memory routing a batch: rerun with a smaller --batch-frames "
