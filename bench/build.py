@@ -170,7 +170,7 @@ def _timed(name: Callable[..., str], function: Callable) -> Callable:
 
 
 def _window_name(con, sql, *args, **kwargs) -> str:
-    for window in ("io_windows", "trip_windows", "message_windows"):
+    for window in ("io_windows", "trip_windows", "message_windows", "cell_windows"):
         if sql.lstrip().startswith(f"insert into {window}"):
             return f"windows: {window}"
     return "marts: other queries"
