@@ -23,15 +23,21 @@ MART = Mart(
         MartColumn("last_stop_at", "timestamptz", False),
     ),
     sql=read_sql(__file__),
-    # a function of all stops: recomputed whole on every build that changed anything
+    # a function of the stops of each cell: recomputed for the cells whose stops the build
+    # changes (all of them when the named places change)
     scope=Scope(
-        delete="delete from marts.discovered_places",
+        delete="""
+            delete from marts.discovered_places
+            where exists (select 1 from core.place_imports where _load_id > $since_load_id)
+               or name in (select name from cell_windows)
+        """,
         touched_since="""
             select case when exists (select 1 from trip_windows)
                 or exists (select 1 from core.place_imports where _load_id > $since_load_id)
                 then '-infinity'::timestamptz end
         """,
         touched_rows="true",
+        windows="cell_windows",
     ),
     reads=("marts.stops", "core.places"),
     row_checks=(

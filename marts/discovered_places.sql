@@ -6,7 +6,8 @@
 -- least place_min_visits times is a discovered place, named after its cell's centre,
 -- 'discovered:<lat>,<lon>'. A grid, not a clustering that grows from the first stop seen,
 -- so the places depend only on the set of stops, never on the order data arrived in.
--- Recomputed over all stops on every build (a new stop can make a place of a cell).
+-- Recomputed for the cells of cell_windows, the cells whose stops the build changes (a
+-- new stop can make a place of its cell); for all cells when the named places change.
 
 with
 
@@ -16,6 +17,8 @@ closed_stops as (
     where not is_open
       and duration_s >= $min_stop_s
       and lat is not null and lon is not null
+      and (exists (select 1 from core.place_imports where _load_id > $since_load_id)
+           or place_cell(lat, lon, $place_cell_m) in (select name from cell_windows))
 ),
 
 in_named_places as (

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandera.polars as pa
     import polars as pl
 
-WINDOW_TABLES = ("io_windows", "trip_windows", "message_windows")
+WINDOW_TABLES = ("io_windows", "trip_windows", "message_windows", "cell_windows")
 """The scopes a mart may recompute over: temporary tables ``warehouse.marts`` fills with
 the (vehicle, input, message ...) windows the new data touches. ``None``: the new rows."""
 

@@ -29,15 +29,33 @@ MART = Mart(
                    "first trip), open"),
     ),
     sql=read_sql(__file__),
-    # discovered places are a function of all stops: recomputed whole on every build
+    # the visits of the stops in the trip windows, and of the stops in the cells that became
+    # or stopped being a discovered place; all visits when the named places change
     scope=Scope(
-        delete="delete from marts.place_visits",
-        touched_since="""
-            select case when exists (select 1 from trip_windows)
-                or exists (select 1 from core.place_imports where _load_id > $since_load_id)
-                then '-infinity'::timestamptz end
+        delete="""
+            delete from marts.place_visits as v
+            where exists (select 1 from core.place_imports where _load_id > $since_load_id)
+               or exists (select 1 from trip_windows as w
+                          where w.vid = v.vid and v.arrived_at >= w.window_start)
+               or (exists (select 1 from cell_windows
+                           where was_discovered <> (name in (
+                               select name from marts.discovered_places)))
+                   and place_cell(v.lat, v.lon, $place_cell_m) in (
+                       select name from cell_windows
+                       where was_discovered <> (name in (
+                           select name from marts.discovered_places))))
         """,
-        touched_rows="true",
+        # the stops the build re-derives start at their trip window; a visit recomputed
+        # only because its cell became (or stopped being) a discovered place keeps its stop
+        touched_since="""
+            select case
+                when exists (select 1 from core.place_imports where _load_id > $since_load_id)
+                then '-infinity'::timestamptz
+                else (select min(window_start) from trip_windows)
+            end
+        """,
+        touched_rows="arrived_at >= $since",
+        windows="cell_windows",
     ),
     reads=("marts.stops", "marts.trips", "marts.discovered_places", "core.places"),
     row_checks=(
@@ -48,11 +66,13 @@ MART = Mart(
     reconciliations=(
         Reconciliation("one visit per stop", """
             select vid, arrived_at, count(*) as visits from marts.place_visits
+            where arrived_at >= $since
             group by vid, arrived_at having count(*) > 1
         """),
         Reconciliation("every visit is a stop", """
             select v.vid, v.arrived_at from marts.place_visits as v
             anti join marts.stops as s on s.vid = v.vid and s.start_time = v.arrived_at
+            where v.arrived_at >= $since
         """),
     ),
 )

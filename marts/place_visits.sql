@@ -10,15 +10,27 @@
 -- stop before a vehicle's first trip, flag 'first'), trip_id_out the trip that started
 -- when it left.
 --
--- Recomputed over all stops on every build: discovered places are a function of all
--- history, and a new stop or a new import can change the place of any earlier visit.
+-- Recomputed for the stops in the trip windows and the stops in the cells of cell_windows
+-- that became or stopped being a discovered place (the trips around a stop change only in
+-- the trip windows); for all stops when the named places change (an import can change the
+-- place of any visit).
 
 with
 
+flipped_cells as (
+    select name from cell_windows
+    where was_discovered <> (name in (select name from marts.discovered_places))
+),
+
 stops as (
     select vid, start_time, end_time, duration_s, lat, lon, is_open, flags
-    from marts.stops
+    from marts.stops as s
     where lat is not null and lon is not null
+      and (exists (select 1 from core.place_imports where _load_id > $since_load_id)
+           or exists (select 1 from trip_windows as w
+                      where w.vid = s.vid and s.start_time >= w.window_start)
+           or (exists (select 1 from flipped_cells)
+               and place_cell(lat, lon, $place_cell_m) in (select name from flipped_cells)))
 ),
 
 named_matches as (
@@ -61,7 +73,7 @@ final as (
         case when not s.is_open then s.end_time end as left_at,
         s.duration_s as dwell_s,
         trip_in.trip_id as trip_id_in,
-        trip_out.trip_id as trip_id_out,
+        case when not s.is_open then trip_out.trip_id end as trip_id_out,
         s.lat,
         s.lon,
         s.is_open,
@@ -71,7 +83,7 @@ final as (
     left join marts.trips as trip_in
         on trip_in.vid = s.vid and trip_in.end_time = s.start_time
     left join marts.trips as trip_out
-        on trip_out.vid = s.vid and trip_out.start_time = s.end_time and not s.is_open
+        on trip_out.vid = s.vid and trip_out.start_time = s.end_time
 )
 
 select * from final

@@ -184,3 +184,72 @@ def rows_received_before(tables: dict[str, list[Row]], until: datetime,
 
 
 DEFAULT_START = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+COPIED_IDS = ("event_id", "record_id", "message_id", "guid", "command_id", "form_id",
+              "service_event_id", "connection_id")
+"""Id columns a copied day suffixes (``-d<k>``), so its ids are new and still join."""
+
+
+def _copy_select(table: str, columns: list[tuple[str, str]], days_back: int, load_id: int,
+                 base_load_id: int) -> str:
+    """The stored rows of ``table`` (loads up to ``base_load_id``) as they would be
+    ``days_back`` days earlier, in load ``load_id`` (constants, not parameters: DuckLake
+    then skips the files of other loads)."""
+    shifted = []
+    for name, type_ in columns:
+        if type_.upper().startswith("TIMESTAMP"):
+            shifted.append(f"{name} - interval {days_back} day as {name}")
+        elif name in COPIED_IDS:
+            shifted.append(f"{name} || '-d{days_back}' as {name}")
+        elif table == "records" and name == "odometer":
+            shifted.append(f"odometer - {days_back} * o.daily_m as odometer")
+        else:
+            shifted.append(name)
+    source = f"core.{table}"
+    if table == "records":
+        source += " left join daily_distance as o using (vid)"
+    return (f"select {', '.join(shifted)}, {load_id}::bigint as _load_id from {source} "
+            f"where _load_id <= {base_load_id}")
+
+
+def repeat_history_back(data_dir: Path, days: int) -> list[int]:
+    """Add ``days`` days of history before the stored core rows, fast: the stored rows
+    (say one day that the transform stored) copied 1 to ``days`` days earlier, with their
+    ids suffixed (they stay unique and still join) and odometers lowered by each vehicle's
+    daily distance (they keep increasing). One load, one DuckLake transaction, per copied
+    day, oldest first, as ``store_batch`` would commit it. Returns the load ids."""
+    loads = []
+    with writing_warehouse(data_dir) as con:
+        ensure_core(con)
+        base = int(con.execute("select coalesce(max(load_id), 0) from meta.loads")
+                   .fetchone()[0])
+        span = con.execute("select max(received_at) - min(received_at) from core.records"
+                           ).fetchone()[0]
+        if span is None or span > timedelta(days=1):
+            raise ValueError(f"the stored records of {data_dir} span {span}: "
+                             "repeat_history_back copies one day at most")
+        con.execute("create temp table daily_distance as select vid, "
+                    "coalesce(max(odometer) - min(odometer), 0) as daily_m "
+                    "from core.records group by vid")
+        tables = {}
+        for name in CORE_TABLES:
+            if name == "quarantine":
+                continue
+            tables[name] = [(row[0], row[1]) for row in con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_catalog = current_database() and table_schema = 'core' "
+                "and table_name = ? and column_name <> '_load_id' "
+                "order by ordinal_position", [name]).fetchall()]
+        for days_back in range(days, 0, -1):
+            load_id = base + days - days_back + 1
+            con.execute("begin transaction")
+            rows = 0
+            for name, columns in tables.items():
+                select = _copy_select(name, columns, days_back, load_id, base)
+                inserted = con.execute(f"insert into core.{name} by name {select}").fetchone()
+                rows += int(inserted[0]) if inserted else 0
+            con.execute("insert into meta.loads values (?, now(), 0, ?)", [load_id, rows])
+            con.execute("commit")
+            loads.append(load_id)
+    return loads

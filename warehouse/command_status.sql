@@ -3,7 +3,10 @@
 -- core.command_replies (cmd-status, cmd-parsed) and core.message_status (msg-sts).
 -- A server may also refuse a command by closing the socket right after it (1009 message
 -- too big, 1007 invalid payload, 1008 policy violation; core.connection_closes).
--- Recomputed for the units touched by the loads after $since_load_id.
+-- Recomputed for the commands whose answer the loads after $since_load_id may change: new
+-- commands, the command sent before a new one (its getio window ends there), commands a
+-- new reply or message status answers, and commands on connections a server closed with
+-- a refusing code; the others keep their status (their inputs are unchanged).
 with
 
 touched_units as (
@@ -15,12 +18,39 @@ touched_units as (
         where x._load_id > $since_load_id
 ),
 
-sent as (
+new_replies as (
+    select uid, reply_type, command_id, received_at from core.command_replies
+    where _load_id > $since_load_id
+),
+
+refused_connections as (
+    select connection_id from core.connection_closes where code in (1007, 1008, 1009)
+),
+
+ordered as (
     select
-        c.uid, c.command, c.sent_at, c.command_id,
-        lead(c.sent_at) over (partition by c.uid, c.command order by c.sent_at) as next_sent_at
+        c.uid, c.command, c.sent_at, c.command_id, c.connection_id, c._load_id,
+        lead(c.sent_at) over next_command as next_sent_at,
+        lead(c._load_id) over next_command as next_load_id
     from core.commands as c
     where c.uid in (select uid from touched_units)
+    window next_command as (partition by c.uid, c.command order by c.sent_at)
+),
+
+sent as (
+    select s.uid, s.command, s.sent_at, s.command_id, s.next_sent_at
+    from ordered as s
+    where s._load_id > $since_load_id
+       or s.next_load_id > $since_load_id
+       or s.command_id in (select command_id from new_replies where reply_type = 'cmd-status')
+       or (s.command = 'msg' and s.command_id in (
+               select guid from core.message_status where _load_id > $since_load_id))
+       or s.connection_id in (select connection_id from refused_connections)
+       or (s.command = 'getio' and exists (
+               select 1 from new_replies as r
+               where r.uid = s.uid and r.reply_type = 'cmd-parsed'
+                 and r.received_at >= s.sent_at
+                 and (s.next_sent_at is null or r.received_at < s.next_sent_at)))
 ),
 
 -- a getio is answered by the first cmd-parsed getio of its unit before the next getio

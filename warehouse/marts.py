@@ -34,6 +34,7 @@ create or replace temp table io_windows (uid bigint, io integer, window_start ti
 create or replace temp table trip_windows (vid bigint, window_start timestamptz,
                                            first_new_tmx timestamptz);
 create or replace temp table message_windows (message_id varchar, guid varchar);
+create or replace temp table cell_windows (name varchar, was_discovered boolean);
 """
 
 IO_WINDOWS = """
@@ -142,6 +143,23 @@ select distinct message_id, guid from (
                        or message_id in (select message_id from new_ids))
 )
 """
+
+# The grid cells (place_cell) of the stops in the trip windows: before the rebuild (the
+# stops about to be replaced) and again after stops is rebuilt, before discovered_places
+# (the new ones), with whether each cell was a discovered place. Discovered places
+# elsewhere depend on no stop the build changes.
+CELL_WINDOWS = """
+insert into cell_windows
+select name, name in (select name from marts.discovered_places) from (
+    select distinct place_cell(s.lat, s.lon, $place_cell_m) as name
+    from marts.stops as s
+    join trip_windows as w on s.vid = w.vid and s.start_time >= w.window_start
+    where s.start_time >= $earliest_window_start and s.lat is not null and s.lon is not null
+    except
+    select name from cell_windows
+)
+"""
+
 
 @dataclass
 class MartSummary:
@@ -271,8 +289,13 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
         "on r.vid = w.vid and r.tmx >= w.window_start where r.tmx >= $earliest",
         {"earliest": bounds["earliest_window_start"]},
     ).fetchone()[0]
+    _run(con, CELL_WINDOWS, config, **bounds)
     _note_pending_checks(con, config, since, ordered)
+    cells_after_stops = False
     for mart in ordered:
+        if mart.scope.windows == "cell_windows" and not cells_after_stops:
+            _run(con, CELL_WINDOWS, config, **bounds)
+            cells_after_stops = True
         summary.rows_written[mart.name] = _rebuild(con, mart, config, since, bounds)
         log.info("marts: %s %d rows (re)built", mart.name, summary.rows_written[mart.name])
     _record_build(con, current, config)
