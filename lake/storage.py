@@ -78,25 +78,6 @@ def list_parquet(folder: Path) -> list[Path]:
     )
 
 
-def remove_stale_temps(folder: Path, *, recursive: bool = False, suffix: str = "") -> int:
-    """Delete the temporary files of unfinished writes in ``folder``; how many were removed.
-
-    A writer killed while publishing (``kill -9``, power loss) leaves its temporary file
-    behind. Only call this while holding the lock of the one writer that publishes into
-    ``folder``, so that no temporary file still being written is removed. ``suffix``
-    limits it to the temporary files of one published name (``warehouse.duckdb``).
-    """
-    if not folder.is_dir():
-        return 0
-    pattern = f"{TMP_PREFIX}*{suffix}"
-    removed = 0
-    for path in folder.rglob(pattern) if recursive else folder.glob(pattern):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
 def is_disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` reports a full device or quota (errno, or the text of a library's error)."""
     if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:

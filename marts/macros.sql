@@ -1,5 +1,5 @@
 -- SQL macros of the warehouse, stored in it: the marts use them, and so can analysts in a
--- read-only session on DATA/warehouse.duckdb.
+-- read-only session (trackit sql).
 
 -- The surrogate key of a row: md5 of its parts as text joined by '|', a NULL part spelled
 -- NULL. Every id a mart derives (trip_id, episode_id, ...) is surrogate_key(...) of the

@@ -4,11 +4,11 @@
 (``transforms.places``) and publishes the whole set, atomically, as
 ``DATA/reference/places.parquet``: one file is the truth, and importing another replaces
 the set (places missing from the new file are gone). The file is durable data, not
-derived: deleting ``DATA/state/warehouse/`` keeps it.
+derived: rebuilding the warehouse keeps it.
 
-Each load step compares the published set with the one in the builder's database (a
-fingerprint of its rows) and, when they differ, replaces ``core.places`` and adds a row
-to ``core.place_imports``; that row's ``_load_id`` is how the marts that name places
+Each build compares the published set with the warehouse's (a fingerprint of its rows)
+and, when they differ, replaces ``core.places`` and adds a row to ``core.place_imports``,
+as a load of its own; that row's ``_load_id`` is how the marts that name places
 (``place_visits``, ``discovered_places``, ``deliveries``, ``form_submissions``) know to
 recompute all their history.
 """
@@ -31,7 +31,7 @@ from transforms.places import Place, parse_places
 
 REFERENCE_TABLES = ("places", "place_imports")
 """Tables of the warehouse's ``core`` schema that come from ``DATA/reference``, not from
-the core lake."""
+the raw lake."""
 
 EDGE = pa.struct([("lat1", pa.float64()), ("lon1", pa.float64()),
                   ("lat2", pa.float64()), ("lon2", pa.float64())])
