@@ -302,9 +302,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed additions per side; each figure is their median")
     parser.add_argument("--seed", type=int, default=1, help="the simulated fleet's seed")
-    parser.add_argument("--prepared", type=Path, default=None,
-                        help="keep the prepared warehouses in this folder, and reuse them when "
-                        "they were made with the same options (default: a temporary folder)")
+    parser.add_argument("--prepared", type=Path, default=None, metavar="DIR",
+                        help="keep the prepared warehouses in DIR, and reuse them when they "
+                        "were made with the same options; None: a temporary folder")
     args = parser.parse_args()
     if args.days < 2:
         parser.error("--days must be at least 2")

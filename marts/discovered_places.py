@@ -39,7 +39,7 @@ MART = Mart(
         touched_rows="true",
         windows="cell_windows",
     ),
-    reads=("marts.stops", "core.places"),
+    reads=("marts.stops", "core.places", "core.place_imports"),
     row_checks=(
         RowCheck("centre_inside_cell", "lat between min_lat and max_lat "
                  "and lon between min_lon and max_lon"),

@@ -57,7 +57,8 @@ MART = Mart(
         touched_rows="arrived_at >= $since",
         windows="cell_windows",
     ),
-    reads=("marts.stops", "marts.trips", "marts.discovered_places", "core.places"),
+    reads=("marts.stops", "marts.trips", "marts.discovered_places", "core.places",
+           "core.place_imports"),
     row_checks=(
         RowCheck("left_after_arrival", "left_at is null or left_at >= arrived_at"),
         RowCheck("open_has_no_departure", "(left_at is null) = is_open"),
