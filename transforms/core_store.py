@@ -48,8 +48,10 @@ create table if not exists meta.transformed_files (
 
 
 def core_table_ddl(table: CoreTable) -> str:
-    """``create table`` of one core table, straight from its declaration."""
-    columns = [f"{c.name} {c.type}{'' if c.nullable else ' not null'}" for c in table.columns]
+    """``create table`` of one core table, straight from its declaration; the key's columns
+    are ``not null`` (DuckLake has no primary key to imply it)."""
+    columns = [f"{c.name} {c.type}{'' if c.nullable and c.name not in table.key else ' not null'}"
+               for c in table.columns]
     columns.append(f"{LOAD_ID} bigint not null")
     return f"create table if not exists core.{table.name} (\n    " + ",\n    ".join(
         columns) + "\n)"

@@ -1,5 +1,6 @@
--- Example queries for analysts: open the published warehouse read-only
---     duckdb -readonly data/warehouse.duckdb
+-- Example queries for analysts: open the warehouse read-only, in DuckDB
+--     ATTACH 'ducklake:sqlite:data/warehouse/catalog.sqlite' AS warehouse (READ_ONLY);
+--     USE warehouse;
 -- and paste any of these. tests/warehouse/test_warehouse_example_queries.py runs every
 -- statement of this file, and README.md's, against a warehouse built from simulated data,
 -- so they stay right.
@@ -112,6 +113,9 @@ join (select vid, start_time, end_time from marts.trips
 order by r.tmx;
 
 -- 18. How fresh is this warehouse?
-select published_at, load_id,
+select checked_at as built_at, build_id as built_up_to_load,
        (select max(received_at) from core.records) as newest_record_received
-from meta.publication;
+from meta.checks
+where passed
+order by checked_at desc
+limit 1;
