@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from airflow_env import REPO, airflow_env
 from sample_fleet import DEFAULT_START, FleetSpec, generate, store_core_rows
 
-from lake.layout import DataLayout
+from lake.ducklake import open_warehouse
 
 DAG_FILE = REPO / "dags" / "trackit_warehouse.py"
 
@@ -79,7 +78,7 @@ def run_dag(home: Path, data: Path, *logical_dates: str, between: tuple[str, ...
 
 
 def warehouse_rows(data: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(DataLayout(data).warehouse), read_only=True)
+    con = open_warehouse(data, read_only=True)
     try:
         return con.execute(sql).fetchall()
     finally:
@@ -93,8 +92,9 @@ def test_dag_imports_without_errors_and_without_heavy_work(airflow_home: Path) -
     assert facts["max_active_runs"] == 1 and facts["catchup"] is False
     assert facts["timetable"] == "CronDataIntervalTimetable"
     assert facts["cron"] == "*/15 * * * *"
-    assert facts["tasks"] == ["transform", "load_core", "build_marts", "check", "publish"]
-    assert facts["retries"]["load_core"] == 2 and facts["retries"]["check"] == 0
+    assert facts["tasks"] == ["transform", "build", "maintain"]
+    assert facts["retries"]["transform"] == 2 and facts["retries"]["build"] == 0
+    assert facts["retries"]["maintain"] == 2
     assert facts["heavy_modules_imported"] == []
 
 
@@ -176,28 +176,26 @@ def test_dag_builds_the_marts_of_the_simulated_fleet(
     ]
     assert invented == []
 
-    # the second run found nothing new and left the published warehouse as it was
-    [(load_id,)] = warehouse_rows(simulated_data, "select load_id from meta.publication")
-    assert load_id == 1
+    # the second run found nothing new: one build, one verdict, no second snapshot of marts
+    assert warehouse_rows(simulated_data, "select count(*), bool_and(passed) "
+                                          "from meta.checks") == [(1, True)]
 
 
-def test_a_failed_check_fails_the_dag_run_and_publishes_nothing(
+def test_a_failed_check_fails_the_dag_run_and_commits_nothing(
     airflow_home: Path, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
     store_core_rows(data, generate(FleetSpec(start=DEFAULT_START, hours=12, vehicles=2)))
     # after a good run: a bug doubles the trips' distances, then a new vehicle's data lands
     bug_then_new_data = f"""
-import duckdb
 import sys
 from datetime import timedelta
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
-from warehouse.database import builder_path
+from lake.ducklake import writing_warehouse
 from sample_fleet import DEFAULT_START, FleetSpec, generate, store_core_rows
-con = duckdb.connect(str(builder_path(Path({str(data)!r}))))
-con.execute("update marts.trips set distance_km = distance_km * 2")
-con.close()
+with writing_warehouse(Path({str(data)!r})) as con:
+    con.execute("update marts.trips set distance_km = distance_km * 2")
 later = generate(FleetSpec(start=DEFAULT_START + timedelta(days=1), hours=12, vehicles=3))
 store_core_rows(Path({str(data)!r}),
                 {{k: [r for r in v if r["vid"] == 800002] for k, v in later.items()}})
@@ -206,6 +204,9 @@ store_core_rows(Path({str(data)!r}),
                             "2026-03-02T12:15:00+00:00", between=(bug_then_new_data,))
     assert first.split()[2] == "success", first
     assert second.split()[2] == "failed", second
-    assert "('check', 'failed')" in second and "('publish', 'upstream_failed')" in second
+    assert "('build', 'failed')" in second and "('maintain', 'upstream_failed')" in second
     [(vehicles,)] = warehouse_rows(data, "select count(distinct vid) from marts.trips")
     assert vehicles == 2  # readers still see the last checked build
+    [(passed, failures)] = warehouse_rows(
+        data, "select passed, failures from meta.checks order by checked_at desc limit 1")
+    assert passed is False and failures
