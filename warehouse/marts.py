@@ -289,7 +289,9 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
         "on r.vid = w.vid and r.tmx >= w.window_start where r.tmx >= $earliest",
         {"earliest": bounds["earliest_window_start"]},
     ).fetchone()[0]
-    _run(con, CELL_WINDOWS, config, **bounds)
+    uses_cells = any(mart.scope.windows == "cell_windows" for mart in ordered)
+    if uses_cells:  # the place marts: the cells of the stops about to be replaced
+        _run(con, CELL_WINDOWS, config, **bounds)
     _note_pending_checks(con, config, since, ordered)
     cells_after_stops = False
     for mart in ordered:
