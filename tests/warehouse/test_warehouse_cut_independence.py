@@ -19,6 +19,9 @@ from warehouse_handmade import at, build, drive, mart_rows, parked, trips, write
 from lake.ducklake import open_warehouse
 from marts import MARTS
 
+# builds on the DuckLake take minutes on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(1200)
+
 HOURS = 30
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sample_fleet import (
     DEFAULT_START,
     FleetSpec,
@@ -15,6 +16,9 @@ from sample_fleet import (
 from warehouse_handmade import assert_checks_passed, at, mart_rows, query, record, write
 
 from warehouse.build import build_warehouse
+
+# builds on the DuckLake take minutes on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(1200)
 
 DAYS = 3
 

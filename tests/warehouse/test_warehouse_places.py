@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from warehouse_handmade import (
     LAT,
     assert_checks_passed,
@@ -27,6 +28,9 @@ from warehouse_handmade import (
 )
 
 from warehouse.places import import_places
+
+# builds on the DuckLake take minutes on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(1200)
 
 METRES_PER_DEGREE_LAT = 111_195.0
 

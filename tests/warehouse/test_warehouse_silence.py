@@ -24,6 +24,9 @@ from warehouse_handmade import (
 
 from warehouse.config import WarehouseConfig
 
+# builds on the DuckLake take minutes on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(1200)
+
 VID = 1
 CLOCK = 99  # another vehicle, parked, whose records move the latest device time
 
