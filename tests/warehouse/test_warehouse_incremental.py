@@ -64,7 +64,8 @@ def test_duplicates_across_loads_keep_the_row_received_first_whatever_the_load_o
 ) -> None:
     first = record(5, 0, 0, 10.0, received_delay_s=1, seq=1)
     again = {**record(5, 0, 0, 99.0, received_delay_s=50, seq=9)}  # same (vid, tmx)
-    quarantined = {"received_at": at(3), "seq": 4, "frame": "{not json", "stage": "parse",
+    quarantined = {"received_at": at(3), "raw_file": "hour=00/a.parquet", "seq": 4,
+                   "frame": "{not json", "stage": "parse",
                    "reason": "invalid JSON"}
     write(tmp_path / "a", records=[again])
     write(tmp_path / "a", records=[first], quarantine=[quarantined])
