@@ -31,7 +31,8 @@ MART = Mart(
         touched_rows="changed_at >= $since",
     ),
     # its own rows too: a window continues from the last change stored before it
-    reads=("core.record_io", "core.io_events", "core.io_snapshots", "marts.io_changes"),
+    reads=("core.record_io", "core.io_events", "core.io_snapshots", "marts.io_changes",
+           "meta.io_first_readings"),
     row_checks=(
         RowCheck("a_change_changes_the_value", "from_value <> to_value"),
         RowCheck("after_the_previous_state_began", "changed_at >= previous_changed_at"),

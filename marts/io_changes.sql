@@ -9,9 +9,9 @@
 --
 -- $earliest_io_window_start (the minimum of io_windows.window_start) lets DuckDB skip old
 -- row groups. Recomputed per (uid, io) from io_windows.window_start on, continuing from the
--- last change stored before it, or, when none is, from the input's observations before the
--- window (all of one value, its first), so building hour by hour gives the rows of one
--- build over everything.
+-- last change stored before it, or, when none is, from the input's first reading
+-- (meta.io_first_readings, brought up to date before the marts), so building hour by hour
+-- gives the rows of one build over everything.
 
 with
 
@@ -53,29 +53,13 @@ state_before_window as (
 ),
 
 -- no change stored before the window: the value the input had until then is its first,
--- seen at its first observation (earlier observations all repeat it)
-unchanged_before_window as (
-    select w.uid, w.io, w.window_start
-    from windows as w
-    anti join state_before_window as s using (uid, io)
-),
-
+-- seen at its first reading (meta.io_first_readings; later readings all repeat it)
 first_observation_before_window as (
-    select
-        o.uid, o.io,
-        arg_min(o.vid, o.tmx) as vid,
-        min(o.tmx) as tmx,
-        arg_min(o.value, o.tmx) as value
-    from (
-        select uid, vid, io, tmx, value from core.record_io where value is not null
-        union all
-        select uid, vid, io, tmx, level from core.io_events where level is not null
-        union all
-        select uid, null, io, tmx, level from core.io_snapshots where level is not null
-    ) as o
-    join unchanged_before_window as w
-        on o.uid = w.uid and o.io = w.io and o.tmx < w.window_start
-    group by o.uid, o.io
+    select f.uid, f.io, f.first_vid as vid, f.first_seen as tmx, f.first_value as value
+    from meta.io_first_readings as f
+    join windows as w
+        on f.uid = w.uid and f.io = w.io and f.first_seen < w.window_start
+    anti join state_before_window as s on s.uid = f.uid and s.io = f.io
 ),
 
 timeline as (

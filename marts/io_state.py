@@ -31,7 +31,8 @@ MART = Mart(
         touched_since="select min(window_start) from io_windows",
         touched_rows="last_read_at >= $since",
     ),
-    reads=("core.record_io", "core.io_events", "core.io_snapshots", "marts.io_changes"),
+    reads=("core.record_io", "core.io_events", "core.io_snapshots", "marts.io_changes",
+           "meta.io_first_readings"),
     row_checks=(
         RowCheck("seen_in_order", "first_seen <= since and since <= last_read_at"),
         RowCheck("never_changed_keeps_its_first_value",

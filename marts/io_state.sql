@@ -3,7 +3,7 @@
 -- The value now is the to_value of the input's last change in marts.io_changes, or its
 -- first value when it never changed. first_seen and first_value come from its first
 -- change (from_value began at previous_changed_at), or, for an input that never changed,
--- from its first observation in core. last_read_at is its latest reading, a change or not.
+-- from its first reading (meta.io_first_readings). last_read_at is its latest reading, a change or not.
 --
 -- Recomputed whole for every (uid, io) of io_windows (after io_changes was): the window
 -- holds the input's newest readings, so last_read_at and the latest vid are among them.
@@ -47,23 +47,16 @@ observations_in_window as (
     group by o.uid, o.io
 ),
 
--- an input that never changed: its first observation (all its readings repeat it)
+-- an input that never changed: its first reading (all its readings repeat it)
 never_changed_first as (
     select
-        o.uid, o.io,
-        min(o.tmx) as first_seen,
-        arg_min(o.value, o.tmx) as first_value,
-        arg_min(o.vid, o.tmx) filter (where o.vid is not null) as vid
-    from (
-        select uid, vid, io, tmx, value from core.record_io where value is not null
-        union all
-        select uid, vid, io, tmx, level from core.io_events where level is not null
-        union all
-        select uid, null, io, tmx, level from core.io_snapshots where level is not null
-    ) as o
+        f.uid, f.io,
+        f.first_seen,
+        f.first_value,
+        f.first_known_vid as vid
+    from meta.io_first_readings as f
     join (select uid, io from windows anti join change_history using (uid, io)) as w
-        on o.uid = w.uid and o.io = w.io
-    group by o.uid, o.io
+        on f.uid = w.uid and f.io = w.io
 ),
 
 final as (

@@ -89,7 +89,8 @@ class Mart:
     """One ``select`` computing the rows of the scope (named parameters: ``$min_stop_s``)."""
     scope: Scope
     reads: tuple[str, ...]
-    """Tables it reads, ``core.<table>`` or ``marts.<mart>``; marts order the build."""
+    """Tables it reads, ``core.<table>``, ``marts.<mart>`` or the build's ``meta.<table>``
+    (kept up to date before any mart); marts order the build."""
     row_checks: tuple[RowCheck, ...] = ()
     reconciliations: tuple[Reconciliation, ...] = ()
     description: str = field(default="", compare=False)
@@ -99,8 +100,9 @@ class Mart:
             raise ValueError(f"mart {self.name}: unknown scope windows {self.scope.windows!r}"
                              f" (one of {', '.join(WINDOW_TABLES)})")
         for read in self.reads:
-            if read.partition(".")[0] not in ("core", "marts"):
-                raise ValueError(f"mart {self.name}: reads {read!r}, not core.* or marts.*")
+            if read.partition(".")[0] not in ("core", "marts", "meta"):
+                raise ValueError(f"mart {self.name}: reads {read!r}, not core.*, marts.* "
+                                 "or meta.*")
 
     @property
     def table(self) -> str:

@@ -23,6 +23,7 @@ from warehouse.places import PLACES_DDL
 META_DDL = """
 create table if not exists meta.state (
     name varchar not null,          -- marts_load_id: the load up to which marts are built;
+                                    -- io_first_readings_load_id: ... meta.io_first_readings;
                                     -- macros_version: which macros.sql the macros are
     value bigint not null
 );
@@ -37,6 +38,15 @@ create view if not exists meta.build_settings as  -- the settings of the latest 
 create table if not exists meta.pending_checks (
     mart varchar not null,          -- rows of this mart at or after `since` are unchecked
     since timestamptz not null
+);
+create table if not exists meta.io_first_readings (  -- the first reading of each input, so
+    uid bigint not null,                             -- a build starts an input's history
+    io integer not null,                             -- without scanning all of core
+    first_seen timestamptz not null,
+    first_value double not null,
+    first_vid bigint,               -- the vehicle of that reading (NULL: a getio snapshot)
+    first_known_vid_at timestamptz, -- the first reading that names a vehicle ...
+    first_known_vid bigint          -- ... and that vehicle
 );
 create table if not exists meta.checks (
     build_id bigint not null,       -- the load up to which the checked build went

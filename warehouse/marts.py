@@ -37,20 +37,67 @@ create or replace temp table message_windows (message_id varchar, guid varchar);
 create or replace temp table cell_windows (name varchar, was_discovered boolean);
 """
 
-IO_WINDOWS = """
+IO_READINGS = """
+select uid, vid, io, tmx, value from core.record_io
+where _load_id > $since_load_id and value is not null
+union all
+select uid, vid, io, tmx, level from core.io_events
+where _load_id > $since_load_id and level is not null
+union all
+select uid, null, io, tmx, level from core.io_snapshots
+where _load_id > $since_load_id and level is not null
+"""
+"""The readings of inputs loaded after ``$since_load_id``, from the three streams."""
+
+IO_WINDOWS = f"""
 insert into io_windows
-select uid, io, min(tmx) from (
-    select uid, io, tmx from core.record_io
-    where _load_id > $since_load_id and value is not null
-    union all
-    select uid, io, tmx from core.io_events
-    where _load_id > $since_load_id and level is not null
-    union all
-    select uid, io, tmx from core.io_snapshots
-    where _load_id > $since_load_id and level is not null
-)
+select uid, io, min(tmx) from ({IO_READINGS})
 where uid is not null
 group by uid, io
+"""
+
+# meta.io_first_readings keeps the first reading of every input so that io_changes and
+# io_state can start an input's history without scanning all of core. Every reading loaded
+# since the table was last brought up to date is folded in (a new reading at the same time
+# wins: it may replace a stored duplicate); an empty table is filled from all of core.
+IO_FIRST_READINGS = f"""
+create or replace temp table new_io_first_readings as
+with
+new_readings as (
+    select
+        uid, io,
+        min(tmx) as first_seen,
+        arg_min(value, tmx) as first_value,
+        arg_min(vid, tmx) as first_vid,
+        min(tmx) filter (where vid is not null) as first_known_vid_at,
+        arg_min(vid, tmx) filter (where vid is not null) as first_known_vid
+    from ({IO_READINGS})
+    where uid is not null
+    group by uid, io
+),
+merged as (
+    select
+        n.uid, n.io,
+        o.first_seen is null or n.first_seen <= o.first_seen as first_is_new,
+        o.first_known_vid_at is null or n.first_known_vid_at <= o.first_known_vid_at
+            as known_vid_is_new,
+        n.first_seen as n_first_seen, n.first_value as n_first_value,
+        n.first_vid as n_first_vid, n.first_known_vid_at as n_known_at,
+        n.first_known_vid as n_known_vid,
+        o.first_seen as o_first_seen, o.first_value as o_first_value,
+        o.first_vid as o_first_vid, o.first_known_vid_at as o_known_at,
+        o.first_known_vid as o_known_vid
+    from new_readings as n
+    left join meta.io_first_readings as o using (uid, io)
+)
+select
+    uid, io,
+    if(first_is_new, n_first_seen, o_first_seen) as first_seen,
+    if(first_is_new, n_first_value, o_first_value) as first_value,
+    if(first_is_new, n_first_vid, o_first_vid) as first_vid,
+    if(known_vid_is_new, n_known_at, o_known_at) as first_known_vid_at,
+    if(known_vid_is_new, n_known_vid, o_known_vid) as first_known_vid
+from merged
 """
 
 # A vehicle's trips are recomputed from the arrival of its last trip whose stop had lasted
@@ -231,6 +278,19 @@ def _note_pending_checks(con: duckdb.DuckDBPyConnection, config: WarehouseConfig
                     [mart.name, min(since, earlier) if earlier else since])
 
 
+def _update_io_first_readings(con: duckdb.DuckDBPyConnection, current: int) -> None:
+    """Fold the readings loaded since the table's own watermark into meta.io_first_readings
+    (a first reading does not depend on the settings: a full rebuild keeps it)."""
+    since = get_state(con, "io_first_readings_load_id")
+    if since < current:
+        con.execute(IO_FIRST_READINGS, {"since_load_id": since})
+        con.execute("delete from meta.io_first_readings as r using new_io_first_readings as n "
+                    "where r.uid = n.uid and r.io = n.io")
+        con.execute("insert into meta.io_first_readings by name "
+                    "select * from new_io_first_readings")
+        set_state(con, "io_first_readings_load_id", current)
+
+
 def _settings_changed(con: duckdb.DuckDBPyConnection, config: WarehouseConfig) -> str:
     """The settings that differ from the last build's (``''`` when none or no build yet):
     rows made under other rules must be rebuilt, or the marts would mix two rule sets."""
@@ -276,6 +336,7 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
     if changed:
         for mart in ordered:
             con.execute(f"delete from {mart.table}")
+    _update_io_first_readings(con, current)
     _run(con, IO_WINDOWS, config, since_load_id=since)
     _run(con, TRIP_WINDOWS, config, since_load_id=since)
     _run(con, MESSAGE_WINDOWS, config, since_load_id=since)

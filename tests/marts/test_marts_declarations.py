@@ -12,6 +12,7 @@ import pytest
 from marts import MARTS, MartDeclarationError, build_order
 from marts.model import Mart, MartColumn, Scope
 from schemas.core_tables import CORE_TABLES
+from warehouse.database import META_DDL
 from warehouse.places import REFERENCE_TABLES
 
 NEW_ROWS = Scope(delete="delete from marts.{name}", touched_since="select null",
@@ -62,7 +63,7 @@ def test_a_declaration_reads_only_core_and_marts_and_names_a_known_scope() -> No
 
 def _tables_in(sql: str) -> set[str]:
     without_comments = re.sub(r"--[^\n]*", "", sql)
-    return set(re.findall(r"\b((?:core|marts)\.[a-z_]+)", without_comments))
+    return set(re.findall(r"\b((?:core|marts|meta)\.[a-z_]+)", without_comments))
 
 
 @pytest.mark.parametrize("name", sorted(MARTS))
@@ -71,8 +72,9 @@ def test_declared_reads_are_the_tables_its_sql_reads(name: str) -> None:
     assert set(mart.reads) == _tables_in(mart.sql)
     for read in mart.reads:
         schema, table = read.split(".")
-        known = [*CORE_TABLES, *REFERENCE_TABLES] if schema == "core" else MARTS
-        assert table in known, read
+        known = {"core": [*CORE_TABLES, *REFERENCE_TABLES], "marts": MARTS,
+                 "meta": re.findall(r"create table if not exists meta\.([a-z_]+)", META_DDL)}
+        assert table in known[schema], read
 
 
 @pytest.mark.parametrize("name", sorted(MARTS))
