@@ -11,12 +11,16 @@ appear in a ``repr``, a log line or an error message.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from lake.errors import TrackitError
+from lake.redaction import register_secret
+
+SDK_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
 
 SCHEME = "s3://"
 
@@ -78,6 +82,9 @@ class S3Settings:
         frozen = credentials.get_frozen_credentials() if credentials is not None else None
         endpoint = (os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
                     or None)
+        for secret in (frozen.secret_key, frozen.token) if frozen else ():
+            if secret:
+                register_secret(secret)  # masked in every log line from now on
         return cls(
             region=session.region_name,
             endpoint_url=endpoint,
@@ -146,6 +153,7 @@ class ObjectStore:
     naming the ``s3://`` location, never a credential."""
 
     def __init__(self, url: ObjectStoreUrl, settings: S3Settings | None = None) -> None:
+        quiet_sdk_loggers()
         self.url = url
         self.settings = settings or S3Settings.from_environment()
         self.client = self.settings.client()
@@ -250,6 +258,15 @@ class ObjectStore:
                 if status in (401, 403) else
                 "check AWS_ENDPOINT_URL / AWS_REGION and that the bucket exists")
         return ObjectStoreError(f"object storage: {doing} {where} failed: {cause}; {hint}")
+
+
+def quiet_sdk_loggers() -> None:
+    """Keep the AWS SDK's loggers at WARNING or above: their DEBUG lines show request
+    headers and bodies, whatever level the process logs at."""
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 class _Conflict(Exception):

@@ -190,6 +190,8 @@ def transform_lake(
     batch is stored) or when another transform holds the lock.
     """
     layout = data_layout(data_dir)
+    if layout.remote is not None:
+        layout.root.mkdir(parents=True, exist_ok=True)  # the local part: state and locks
     if not layout.root.is_dir():
         raise TrackitError(f"data directory {layout.root} does not exist")
     if lookback_days is None:
@@ -291,9 +293,11 @@ def list_new_raw(store: ObjectStore, ledger: dict[str, int], *, lookback_days: i
                   if key.startswith("raw/date=") and key.count("/") >= 2), default=None)
     if newest is not None and not full_listing:
         try:
-            cutoff = date.fromisoformat(newest.removeprefix("date=")) - timedelta(
-                days=lookback_days)
-            start_after = f"raw/date={cutoff.isoformat()}"
+            before = date.fromisoformat(newest.removeprefix("date=")) - timedelta(
+                days=lookback_days + 1)
+            # after every key of the day before the cutoff ('~' sorts after '/'), whether
+            # the server compares whole keys or names within the raw/ folder
+            start_after = f"raw/date={before.isoformat()}~"
         except ValueError:
             start_after = None
     return sorted(
