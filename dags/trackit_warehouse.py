@@ -32,12 +32,11 @@ TaskResult = dict[str, Any]
 
 
 def _data_dir(params: dict[str, Any] | None) -> Any:
-    from pathlib import Path
+    """The ``DataLayout`` of the ``data_dir`` param (a directory or ``s3://bucket/prefix``),
+    else of ``TRACKIT_DATA`` / ``./data`` (``lake.layout.data_layout``)."""
+    from lake.layout import data_layout
 
-    from lake.layout import default_data_dir
-
-    chosen = (params or {}).get("data_dir")
-    return (Path(chosen) if chosen else default_data_dir()).resolve()
+    return data_layout((params or {}).get("data_dir") or None).resolve()
 
 
 def _config() -> Any:
@@ -73,12 +72,12 @@ def trackit_warehouse() -> None:
         """Raw lake → core tables and quarantine (only raw files not transformed yet)."""
         from transforms.pipeline import transform_lake
 
-        data_dir = _data_dir(params)
+        layout = _data_dir(params)
         interval = _interval(data_interval_start, data_interval_end)
-        log.info("transform %s for data interval %s → %s", data_dir, *interval)
-        summary = transform_lake(data_dir)
+        log.info("transform %s for data interval %s → %s", layout, *interval)
+        summary = transform_lake(layout)
         log.info("transform: %s", summary)
-        return {"data_dir": str(data_dir), "data_interval": interval,
+        return {"data_dir": str(layout.root), "data": layout.location, "data_interval": interval,
                 "files": summary.files_processed, "frames": summary.frames,
                 "loads": summary.loads}
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.credentials import Credentials
+from lake.layout import DataLayout
 from protocol.messages import DEFAULT_AUTH_URL, DEFAULT_WS_URL
 
 MIB = 1024 * 1024
@@ -28,7 +29,8 @@ class IngestConfig:
     """Everything :func:`ingest.service.run` needs; defaults are the safe production ones.
 
     Attributes:
-        data_dir: the lake (``--data``).
+        data_dir: the lake (``--data``): a local directory, or a ``DataLayout``
+            (``lake.layout.data_layout``) whose raw lake is on object storage.
         user_id: the TRACKiT user id sent in the ``auth`` command and in driver messages.
         credentials: SESSID and Authorization (see ``ingest.credentials``).
         url / auth_url: the socket and the HTTP token check.
@@ -48,7 +50,7 @@ class IngestConfig:
             closed the socket with a code of ``REJECTING_CLOSE_CODES`` goes to ``failed/``.
     """
 
-    data_dir: Path
+    data_dir: Path | DataLayout
     user_id: int
     credentials: Credentials
     url: str = DEFAULT_WS_URL

@@ -39,7 +39,7 @@ class RecoveryResult:
     frames: int = 0
     discarded_bytes: int = 0
     damaged_segments: list[Path] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
+    files: list[Path | str] = field(default_factory=list)
 
 
 def recover_journal(state: InstanceState) -> RecoveryResult:

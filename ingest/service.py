@@ -41,7 +41,8 @@ from ingest.rawfiles import publish_segment
 from ingest.recovery import recover_journal
 from ingest.state import InstanceState, check_instance, default_instance
 from ingest.status import IngestCounters, status_line
-from lake.layout import DataLayout
+from lake.layout import data_layout
+from lake.object_store import ObjectExistsError
 from protocol.messages import auth_command
 
 log = logging.getLogger("ingest")
@@ -97,9 +98,10 @@ class IngestService:
     """One ingest process; see the module docstring. Use :func:`serve` or :func:`run`."""
 
     def __init__(self, config: IngestConfig) -> None:
-        instance = check_instance(config.instance or default_instance(config.user_id))
+        self.layout = data_layout(config.data_dir)
+        instance = check_instance(config.instance or default_instance(
+            config.user_id, shared_lake=self.layout.remote is not None))
         self.config = replace(config, instance=instance)
-        self.layout = DataLayout(config.data_dir)
         self.state = InstanceState(self.layout, instance)
         self.outbox = Outbox(self.layout)
         self.counters = IngestCounters()
@@ -368,6 +370,12 @@ class IngestService:
             error = future.exception()
             if error is None:
                 self.counters.files_written += future.result()
+            elif isinstance(error, ObjectExistsError):
+                # Another process publishes under this instance's names: stop, never overwrite.
+                log.error("rolling %s into the raw lake failed: %s", closed.path.name, error)
+                if self._fatal is None:
+                    self._fatal = IngestError(str(error))
+                self._stop.set()
             else:
                 # The segment stays in the journal; the next start recovers it.
                 log.error("rolling %s into the raw lake failed: %s", closed.path.name, error)

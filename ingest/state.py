@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +25,16 @@ _SEQ_LIMIT = 2**63
 INSTANCE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def default_instance(user_id: int) -> str:
-    """The instance name of an ingest for one TRACKiT user id."""
-    return f"u{user_id}"
+def default_instance(user_id: int, *, shared_lake: bool = False) -> str:
+    """The instance name of an ingest for one TRACKiT user id.
+
+    ``shared_lake`` (a lake on object storage, which ingests of several hosts may share):
+    ``u<user id>-<host name>``, so two hosts of the same account never share a name.
+    """
+    if not shared_lake:
+        return f"u{user_id}"
+    host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()).strip("-.") or "host"
+    return f"u{user_id}-{host}"[:64].rstrip("-.")
 
 
 def check_instance(name: str) -> str:

@@ -11,12 +11,16 @@ appear in a ``repr``, a log line or an error message.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from lake.errors import TrackitError
+from lake.redaction import register_secret
+
+SDK_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
 
 SCHEME = "s3://"
 
@@ -78,6 +82,9 @@ class S3Settings:
         frozen = credentials.get_frozen_credentials() if credentials is not None else None
         endpoint = (os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
                     or None)
+        for secret in (frozen.secret_key, frozen.token) if frozen else ():
+            if secret:
+                register_secret(secret)  # masked in every log line from now on
         return cls(
             region=session.region_name,
             endpoint_url=endpoint,
@@ -125,3 +132,161 @@ class S3Settings:
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+class ObjectExistsError(TrackitError):
+    """A create-only write found another object under its key."""
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object of a listing: its key relative to the lake's prefix, and its size."""
+
+    relative: str
+    size: int
+
+
+class ObjectStore:
+    """The lake's objects under one ``s3://bucket/prefix``: create-only writes, listings
+    bounded by ``Prefix``/``StartAfter``, reads and deletes. Keys are given relative to the
+    prefix (``raw/date=.../x.parquet``). Every failure is an :class:`ObjectStoreError`
+    naming the ``s3://`` location, never a credential."""
+
+    def __init__(self, url: ObjectStoreUrl, settings: S3Settings | None = None) -> None:
+        quiet_sdk_loggers()
+        self.url = url
+        self.settings = settings or S3Settings.from_environment()
+        self.client = self.settings.client()
+
+    def put_create_only(self, relative: str, body: bytes) -> bool:
+        """Publish ``body`` under ``relative`` with one ``If-None-Match: *`` PUT.
+
+        Returns ``True`` when written, ``False`` when an identical object (same size and
+        MD5) was already there (the same file published again after a crash).
+
+        Raises:
+            ObjectExistsError: another object is there; it is left unchanged.
+        """
+        import base64
+        import hashlib
+
+        from botocore.exceptions import ClientError
+
+        key = self.url.key(relative)
+        digest = hashlib.md5(body, usedforsecurity=False)
+        try:
+            self._call("publishing", relative, self.client.put_object, Bucket=self.url.bucket,
+                       Key=key, Body=body, IfNoneMatch="*",
+                       ContentMD5=base64.b64encode(digest.digest()).decode())
+            return True
+        except _Conflict:
+            pass
+        try:
+            head = self.client.head_object(Bucket=self.url.bucket, Key=key)
+        except ClientError as exc:
+            raise self._error("checking", relative, exc) from None
+        if (head.get("ContentLength") == len(body)
+                and head.get("ETag", "").strip('"') == digest.hexdigest()):
+            return False
+        raise ObjectExistsError(
+            f"another writer published {self.url.url(relative)} with other content; it is "
+            "left unchanged"
+        )
+
+    def list(self, prefix: str, *, start_after: str | None = None,
+             delimiter: str | None = None) -> Any:
+        """Objects (``ListedObject``) whose relative key starts with ``prefix``, after
+        ``start_after`` (a relative key), in key order; with ``delimiter``, the common
+        prefixes (relative, ``str``) instead."""
+        options: dict[str, Any] = {"Bucket": self.url.bucket, "Prefix": self.url.key(prefix)
+                                   if prefix else self._root_prefix()}
+        if start_after:
+            options["StartAfter"] = self.url.key(start_after)
+        if delimiter:
+            options["Delimiter"] = delimiter
+        skip = len(self._root_prefix())
+        token: str | None = None
+        while True:
+            page = self._call("listing", prefix, self.client.list_objects_v2,
+                              **options, **({"ContinuationToken": token} if token else {}))
+            if delimiter:
+                for common in page.get("CommonPrefixes", []):
+                    yield common["Prefix"][skip:]
+            else:
+                for item in page.get("Contents", []):
+                    yield ListedObject(item["Key"][skip:], int(item["Size"]))
+            if not page.get("IsTruncated"):
+                return
+            token = page["NextContinuationToken"]
+
+    def read(self, relative: str) -> bytes:
+        """The whole body of one object."""
+        page = self._call("reading", relative, self.client.get_object,
+                          Bucket=self.url.bucket, Key=self.url.key(relative))
+        body: bytes = page["Body"].read()
+        return body
+
+    def download(self, relative: str, target: os.PathLike[str] | str) -> None:
+        """Copy one object into the local file ``target``."""
+        self._call("reading", relative, self.client.download_file, self.url.bucket,
+                   self.url.key(relative), os.fspath(target))
+
+    def delete(self, relative: str) -> None:
+        self._call("deleting", relative, self.client.delete_object, Bucket=self.url.bucket,
+                   Key=self.url.key(relative))
+
+    def _root_prefix(self) -> str:
+        return f"{self.url.prefix}/" if self.url.prefix else ""
+
+    def _call(self, doing: str, relative: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return method(*args, **kwargs)
+        except ClientError as exc:
+            if doing == "publishing" and _status(exc) in (409, 412):
+                raise _Conflict from None
+            raise self._error(doing, relative, exc) from None
+        except BotoCoreError as exc:
+            raise self._error(doing, relative, exc) from None
+
+    def _error(self, doing: str, relative: str, exc: Exception) -> ObjectStoreError:
+        where = self.url.url(relative)
+        status = _status(exc)
+        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = ("check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or ~/.aws/credentials)"
+                if status in (401, 403) else
+                "check AWS_ENDPOINT_URL / AWS_REGION and that the bucket exists")
+        return ObjectStoreError(f"object storage: {doing} {where} failed: {cause}; {hint}")
+
+
+def quiet_sdk_loggers() -> None:
+    """Keep the AWS SDK's loggers at WARNING or above: their DEBUG lines show request
+    headers and bodies, whatever level the process logs at."""
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+class _Conflict(Exception):
+    """A create-only PUT found its key taken (412) or raced another writer (409)."""
+
+
+def _status(exc: Exception) -> int | None:
+    response = getattr(exc, "response", None) or {}
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return int(status) if status is not None else None
+
+
+_STORES: dict[tuple[ObjectStoreUrl, S3Settings], ObjectStore] = {}
+
+
+def object_store(url: ObjectStoreUrl) -> ObjectStore:
+    """The :class:`ObjectStore` of ``url`` with the settings of the environment (one client
+    per location and settings in a process; boto3 clients are thread-safe)."""
+    settings = S3Settings.from_environment()
+    store = _STORES.get((url, settings))
+    if store is None:
+        store = _STORES[(url, settings)] = ObjectStore(url, settings)
+    return store

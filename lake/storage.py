@@ -2,8 +2,10 @@
 
 On a local file system a finished file is written under a temporary name in the same
 folder and published by an atomic rename, so readers never see a partial file. On object
-storage the same operation would be a single PUT; keeping it one function here is what
-makes that swap possible.
+storage (a layout with ``remote``) it is published by one create-only PUT
+(``If-None-Match: *``): a reader never sees a partial object and two writers can never
+overwrite each other. Publishing the very same bytes again (after a crash) is accepted;
+other bytes under a taken key are refused with an error naming the key.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from lake.layout import DataLayout
+from lake.object_store import ObjectExistsError, object_store
 
 TMP_PREFIX = ".tmp-"
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -64,6 +69,31 @@ def write_parquet(table: pa.Table, final: Path, *, durable: bool = True,
     with publishing(final, durable=durable) as tmp:
         pq.write_table(table, tmp, compression=compression, **options)
     return final
+
+
+def publish_parquet(table: pa.Table, layout: DataLayout, relative: str, *,
+                    durable: bool = True, compression: str = "zstd",
+                    owner_hint: str = "", **options: Any) -> Path | str:
+    """Publish ``table`` as the Parquet file ``relative`` (``raw/date=.../x.parquet``) of
+    the lake: a local file published atomically, or one create-only PUT on object storage.
+
+    Returns where it went (the local ``Path``, or the ``s3://`` URL). ``owner_hint`` ends the
+    message of a refused PUT (who else may write that key, and what to do).
+
+    Raises:
+        ObjectExistsError: on object storage, another object with other bytes holds the key.
+    """
+    if layout.remote is None:
+        return write_parquet(table, layout.root / relative, durable=durable,
+                             compression=compression, **options)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=compression, **options)
+    store = object_store(layout.remote)
+    try:
+        store.put_create_only(relative, sink.getvalue().to_pybytes())
+    except ObjectExistsError as exc:
+        raise ObjectExistsError(f"{exc}{': ' + owner_hint if owner_hint else ''}") from None
+    return layout.remote.url(relative)
 
 
 def list_parquet(folder: Path) -> list[Path]:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from lake.errors import TrackitError
+from lake.object_store import quiet_sdk_loggers
 from lake.redaction import install_log_filter, redact
 from trackit.options import OneLineArgumentParser
 
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     install_log_filter()
+    quiet_sdk_loggers()
     try:
         return int(args.handler(args) or 0)
     except TrackitError as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lake.errors import TrackitError
-from lake.layout import default_data_dir
+from lake.layout import DataLayout, data_layout
 
 INT64_MAX = 2**63 - 1
 
@@ -30,23 +30,44 @@ SEED_RANGE = (-10**12 + 1, 10**12)
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
-    """``--data DIR``: the data directory (env ``TRACKIT_DATA``, default ``./data``)."""
+    """``--data DIR|s3://bucket/prefix``: the data directory (env ``TRACKIT_DATA``, default
+    ``./data``); on object storage the local part is ``TRACKIT_LOCAL`` (default ``./data``)."""
     parser.add_argument(
-        "--data", type=Path, default=None,
-        help="data directory (default: $TRACKIT_DATA or ./data)",
+        "--data", default=None, metavar="DIR|s3://BUCKET/PREFIX",
+        help="data directory, or object storage for the raw lake and the warehouse's data "
+        "files (local part: $TRACKIT_LOCAL or ./data) (default: $TRACKIT_DATA or ./data)",
     )
 
 
+def data_location(args: argparse.Namespace) -> DataLayout:
+    """The layout chosen on the command line or by default (``lake.layout.data_layout``).
+
+    Raises:
+        TrackitError: the local directory exists and is not a directory, or the s3:// URL
+            is malformed.
+    """
+    layout = data_layout(args.data)
+    if layout.root.exists() and not layout.root.is_dir():
+        raise TrackitError(f"data directory {layout.root} is a file, not a directory")
+    return layout
+
+
 def data_dir(args: argparse.Namespace) -> Path:
-    """The data directory chosen on the command line or by default.
+    """The local data directory chosen on the command line or by default.
 
     Raises:
         TrackitError: the path exists and is not a directory.
     """
-    path: Path = args.data if args.data is not None else default_data_dir()
-    if path.exists() and not path.is_dir():
-        raise TrackitError(f"data directory {path} is a file, not a directory")
-    return path
+    return data_location(args).root
+
+
+def writable_data_location(args: argparse.Namespace, *, create: bool = True) -> DataLayout:
+    """:func:`data_location` with its local directory checked by :func:`writable_data_dir`."""
+    layout = data_location(args)
+    if layout.remote is not None:
+        create = True  # the local part of a lake on object storage is only state
+    _check_writable(layout.root, create=create)
+    return layout
 
 
 def writable_data_dir(args: argparse.Namespace, *, create: bool = True) -> Path:
@@ -59,7 +80,10 @@ def writable_data_dir(args: argparse.Namespace, *, create: bool = True) -> Path:
         TrackitError: it is missing (and ``create`` is false), or cannot be created or
             written (a file, a read-only mount, no permission).
     """
-    path = data_dir(args)
+    return writable_data_location(args, create=create).root
+
+
+def _check_writable(path: Path, *, create: bool) -> None:
     if not path.exists() and not create:
         raise TrackitError(
             f"data directory {path} does not exist (check --data / TRACKIT_DATA)"
@@ -74,7 +98,6 @@ def writable_data_dir(args: argparse.Namespace, *, create: bool = True) -> Path:
         raise TrackitError(
             f"data directory {path} is not writable (read-only file system or no permission)"
         )
-    return path
 
 
 def _number(text: str, convert: Callable[[str], float | int], kind: str) -> float | int:
@@ -92,6 +115,14 @@ def positive_int(text: str) -> int:
     value = int(_number(text, int, "a whole number"))
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number of at least 0 (days of lookback, ...)."""
+    value = int(_number(text, int, "a whole number"))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value
 
 

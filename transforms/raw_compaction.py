@@ -31,6 +31,10 @@ transforming a frame twice or losing one:
 * after 2: sources not in the ledger listed by a merged file that is → they are deleted
   (rolled forward);
 * during 1: a temporary file in a closed hour, deleted once it is older than the grace.
+
+A raw lake on object storage (``--data s3://...``) is not compacted: small objects cost
+a listing entry each but no local disk, and each stays where the ingest published it
+(:func:`compact_raw_lake` logs that once per process and returns an empty summary).
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ import pyarrow.parquet as pq
 from ingest.rawfiles import raw_file_name
 from lake.ducklake import rollback, writing_warehouse
 from lake.errors import TrackitError
-from lake.layout import DataLayout, partition_start
+from lake.layout import DataLayout, data_layout, partition_start
+from lake.object_store import ObjectStoreUrl
 from lake.raw_schema import RAW_SCHEMA
 from lake.storage import TMP_PREFIX, fsync_dir, list_parquet, publishing
 from transforms.core_store import ensure_core, transformed_files
@@ -69,6 +74,7 @@ ROW_GROUP_ROWS = 128 * 1024
 _RAW_NAME = re.compile(r"(?P<instance>.+)-(?P<first>\d{16})-(?P<last>\d{16})\.parquet")
 
 log = logging.getLogger(__name__)
+_REMOTE_NOTED: set[ObjectStoreUrl] = set()
 
 
 @dataclass(frozen=True)
@@ -335,11 +341,19 @@ def compact_closed_hours(
 
 
 def compact_raw_lake(
-    data_dir: Path, *, now: datetime | None = None, grace_s: float = DEFAULT_GRACE_S,
-    max_frames: int = DEFAULT_MAX_FRAMES,
+    data_dir: Path | DataLayout, *, now: datetime | None = None,
+    grace_s: float = DEFAULT_GRACE_S, max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> CompactionSummary:
-    """Take the transform lock and the warehouse, then :func:`compact_closed_hours`."""
-    layout = DataLayout(Path(data_dir))
+    """Take the transform lock and the warehouse, then :func:`compact_closed_hours`.
+
+    A raw lake on object storage is left as it is (see the module)."""
+    layout = data_layout(data_dir)
+    if layout.remote is not None:
+        if layout.remote not in _REMOTE_NOTED:
+            _REMOTE_NOTED.add(layout.remote)
+            log.info("raw compaction: the raw lake on %s is not compacted (object storage)",
+                     layout.remote)
+        return CompactionSummary()
     if not layout.root.is_dir():
         raise TrackitError(f"data directory {layout.root} does not exist")
     folders = closed_hour_folders(layout, now or datetime.now(UTC), grace_s)

@@ -31,6 +31,7 @@ import duckdb
 
 from lake.ducklake import MissingExtensionError, open_warehouse
 from lake.errors import TrackitError
+from lake.layout import DataLayout, data_layout
 from transforms.pipeline import transform_lake
 from transforms.raw_compaction import DEFAULT_GRACE_S, compact_raw_lake
 from warehouse.build import build_warehouse
@@ -107,16 +108,18 @@ class LagProbe:
             self._con = None
 
 
-def run_cycle(data_dir: Path, number: int, *, config: WarehouseConfig,
+def run_cycle(data_dir: Path | DataLayout, number: int, *, config: WarehouseConfig,
               maintain: bool = False, retention: timedelta = DEFAULT_RETENTION,
               grace_s: float = DEFAULT_GRACE_S, lag: LagProbe | None = None) -> CycleResult:
     """One cycle (see the module); raises what failed."""
     started = time.perf_counter()
+    layout = data_layout(data_dir)
+    data_dir = layout.root
     if not data_dir.is_dir():
         raise StopRunning(f"data directory {data_dir} does not exist (was it moved or "
                           "unmounted?): restore it and start `trackit run` again")
-    transformed = transform_lake(data_dir)
-    compacted = compact_raw_lake(data_dir, grace_s=grace_s)
+    transformed = transform_lake(layout)
+    compacted = compact_raw_lake(layout, grace_s=grace_s)
     build_started = time.perf_counter()
     built = build_warehouse(data_dir, config=config)
     build_s = time.perf_counter() - build_started
@@ -142,7 +145,7 @@ def backoff_s(interval_s: float, failures: int) -> float:
 
 
 def run_continuously(
-    data_dir: Path,
+    data_dir: Path | DataLayout,
     *,
     interval_s: float = DEFAULT_INTERVAL_S,
     once: bool = False,
@@ -160,7 +163,7 @@ def run_continuously(
     config = config or WarehouseConfig()
     stop = stop or threading.Event()
     number = succeeded = failures = 0
-    lag = LagProbe(data_dir)
+    lag = LagProbe(data_layout(data_dir).root)
     try:
         while not stop.is_set():
             number += 1

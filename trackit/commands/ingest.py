@@ -13,7 +13,7 @@ from trackit.options import (
     non_negative_seconds,
     positive_seconds,
     positive_up_to,
-    writable_data_dir,
+    writable_data_location,
 )
 
 MAX_ROLL_MIB = 1024
@@ -51,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--instance", default=None,
-        help="name of this ingest's journal and raw-file prefix (default: u<user-id>); "
-        "unique per process on one lake",
+        help="name of this ingest's journal and raw-file prefix (default: u<user-id>, "
+        "on object storage u<user-id>-<host name>); unique per process on one lake",
     )
     parser.add_argument(
         "--user-name", default=defaults.user_name,
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = IngestConfig(
-            data_dir=writable_data_dir(args),
+            data_dir=writable_data_location(args),
             user_id=args.user_id,
             credentials=load_credentials(config_path=args.config),
             url=args.url,

@@ -16,7 +16,7 @@ from trackit.options import (
     add_data_option,
     non_negative_seconds,
     positive_seconds,
-    writable_data_dir,
+    writable_data_location,
 )
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,9 @@ def run(args: argparse.Namespace) -> int:
         config = WarehouseConfig(timezone=args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise TrackitError(f"unknown time zone {args.timezone!r}") from None
-    data = writable_data_dir(args, create=False)
+    data = writable_data_location(args, create=False)
     stop = threading.Event()
-    log.info("trackit run on %s: a cycle every %gs", data, args.interval)
+    log.info("trackit run on %s: a cycle every %gs", data.location, args.interval)
     try:
         with stop_on_signals(stop):
             cycles = run_continuously(

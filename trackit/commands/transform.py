@@ -6,7 +6,12 @@ import argparse
 import logging
 from typing import TYPE_CHECKING
 
-from trackit.options import add_data_option, positive_int, writable_data_dir
+from trackit.options import (
+    add_data_option,
+    non_negative_int,
+    positive_int,
+    writable_data_location,
+)
 
 if TYPE_CHECKING:
     from transforms.pipeline import TransformSummary
@@ -31,6 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="frames per batch: memory follows this (default: 250000)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--lookback-days", type=non_negative_int, default=None, metavar="D",
+        help="raw lake on object storage: list only from D days before the newest date "
+        "already transformed (default: $TRACKIT_RAW_LOOKBACK_DAYS or 3)",
+    )
+    parser.add_argument(
+        "--full-listing", action="store_true",
+        help="raw lake on object storage: list every raw object (finds files published "
+        "into dates older than the lookback)",
+    )
     parser.add_argument(
         "--show-sql", metavar="ROUTE", default=None,
         help="print the DuckDB queries of ROUTE (records, event:io, form, out:api, ...) "
@@ -90,13 +105,15 @@ def run(args: argparse.Namespace) -> int:
     if args.show_sql is not None:
         print(show_sql(args.show_sql), end="")
         return 0
-    data_dir = writable_data_dir(args, create=False)
+    layout = writable_data_location(args, create=False)
     try:
-        with translated(data_dir, "transform"):
+        with translated(layout.root, "transform"):
             summary = transform_lake(
-                data_dir,
+                layout,
                 progress=not args.quiet,
                 batch_frames=args.batch_frames or DEFAULT_BATCH_FRAMES,
+                lookback_days=args.lookback_days,
+                full_listing=args.full_listing,
             )
     except duckdb.OutOfMemoryException:
         raise TrackitError(
