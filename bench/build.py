@@ -181,8 +181,6 @@ def time_build_parts() -> None:
     marts_module._rebuild = _timed(lambda con, mart, *a, **k: f"mart {mart.name}",
                                    marts_module._rebuild)
     marts_module._run = _timed(_window_name, marts_module._run)
-    marts_module._note_pending_checks = _timed(lambda *a, **k: "pending checks",
-                                               marts_module._note_pending_checks)
     build_module.check_warehouse_into = _timed(lambda *a, **k: "checks",
                                                build_module.check_warehouse_into)
     build_module._update_command_status = _timed(lambda *a, **k: "command status",

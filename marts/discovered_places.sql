@@ -13,12 +13,14 @@ with
 
 closed_stops as (
     select vid, start_time, lat, lon
-    from marts.stops
+    from marts.stops as s
     where not is_open
       and duration_s >= $min_stop_s
       and lat is not null and lon is not null
       and (exists (select 1 from core.place_imports where _load_id > $since_load_id)
-           or place_cell(lat, lon, $place_cell_m) in (select name from cell_windows))
+           or exists (select 1 from cell_windows as c
+                      where c.cell_row = place_cell_row(s.lat, $place_cell_m)
+                        and c.cell_column = place_cell_column(s.lat, s.lon, $place_cell_m)))
 ),
 
 in_named_places as (
@@ -38,7 +40,7 @@ cells as (
     select
         place_cell(lat, lon, $place_cell_m) as name,
         place_cell_row(any_value(lat), $place_cell_m) as cell_row,
-        floor(any_value(lon) / place_cell_width(any_value(lat), $place_cell_m)) as cell_column,
+        place_cell_column(any_value(lat), any_value(lon), $place_cell_m) as cell_column,
         place_cell_width(any_value(lat), $place_cell_m) as cell_width,
         count(distinct vid) as vehicles,
         count(*) as stops,

@@ -39,13 +39,16 @@ create or replace macro in_place(lat, lon, place_lat, place_lon, radius_m, edges
 
 -- The grid cell of about cell_m x cell_m metres a point lies in, named by its centre:
 -- 'discovered:<lat>,<lon>' (marts.discovered_places). Rows of cells run along parallels;
--- a cell's width in degrees of longitude follows the latitude of its row's centre.
+-- a cell's width in degrees of longitude follows the latitude of its row's centre. Its
+-- (row, column) numbers find the stops of a set of cells without formatting each name.
 create or replace macro place_cell_row(lat, cell_m) as
-    floor(lat / degrees(cell_m / 6371008.8));
+    floor(lat / degrees(cell_m / 6371008.8))::bigint;
 create or replace macro place_cell_width(lat, cell_m) as
     degrees(cell_m / 6371008.8) / greatest(cos(radians(
         (place_cell_row(lat, cell_m) + 0.5) * degrees(cell_m / 6371008.8))), 0.01);
+create or replace macro place_cell_column(lat, lon, cell_m) as
+    floor(lon / place_cell_width(lat, cell_m))::bigint;
 create or replace macro place_cell(lat, lon, cell_m) as
     printf('discovered:%.5f,%.5f',
            (place_cell_row(lat, cell_m) + 0.5) * degrees(cell_m / 6371008.8),
-           (floor(lon / place_cell_width(lat, cell_m)) + 0.5) * place_cell_width(lat, cell_m));
+           (place_cell_column(lat, lon, cell_m) + 0.5) * place_cell_width(lat, cell_m));

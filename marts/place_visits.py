@@ -37,13 +37,11 @@ MART = Mart(
             where exists (select 1 from core.place_imports where _load_id > $since_load_id)
                or exists (select 1 from trip_windows as w
                           where w.vid = v.vid and v.arrived_at >= w.window_start)
-               or (exists (select 1 from cell_windows
-                           where was_discovered <> (name in (
-                               select name from marts.discovered_places)))
-                   and place_cell(v.lat, v.lon, $place_cell_m) in (
-                       select name from cell_windows
-                       where was_discovered <> (name in (
-                           select name from marts.discovered_places))))
+               or exists (select 1 from cell_windows as c
+                          where c.was_discovered <> (c.name in (
+                                    select name from marts.discovered_places))
+                            and c.cell_row = place_cell_row(v.lat, $place_cell_m)
+                            and c.cell_column = place_cell_column(v.lat, v.lon, $place_cell_m))
         """,
         # the stops the build re-derives start at their trip window; a visit recomputed
         # only because its cell became (or stopped being) a discovered place keeps its stop

@@ -18,7 +18,7 @@
 with
 
 flipped_cells as (
-    select name from cell_windows
+    select cell_row, cell_column from cell_windows
     where was_discovered <> (name in (select name from marts.discovered_places))
 ),
 
@@ -29,8 +29,9 @@ stops as (
       and (exists (select 1 from core.place_imports where _load_id > $since_load_id)
            or exists (select 1 from trip_windows as w
                       where w.vid = s.vid and s.start_time >= w.window_start)
-           or (exists (select 1 from flipped_cells)
-               and place_cell(lat, lon, $place_cell_m) in (select name from flipped_cells)))
+           or exists (select 1 from flipped_cells as c
+                      where c.cell_row = place_cell_row(s.lat, $place_cell_m)
+                        and c.cell_column = place_cell_column(s.lat, s.lon, $place_cell_m)))
 ),
 
 named_matches as (

@@ -34,7 +34,8 @@ create or replace temp table io_windows (uid bigint, io integer, window_start ti
 create or replace temp table trip_windows (vid bigint, window_start timestamptz,
                                            first_new_tmx timestamptz);
 create or replace temp table message_windows (message_id varchar, guid varchar);
-create or replace temp table cell_windows (name varchar, was_discovered boolean);
+create or replace temp table cell_windows (name varchar, cell_row bigint, cell_column bigint,
+                                           was_discovered boolean);
 """
 
 IO_READINGS = """
@@ -197,14 +198,16 @@ select distinct message_id, guid from (
 # elsewhere depend on no stop the build changes.
 CELL_WINDOWS = """
 insert into cell_windows
-select name, name in (select name from marts.discovered_places) from (
-    select distinct place_cell(s.lat, s.lon, $place_cell_m) as name
+select name, cell_row, cell_column, name in (select name from marts.discovered_places) from (
+    select distinct
+        place_cell(s.lat, s.lon, $place_cell_m) as name,
+        place_cell_row(s.lat, $place_cell_m) as cell_row,
+        place_cell_column(s.lat, s.lon, $place_cell_m) as cell_column
     from marts.stops as s
     join trip_windows as w on s.vid = w.vid and s.start_time >= w.window_start
     where s.start_time >= $earliest_window_start and s.lat is not null and s.lon is not null
-    except
-    select name from cell_windows
-)
+) as c
+where name not in (select name from cell_windows)
 """
 
 
@@ -257,25 +260,33 @@ def _earliest(con: duckdb.DuckDBPyConnection, windows: str) -> datetime:
 
 def _rebuild(con: duckdb.DuckDBPyConnection, mart: Mart, config: WarehouseConfig,
              since_load_id: int, bounds: dict[str, datetime]) -> int:
-    delete = mart.scope.delete.replace("{sql}", mart.sql)
+    """Note the mart's rows to check, delete its rows in scope and insert the recomputed
+    ones. A mart without windows projects the new core rows: its select runs once."""
+    rows = mart.sql
+    if mart.scope.windows is None:
+        _run(con, f"create or replace temp table mart_rows as {mart.sql}", config,
+             since_load_id=since_load_id, **bounds)
+        rows = "select * from mart_rows"
+    _note_pending_check(con, mart, config, since_load_id, rows)
+    delete = mart.scope.delete.replace("{sql}", rows)
     _run(con, delete, config, since_load_id=since_load_id, **bounds)
-    inserted = _run(con, f"insert into {mart.table} by name select * from ({mart.sql})",
+    inserted = _run(con, f"insert into {mart.table} by name select * from ({rows})",
                     config, since_load_id=since_load_id, **bounds).fetchone()
     return int(inserted[0]) if inserted else 0
 
 
-def _note_pending_checks(con: duckdb.DuckDBPyConnection, config: WarehouseConfig,
-                         since_load_id: int, marts: Iterable[Mart]) -> None:
-    for mart in marts:
-        query = mart.scope.touched_since.replace("{sql}", mart.sql)
-        since = _run(con, query, config, since_load_id=since_load_id).fetchone()[0]
-        if since is None:
-            continue
-        earlier = con.execute("select min(since) from meta.pending_checks where mart = ?",
-                              [mart.name]).fetchone()[0]
-        con.execute("delete from meta.pending_checks where mart = ?", [mart.name])
-        con.execute("insert into meta.pending_checks values (?, ?)",
-                    [mart.name, min(since, earlier) if earlier else since])
+def _note_pending_check(con: duckdb.DuckDBPyConnection, mart: Mart, config: WarehouseConfig,
+                        since_load_id: int, rows: str) -> None:
+    """Add the earliest time the build touches in ``mart`` to ``meta.pending_checks``."""
+    query = mart.scope.touched_since.replace("{sql}", rows)
+    since = _run(con, query, config, since_load_id=since_load_id).fetchone()[0]
+    if since is None:
+        return
+    earlier = con.execute("select min(since) from meta.pending_checks where mart = ?",
+                          [mart.name]).fetchone()[0]
+    con.execute("delete from meta.pending_checks where mart = ?", [mart.name])
+    con.execute("insert into meta.pending_checks values (?, ?)",
+                [mart.name, min(since, earlier) if earlier else since])
 
 
 def _update_io_first_readings(con: duckdb.DuckDBPyConnection, current: int) -> None:
@@ -353,7 +364,6 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
     uses_cells = any(mart.scope.windows == "cell_windows" for mart in ordered)
     if uses_cells:  # the place marts: the cells of the stops about to be replaced
         _run(con, CELL_WINDOWS, config, **bounds)
-    _note_pending_checks(con, config, since, ordered)
     cells_after_stops = False
     for mart in ordered:
         if mart.scope.windows == "cell_windows" and not cells_after_stops:
