@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lake.object_store import ObjectStoreUrl
+
 DATA_ENV = "TRACKIT_DATA"
 DEFAULT_DATA = "data"
 _DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
@@ -32,6 +34,7 @@ class DataLayout:
     """Every well-known path under one data directory."""
 
     root: Path
+    remote: ObjectStoreUrl | None = None
 
     @property
     def raw(self) -> Path:

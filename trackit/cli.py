@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from lake.errors import TrackitError
 from lake.redaction import install_log_filter, redact
-from trackit.options import OneLineArgumentParser
+from trackit.options import OneLineArgumentParser, catalog_chosen
 
 COMMAND_MODULES = (
     "simulate",
@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     install_log_filter()
     try:
-        return int(args.handler(args) or 0)
+        with catalog_chosen(args):
+            return int(args.handler(args) or 0)
     except TrackitError as exc:
         print(redact(f"trackit: error: {exc}"), file=sys.stderr)
         return exc.exit_code

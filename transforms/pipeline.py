@@ -143,7 +143,7 @@ def _check(result: BatchResult, expected_frames: int) -> None:
 
 
 def transform_lake(
-    data_dir: Path,
+    data_dir: Path | DataLayout,
     *,
     progress: bool = False,
     batch_frames: int = DEFAULT_BATCH_FRAMES,
@@ -154,12 +154,12 @@ def transform_lake(
     Raises ``TrackitError`` when the counts of a batch do not reconcile (nothing of that
     batch is stored) or when another transform holds the lock.
     """
-    layout = DataLayout(Path(data_dir))
+    layout = data_dir if isinstance(data_dir, DataLayout) else DataLayout(Path(data_dir))
     if not layout.root.is_dir():
         raise TrackitError(f"data directory {layout.root} does not exist")
     started = time.perf_counter()
     summary = TransformSummary()
-    with transform_lock(layout), writing_warehouse(layout.root) as warehouse:
+    with transform_lock(layout), writing_warehouse(layout) as warehouse:
         ensure_core(warehouse)
         if needs_upgrade(layout.root):
             summary.upgrade = upgrade_locked(layout, warehouse, progress=progress).lines()
