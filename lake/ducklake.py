@@ -132,8 +132,9 @@ class WarehouseLocation:
 
     @property
     def extensions(self) -> tuple[str, ...]:
-        backend = "postgres_scanner" if self.postgres is not None else "sqlite_scanner"
-        return ("ducklake", backend, *(("httpfs",) if self.remote_data else ()))
+        if self.postgres is not None:  # a shared catalog's files may be on object storage
+            return ("ducklake", "postgres_scanner", "httpfs")
+        return ("ducklake", "sqlite_scanner", *(("httpfs",) if self.remote_data else ()))
 
     def exists(self) -> bool:
         kind, _, path = self.catalog.partition(":")
@@ -222,7 +223,7 @@ def open_warehouse(data: WarehouseData, *, read_only: bool = False,
                 options.append(f"META_SECRET '{CATALOG_SECRET}'")
         attach_catalog(con, f"ducklake:{catalog}", options, location)
         con.execute(f"use {DATABASE}")
-        if "httpfs" not in location.extensions and is_object_store(stored_data_path(con)):
+        if not location.remote_data and is_object_store(stored_data_path(con)):
             load_extensions(con, ["httpfs"])
             reach_object_store(con)
     except BaseException:
