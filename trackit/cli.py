@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from lake.errors import TrackitError
 from lake.object_store import quiet_sdk_loggers
 from lake.redaction import install_log_filter, redact
-from trackit.options import OneLineArgumentParser
+from trackit.options import OneLineArgumentParser, catalog_chosen
 
 COMMAND_MODULES = (
     "simulate",
@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_filter()
     quiet_sdk_loggers()
     try:
-        return int(args.handler(args) or 0)
+        with catalog_chosen(args):
+            return int(args.handler(args) or 0)
     except TrackitError as exc:
         print(redact(f"trackit: error: {exc}"), file=sys.stderr)
         return exc.exit_code

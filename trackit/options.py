@@ -11,7 +11,8 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,50 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
         help="data directory, or object storage for the raw lake and the warehouse's data "
         "files (local part: $TRACKIT_LOCAL or ./data) (default: $TRACKIT_DATA or ./data)",
     )
+    add_catalog_option(parser)
+
+
+def add_catalog_option(parser: argparse.ArgumentParser) -> None:
+    """``--catalog URL``: the warehouse's catalog on PostgreSQL (env ``TRACKIT_CATALOG``,
+    default the SQLite file under the data dir)."""
+    parser.add_argument(
+        "--catalog", type=catalog_url, default=None, metavar="URL",
+        help="the warehouse catalog on PostgreSQL, postgresql://user@host:port/database "
+             "(default: $TRACKIT_CATALOG, else DATA/warehouse/catalog.sqlite); the "
+             "password from the URL, PGPASSWORD or ~/.pgpass",
+    )
+
+
+def catalog_url(text: str) -> str:
+    """A ``postgresql://`` catalog URL, checked (its password registered as a secret)."""
+    from lake.catalog import CatalogError, PostgresCatalog
+
+    try:
+        PostgresCatalog.parse(text)
+    except CatalogError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+@contextmanager
+def catalog_chosen(args: argparse.Namespace) -> Iterator[None]:
+    """``TRACKIT_CATALOG`` set to ``--catalog`` for the command (the warehouse's code and
+    the processes it starts read it there), restored afterwards."""
+    from lake.catalog import CATALOG_ENV
+
+    url = getattr(args, "catalog", None)
+    if url is None:
+        yield
+        return
+    before = os.environ.get(CATALOG_ENV)
+    os.environ[CATALOG_ENV] = url
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CATALOG_ENV, None)
+        else:
+            os.environ[CATALOG_ENV] = before
 
 
 def data_location(args: argparse.Namespace) -> DataLayout:

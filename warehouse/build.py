@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from lake.ducklake import rollback, writing_warehouse
+from lake.ducklake import WarehouseData, layout_of, rollback, writing_warehouse
 from lake.errors import TrackitError
 from marts import Mart
 from warehouse.checks import CheckSummary, WarehouseCheckError, check_warehouse_into
@@ -147,7 +147,7 @@ def build_in(con: duckdb.DuckDBPyConnection, data_dir: Path, config: WarehouseCo
 
 
 def build_warehouse(
-    data_dir: Path,
+    data_dir: WarehouseData,
     *,
     config: WarehouseConfig | None = None,
     data_interval: tuple[str, str] | None = None,
@@ -157,9 +157,10 @@ def build_warehouse(
 
     ``marts``: the mart declarations to build (default: every declared mart).
     """
-    if not data_dir.is_dir():
-        raise TrackitError(f"data directory {data_dir} does not exist")
-    with translated(data_dir), writing_warehouse(data_dir) as con:
-        summary = build_in(con, data_dir, config or WarehouseConfig(), marts)
+    layout = layout_of(data_dir)
+    if not layout.root.is_dir():
+        raise TrackitError(f"data directory {layout.root} does not exist")
+    with translated(layout.root), writing_warehouse(layout) as con:
+        summary = build_in(con, layout.root, config or WarehouseConfig(), marts)
     summary.data_interval = data_interval
     return summary

@@ -33,9 +33,15 @@ from pathlib import Path
 
 import duckdb
 
-from lake.ducklake import DATABASE, writing_warehouse
+from lake.ducklake import (
+    DATABASE,
+    WarehouseData,
+    WarehouseLocation,
+    layout_of,
+    writing_warehouse,
+)
 from lake.errors import TrackitError
-from lake.layout import DataLayout
+from lake.object_store import is_object_store
 from warehouse.errors import translated
 
 log = logging.getLogger(__name__)
@@ -111,9 +117,18 @@ def _duration(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-def _files_on_disk(folder: Path) -> tuple[int, int]:
-    sizes = [p.stat().st_size for p in folder.rglob("*.parquet") if p.is_file()]
-    return len(sizes), sum(sizes)
+def stored_files(con: duckdb.DuckDBPyConnection, data_path: str) -> tuple[int, int]:
+    """How many Parquet files are under the warehouse's data path, and their bytes: a
+    local folder is listed directly, an object-store prefix through DuckDB (httpfs)."""
+    if not is_object_store(data_path):
+        sizes = [p.stat().st_size for p in Path(data_path).rglob("*.parquet") if p.is_file()]
+        return len(sizes), sum(sizes)
+    pattern = data_path.rstrip("/") + "/**/*.parquet"
+    if not con.execute("select count(*) from glob(?)", [pattern]).fetchone()[0]:
+        return 0, 0
+    count, size = con.execute("select count(*), coalesce(sum(size), 0) from read_blob(?)",
+                              [pattern]).fetchone()
+    return int(count), int(size)
 
 
 def current_data_files(con: duckdb.DuckDBPyConnection) -> int:
@@ -189,12 +204,13 @@ def _unneeded_since(con: duckdb.DuckDBPyConnection, grace: timedelta) -> str:
     return f"older_than => TIMESTAMPTZ '{(day - timedelta(microseconds=1)).isoformat(sep=' ')}'"
 
 
-def maintain_in(con: duckdb.DuckDBPyConnection, data_folder: Path, *,
+def maintain_in(con: duckdb.DuckDBPyConnection, data_path: str | Path, *,
                 retention: timedelta, grace: timedelta,
                 flush_inlined_rows: int = FLUSH_INLINED_ROWS) -> MaintenanceSummary:
     """Maintenance on an open writer connection (see the module)."""
     started = time.perf_counter()
-    files_before, bytes_before = _files_on_disk(data_folder)
+    data_path = str(data_path)
+    files_before, bytes_before = stored_files(con, data_path)
     flushed = _flush_inlined(con, flush_inlined_rows)
     # (schema, table, files processed, files created) per table
     merged = _call(con, f"call ducklake_merge_adjacent_files('{DATABASE}')")
@@ -203,7 +219,7 @@ def maintain_in(con: duckdb.DuckDBPyConnection, data_folder: Path, *,
     unneeded = _unneeded_since(con, grace)
     deleted = _call(con, f"call ducklake_cleanup_old_files('{DATABASE}', {unneeded})")
     orphans = _call(con, f"call ducklake_delete_orphaned_files('{DATABASE}', {unneeded})")
-    files_after, bytes_after = _files_on_disk(data_folder)
+    files_after, bytes_after = stored_files(con, data_path)
     return MaintenanceSummary(
         files_before=files_before, files_after=files_after,
         bytes_before=bytes_before, bytes_after=bytes_after,
@@ -215,7 +231,8 @@ def maintain_in(con: duckdb.DuckDBPyConnection, data_folder: Path, *,
         retention=retention, seconds=time.perf_counter() - started)
 
 
-def maintain_warehouse(data_dir: Path, *, retention: timedelta = DEFAULT_RETENTION,
+def maintain_warehouse(data_dir: WarehouseData, *,
+                       retention: timedelta = DEFAULT_RETENTION,
                        grace: timedelta = DEFAULT_GRACE) -> MaintenanceSummary:
     """Merge small files, expire snapshots older than ``retention``, delete unneeded files.
 
@@ -224,11 +241,14 @@ def maintain_warehouse(data_dir: Path, *, retention: timedelta = DEFAULT_RETENTI
     """
     if retention < timedelta(0) or grace < timedelta(0):
         raise RetentionError("snapshot retention and grace must not be negative")
-    layout = DataLayout(data_dir)
-    if not layout.warehouse_catalog.is_file():
-        raise TrackitError(f"no warehouse at {layout.warehouse_catalog} yet: run "
-                           f"`trackit transform --data {data_dir}` and `trackit build` first")
-    with translated(data_dir, "maintain"), writing_warehouse(data_dir) as con:
-        summary = maintain_in(con, layout.warehouse_data, retention=retention, grace=grace)
+    layout = layout_of(data_dir)
+    location = WarehouseLocation.of(layout)
+    if not location.exists():
+        raise TrackitError(f"no warehouse at {location} yet: run "
+                           f"`trackit transform --data {layout.root}` and `trackit build` "
+                           "first")
+    with (translated(layout.root, "maintain"),
+          writing_warehouse(layout, location=location) as con):
+        summary = maintain_in(con, location.data_path, retention=retention, grace=grace)
     log.info("maintain: %s", summary)
     return summary

@@ -1,13 +1,16 @@
 """`trackit sql`: query the warehouse read-only, one query or an interactive SQL shell.
 
-    trackit sql [--data DIR] [--format table|csv|json] [--at-version N] [QUERY]
+    trackit sql [--data DIR] [--catalog URL] [--format table|csv|json] [--at-version N]
+                [QUERY]
 
 With QUERY, its statements run in order and the rows of the last one are printed. Without
 it, a shell reads statements ending in ``;`` from the terminal (line editing and history
 through readline) or from standard input when that is not a terminal
 (``echo "select 1;" | trackit sql``). The warehouse is attached read-only at its latest
 snapshot, or at snapshot N with ``--at-version``; a build or a transform neither waits for
-it nor is waited for.
+it nor is waited for. With ``--catalog postgresql://...`` (or ``TRACKIT_CATALOG``) it reads
+the shared warehouse from any machine: the catalog says where the data files are, so no
+local data dir is needed.
 """
 
 from __future__ import annotations
@@ -59,24 +62,29 @@ def open_snapshot(data: Path, version: int | None) -> duckdb.DuckDBPyConnection:
     """The warehouse attached read-only, at ``version`` if given."""
     import duckdb
 
-    from lake.ducklake import open_warehouse
+    from lake.ducklake import WarehouseLocation, open_warehouse
     from lake.errors import TrackitError
-    from lake.layout import DataLayout
     from trackit.sql_shell import one_line
 
-    catalog = DataLayout(data).warehouse_catalog
+    location = WarehouseLocation.of(data)
     try:
-        return open_warehouse(data, read_only=True, snapshot_version=version)
+        return open_warehouse(data, read_only=True, snapshot_version=version,
+                              location=location)
     except duckdb.Error as exc:
         if version is None or "No snapshot found" not in str(exc):
+            text = one_line(str(exc))
+            if location.postgres is not None:
+                raise TrackitError(f"cannot open the warehouse of catalog {location}: "
+                                   f"{location.postgres.scrub(text)}") from None
+            folder = Path(str(location)).parent
             raise TrackitError(
-                f"cannot open the warehouse {catalog}: {one_line(str(exc))} (a damaged "
-                f"catalog: move {catalog.parent} aside, then trackit transform and trackit "
+                f"cannot open the warehouse {location}: {text} (a damaged "
+                f"catalog: move {folder} aside, then trackit transform and trackit "
                 "build rebuild it from the raw lake)") from None
-    with open_warehouse(data, read_only=True) as con:
+    with open_warehouse(data, read_only=True, location=location) as con:
         latest = con.sql("select max(snapshot_id) from ducklake_snapshots('warehouse')"
                          ).fetchone()[0]  # type: ignore[index]
-    raise TrackitError(f"the warehouse {catalog} has no snapshot {version}: its snapshots "
+    raise TrackitError(f"the warehouse {location} has no snapshot {version}: its snapshots "
                        f"go up to {latest} (trackit sql \"select * from "
                        "ducklake_snapshots('warehouse')\" lists them)")
 
@@ -94,6 +102,8 @@ def read_line_from(stream: TextIO) -> Callable[[str], str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lake.catalog import CATALOG_ENV
+    from lake.ducklake import WarehouseLocation
     from trackit.sql_shell import SqlShell, WarehouseSql
 
     data = data_dir(args)
@@ -111,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
                 with contextlib.suppress(ImportError):
                     import readline  # noqa: F401  (line editing and history for input())
                 snapshot = con.sql("from warehouse.current_snapshot()").fetchone()
-                print(f"trackit sql: {data}/warehouse at snapshot {snapshot[0]}, read-only; "  # type: ignore[index]
+                where = (f"the warehouse of catalog {WarehouseLocation.of(data)}"
+                         if os.environ.get(CATALOG_ENV) else f"{data}/warehouse")
+                print(f"trackit sql: {where} at snapshot {snapshot[0]}, read-only; "  # type: ignore[index]
                       "end statements with ;  .help  .quit", file=sys.stderr)
                 # input() writes its prompt to stdout: none when stdout is a file or a pipe.
                 prompts = sys.stdout.isatty()
