@@ -224,6 +224,25 @@ class ObjectStore:
                 return
             token = page["NextContinuationToken"]
 
+    def put(self, relative: str, body: bytes) -> None:
+        """Write ``body`` under ``relative``, replacing what is there (one PUT: a reader
+        sees the old object or the new one, never a part)."""
+        self._call("writing", relative, self.client.put_object, Bucket=self.url.bucket,
+                   Key=self.url.key(relative), Body=body)
+
+    def read_if_exists(self, relative: str) -> bytes | None:
+        """The body of one object, ``None`` when there is none."""
+        from botocore.exceptions import ClientError
+
+        try:
+            page = self.client.get_object(Bucket=self.url.bucket, Key=self.url.key(relative))
+        except ClientError as exc:
+            if _status(exc) == 404:
+                return None
+            raise self._error("reading", relative, exc) from None
+        body: bytes = page["Body"].read()
+        return body
+
     def read(self, relative: str) -> bytes:
         """The whole body of one object."""
         page = self._call("reading", relative, self.client.get_object,

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
-from pathlib import Path
 
 import duckdb
 
@@ -91,7 +90,7 @@ def _update_command_status(con: duckdb.DuckDBPyConnection, since_load_id: int) -
     )
 
 
-def _import_places(con: duckdb.DuckDBPyConnection, data_dir: Path) -> int | None:
+def _import_places(con: duckdb.DuckDBPyConnection, data_dir: WarehouseData) -> int | None:
     """Replace ``core.places`` when the imported set changed, as a load of its own (the
     marts that name places then recompute their history); the number of places."""
     rows = staged_places(con, data_dir)
@@ -116,7 +115,7 @@ def _latest_snapshot(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("select id from current_snapshot()").fetchone()[0])
 
 
-def build_in(con: duckdb.DuckDBPyConnection, data_dir: Path, config: WarehouseConfig,
+def build_in(con: duckdb.DuckDBPyConnection, data_dir: WarehouseData, config: WarehouseConfig,
              marts: Mapping[str, Mart] | None = None) -> BuildSummary:
     """One build on an open writer connection (see the module); commits or rolls back."""
     started = time.perf_counter()
@@ -161,6 +160,6 @@ def build_warehouse(
     if not layout.root.is_dir():
         raise TrackitError(f"data directory {layout.root} does not exist")
     with translated(layout.root), writing_warehouse(layout) as con:
-        summary = build_in(con, layout.root, config or WarehouseConfig(), marts)
+        summary = build_in(con, layout, config or WarehouseConfig(), marts)
     summary.data_interval = data_interval
     return summary

@@ -16,6 +16,7 @@ recompute all their history.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lake.ducklake import WarehouseData, layout_of
 from lake.errors import TrackitError
+from lake.object_store import object_store
 from lake.storage import publishing
 from transforms.places import Place, parse_places
 
@@ -79,7 +82,7 @@ create table if not exists core.place_imports (
 class ImportSummary:
     """What ``import_places`` did."""
 
-    path: Path
+    path: str
     places: int
     circles: int
     polygons: int
@@ -93,9 +96,22 @@ class ImportSummary:
                 "recomputes place_visits, deliveries and form_submissions")
 
 
+PLACES_FILE = "reference/places.parquet"
+"""The imported places, relative to DATA (or to the lake's ``s3://`` location)."""
+
+
 def places_path(data_dir: Path) -> Path:
-    """Where the imported places live: ``DATA/reference/places.parquet``."""
-    return data_dir / "reference" / "places.parquet"
+    """Where the imported places of a local lake live: ``DATA/reference/places.parquet``."""
+    return data_dir / PLACES_FILE
+
+
+def places_location(data_dir: WarehouseData) -> str:
+    """Where the imported places live: the local file, or its s3:// URL for a lake on
+    object storage (so that every machine that builds reads the same set)."""
+    layout = layout_of(data_dir)
+    if layout.remote is not None:
+        return layout.remote.url(PLACES_FILE)
+    return str(places_path(layout.root))
 
 
 def places_table(places: list[Place], source: str) -> pa.Table:
@@ -113,7 +129,7 @@ def places_table(places: list[Place], source: str) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=PLACES_SCHEMA)
 
 
-def import_places(data_dir: Path, source: Path) -> ImportSummary:
+def import_places(data_dir: WarehouseData, source: Path) -> ImportSummary:
     """Parse ``source`` and publish it as the set of places of ``data_dir``."""
     try:
         data = source.read_bytes()
@@ -125,24 +141,42 @@ def import_places(data_dir: Path, source: Path) -> ImportSummary:
         raise TrackitError(f"cannot read places file {source}: {exc.strerror or exc}") \
             from None
     places = parse_places(data, source)
-    path = places_path(data_dir)
     try:
-        replaced = len(read_places(data_dir)) if path.exists() else None
+        replaced = len(rows) if (rows := _published_places(data_dir)) is not None else None
     except TrackitError:
         replaced = None  # a damaged set is what this import repairs
-    with publishing(path) as tmp:
-        pq.write_table(places_table(places, source.name), tmp, compression="zstd")
+    table = places_table(places, source.name)
+    layout = layout_of(data_dir)
+    if layout.remote is not None:
+        body = io.BytesIO()
+        pq.write_table(table, body, compression="zstd")
+        object_store(layout.remote).put(PLACES_FILE, body.getvalue())
+    else:
+        with publishing(layout.root / PLACES_FILE) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
     circles = sum(p.shape == "circle" for p in places)
-    return ImportSummary(path, len(places), circles, len(places) - circles, replaced)
+    return ImportSummary(places_location(data_dir), len(places), circles, len(places) - circles,
+                         replaced)
 
 
-def read_places(data_dir: Path) -> list[dict[str, object]]:
+def read_places(data_dir: WarehouseData) -> list[dict[str, object]]:
     """The published places (none when nothing was imported), sorted by name."""
-    path = places_path(data_dir)
-    if not path.exists():
-        return []
+    return _published_places(data_dir) or []
+
+
+def _published_places(data_dir: WarehouseData) -> list[dict[str, object]] | None:
+    layout = layout_of(data_dir)
+    path = places_location(layout)
     try:
-        table = pq.read_table(path, schema=PLACES_SCHEMA)
+        if layout.remote is not None:
+            body = object_store(layout.remote).read_if_exists(PLACES_FILE)
+            if body is None:
+                return None
+            table = pq.read_table(io.BytesIO(body), schema=PLACES_SCHEMA)
+        else:
+            if not Path(path).exists():
+                return None
+            table = pq.read_table(path, schema=PLACES_SCHEMA)
     except (OSError, pa.ArrowException) as exc:
         raise TrackitError(
             f"places file {path} is unreadable ({str(exc).splitlines()[0]}): import the "
@@ -157,7 +191,7 @@ def fingerprint(rows: list[dict[str, object]]) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-def staged_places(con: duckdb.DuckDBPyConnection, data_dir: Path
+def staged_places(con: duckdb.DuckDBPyConnection, data_dir: WarehouseData
                   ) -> list[dict[str, object]] | None:
     """The published places when they differ from the builder's set, else None."""
     rows = read_places(data_dir)

@@ -213,3 +213,31 @@ def test_the_warehouse_dag_with_trackit_data_on_s3_and_a_postgres_catalog(
     with open_warehouse(DataLayout(state, ObjectStoreUrl(s3.bucket, prefix)),
                         read_only=True) as con:
         assert mart_rows(con) == expected
+
+
+def test_places_imported_on_one_machine_are_built_on_another(
+        servers: tuple[S3Server, PostgresServer, str], aws: dict[str, str],
+        raw_lake: Path, tmp_path: Path) -> None:
+    s3, pg, _ = servers
+    pg.psql(f"create database places_catalog owner {CATALOG_USER}")
+    url = catalog_url(pg).rsplit("/", 1)[0] + "/places_catalog"
+    prefix = "places"
+    upload_raw(s3, raw_lake, prefix)
+    places = tmp_path / "places.csv"
+    places.write_text("name,lat,lon,radius_m\ndepot,50.0,8.0,300\n")
+    location = ("--data", f"s3://{s3.bucket}/{prefix}", "--catalog", url)
+    machine_a = {**aws, "TRACKIT_LOCAL": str(tmp_path / "a")}
+    machine_b = {**aws, "TRACKIT_LOCAL": str(tmp_path / "b")}
+
+    imported = run_ok("places", "import", str(places), *location, cwd=tmp_path, env=machine_a)
+    assert f"s3://{s3.bucket}/{prefix}/reference/places.parquet" in imported
+    assert bucket_parquet(s3, f"{prefix}/reference/") == [f"{prefix}/reference/places.parquet"]
+    run_ok("transform", *location, cwd=tmp_path, env=machine_b)
+    run_ok("build", *location, cwd=tmp_path, env=machine_b)
+    csv = run_ok("sql", *location, "--format", "csv", "select name from core.places",
+                 cwd=tmp_path, env=machine_a)
+    assert csv.splitlines() == ["name", "depot"]
+    # a build on a third machine keeps them: the set is read from the bucket, not ./data
+    run_ok("build", *location, cwd=tmp_path, env={**aws, "TRACKIT_LOCAL": str(tmp_path / "c")})
+    assert run_ok("sql", *location, "--format", "csv", "select count(*) as n from core.places",
+                  cwd=tmp_path, env=machine_b).splitlines() == ["n", "1"]

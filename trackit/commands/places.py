@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trackit.options import add_data_option, writable_data_dir
+from trackit.options import add_data_option, writable_data_location
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_import(args: argparse.Namespace) -> int:
     from warehouse.places import import_places
 
-    data = writable_data_dir(args, create=False)
+    data = writable_data_location(args, create=False)
     summary = import_places(data, args.file)
     print(summary.line(args.file))
     return 0
