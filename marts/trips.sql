@@ -25,14 +25,29 @@ window_records as (
 ),
 
 -- value of the ignition input at each record, when known (as of the record's time): its
--- changes, and its first value from its first reading on
+-- changes from the window on and the value it had when the window began (the history
+-- before the window is not read: io_changes and io_state hold where it stood)
 ignition_changes as (
     select uid, changed_at, to_value
     from marts.io_changes
-    where io = $ignition_io
+    where io = $ignition_io and changed_at >= $earliest_window_start
       and uid in (select distinct uid from window_records)
     union all
-    -- its first value, which holds from its first reading to its first change
+    -- the value before a unit's first change in the window: that change's from_value,
+    -- held since the change before it (or the first reading)
+    select uid, arg_min(previous_changed_at, changed_at), arg_min(from_value, changed_at)
+    from marts.io_changes
+    where io = $ignition_io and changed_at >= $earliest_window_start
+      and uid in (select distinct uid from window_records)
+    group by uid
+    union all
+    -- a unit with no change in the window: its value now (io_state is built already),
+    -- held since its last change; and its first value from its first reading on
+    select uid, since, value
+    from marts.io_state
+    where io = $ignition_io and since < $earliest_window_start
+      and uid in (select distinct uid from window_records)
+    union all
     select uid, first_seen, first_value
     from marts.io_state
     where io = $ignition_io
