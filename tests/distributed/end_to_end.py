@@ -117,6 +117,15 @@ def task_log_text(home: Path, run_id: str, task_id: str, try_number: int) -> str
     return path.read_text(errors="replace") if path.is_file() else ""
 
 
+def failed_task_logs(home: Path, run_id: str, run_tries: dict[str, list[tuple[int, str]]]
+                     ) -> str:
+    """The ends of the logs of every failed try (for an assertion's message)."""
+    return "\n".join(f"--- {task_id} try {number}:\n"
+                     + task_log_text(home, run_id, task_id, number)[-3000:]
+                     for task_id, numbered in run_tries.items()
+                     for number, state in numbered if state == "failed")
+
+
 def kill_worker_mid_task(database: MetadataDatabase, home: Path, run_id: str, task_id: str,
                          *, started_line: str, timeout: float) -> KilledWorker:
     """Once ``task_id`` runs and its log shows ``started_line`` (its work has begun),

@@ -22,6 +22,7 @@ from end_to_end import (
     MetadataDatabase,
     core_counts,
     download_raw,
+    failed_task_logs,
     kill_worker_mid_task,
     raw_frames,
     running_ingest,
@@ -134,7 +135,7 @@ def test_simulator_to_marts_on_celery_workers_with_a_worker_killed(
         state = wait_for_run(database, RUN_ID, timeout=900, alive=launcher_alive)
         run_tries = tries(database, RUN_ID)
         print(f"{elapsed()} run {state}: {run_tries}")
-        assert state == "success", run_tries
+        assert state == "success", failed_task_logs(setup.home, RUN_ID, run_tries)
         transform_tries = run_tries["transform"]
         assert transform_tries[0][0] == killed.try_number
         assert transform_tries[0][1] in ("failed", "up_for_retry"), transform_tries
