@@ -6,7 +6,8 @@ the day. Each run's data interval is the local day it reports on (a cron *data i
 timetable: the run at 00:30 on the 11th covers 00:30 on the 10th to 00:30 on the 11th,
 and reports the 10th), so backfills and reruns of an old run rewrite that day's report.
 
-The report goes to ``$TRACKIT_DATA/reports/<day>.html``, published atomically; rerunning
+The report goes to ``$TRACKIT_DATA/reports/<day>.html`` (``$TRACKIT_LOCAL/reports`` when
+``TRACKIT_DATA`` is on object storage), published atomically; rerunning
 a day replaces its page. Nothing heavy is imported when Airflow parses this file.
 """
 
@@ -36,15 +37,15 @@ def trackit_daily_report() -> None:
     @task
     def write_report(data_interval_start: datetime | None = None) -> str:
         """Write the report of the local day the run's data interval starts on."""
-        from lake.layout import DataLayout, default_data_dir
+        from lake.layout import data_layout
         from reports.daily import report_path, write_daily_report
         from reports.days import local_day_of
 
         if data_interval_start is None:
             raise ValueError("trackit_daily_report needs a data interval (a scheduled run)")
         day = local_day_of(data_interval_start, REPORT_TZ)
-        layout = DataLayout(default_data_dir().resolve())
-        out = write_daily_report(layout.root, day, report_path(layout.root, day),
+        layout = data_layout(None).resolve()
+        out = write_daily_report(layout, day, report_path(layout.root, day),
                                  REPORT_TZ)
         log.info("report of %s (%s) written to %s", day, REPORT_TZ, out)
         return str(out)

@@ -12,7 +12,9 @@ interval is logged and returned by each task (it says which schedule slot a run 
 to; the data itself is chosen by the ledgers, which is what makes late data work). For
 marts fresh within a minute, run `trackit run` beside it (docs/warehouse.md).
 
-The data directory is the ``data_dir`` param, else ``$TRACKIT_DATA``, else ``./data``; the
+The data directory is the ``data_dir`` param, else ``$TRACKIT_DATA``, else ``./data``
+(``s3://bucket/prefix``: the raw lake and the warehouse's data files on object storage, the
+local part under ``$TRACKIT_LOCAL``; the catalog ``$TRACKIT_CATALOG``, if set); the
 local day of ``marts.vehicle_daily`` is ``$TRACKIT_TZ`` (default UTC); the snapshot
 retention is ``$TRACKIT_SNAPSHOT_RETENTION`` (default 7d). Nothing heavy is imported when
 Airflow parses this file: every import of the pipeline is inside a task.
@@ -37,6 +39,16 @@ def _data_dir(params: dict[str, Any] | None) -> Any:
     from lake.layout import data_layout
 
     return data_layout((params or {}).get("data_dir") or None).resolve()
+
+
+def _layout_of(previous: TaskResult) -> Any:
+    """The layout the transform task worked on: its local directory and its ``s3://``
+    prefix, if any (the warehouse's data files go there too)."""
+    from pathlib import Path
+
+    from lake.layout import DataLayout, data_layout
+
+    return DataLayout(Path(previous["data_dir"]), data_layout(previous["data"]).remote)
 
 
 def _config() -> Any:
@@ -84,11 +96,9 @@ def trackit_warehouse() -> None:
     @task(retries=0)  # a failed check is a finding, not a transient error
     def build(previous: TaskResult) -> TaskResult:
         """Marts recomputed around the new rows and checked: one snapshot, or none."""
-        from pathlib import Path
-
         from warehouse.build import build_warehouse
 
-        summary = build_warehouse(Path(previous["data_dir"]), config=_config(),
+        summary = build_warehouse(_layout_of(previous), config=_config(),
                                   data_interval=tuple(previous["data_interval"]))
         for line in summary.lines():
             log.info("build: %s", line)
@@ -98,11 +108,9 @@ def trackit_warehouse() -> None:
     @task
     def maintain(previous: TaskResult) -> TaskResult:
         """Merge small data files, expire old snapshots, delete unneeded files."""
-        from pathlib import Path
-
         from warehouse.maintenance import maintain_warehouse, retention_from_env
 
-        summary = maintain_warehouse(Path(previous["data_dir"]),
+        summary = maintain_warehouse(_layout_of(previous),
                                      retention=retention_from_env())
         log.info("maintain: %s", summary)
         return {**previous, "maintenance": str(summary)}

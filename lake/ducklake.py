@@ -51,6 +51,7 @@ EXTENSION_PACKAGES = {
     "sqlite_scanner": "duckdb_extension_sqlite_scanner",
     "postgres_scanner": "duckdb_extension_postgres_scanner",
     "httpfs": "duckdb_extension_httpfs",
+    "aws": "duckdb_extension_aws",
     "spatial": "duckdb_extension_spatial",
 }
 """DuckDB extension → the Python package (PyPI ``duckdb-extension-<name>``) shipping it."""
@@ -264,8 +265,28 @@ def stored_data_path(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def reach_object_store(con: duckdb.DuckDBPyConnection) -> None:
-    """Give httpfs the endpoint, region and credentials of the AWS environment."""
-    con.execute(S3Settings.from_environment().duckdb_secret())
+    """Give httpfs the endpoint, region and credentials of the AWS environment.
+
+    boto3 resolves the credentials (keys, profiles, SSO, an instance or task role) and
+    DuckDB gets them as explicit keys; when boto3 finds none, DuckDB's own credential
+    chain (the ``aws`` extension) gets its turn, and finding none either is an
+    ``ObjectStoreError`` saying what to set.
+    """
+    from lake.object_store import ObjectStoreError
+
+    settings = S3Settings.from_environment()
+    if not settings.has_keys:
+        load_extensions(con, ["aws"])
+    try:
+        con.execute(settings.duckdb_secret())
+    except duckdb.Error:
+        if settings.has_keys:
+            raise
+        where = settings.endpoint_url or "AWS"
+        raise ObjectStoreError(
+            f"no AWS credentials for the object storage at {where}: set AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY, AWS_PROFILE (~/.aws/credentials), or give the "
+            "machine a role (DuckDB's credential chain found none either)") from None
 
 
 WRITER_WAIT_S = 900.0

@@ -93,6 +93,11 @@ class S3Settings:
             session_token=frozen.token if frozen else None,
         )
 
+    @property
+    def has_keys(self) -> bool:
+        """Whether credentials were found (else DuckDB tries its own credential chain)."""
+        return bool(self.access_key_id and self.secret_access_key)
+
     def client(self) -> Any:
         """A boto3 S3 client for these settings (path-style addressing off AWS)."""
         import boto3
@@ -118,7 +123,7 @@ class S3Settings:
             endpoint = urlsplit(self.endpoint_url)
             options.update(endpoint=endpoint.netloc, url_style="path",
                            use_ssl="true" if endpoint.scheme == "https" else "false")
-        if self.access_key_id and self.secret_access_key:
+        if self.has_keys:
             options.update(key_id=self.access_key_id, secret=self.secret_access_key)
             if self.session_token:
                 options["session_token"] = self.session_token

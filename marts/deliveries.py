@@ -22,6 +22,7 @@ MART = Mart(
                    "position (core.places), NULL when none"),
     ),
     sql=read_sql(__file__),
+    sorted_by="tmx",
     scope=Scope(
         delete="""
             delete from marts.deliveries

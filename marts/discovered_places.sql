@@ -23,11 +23,22 @@ closed_stops as (
                         and c.cell_column = place_cell_column(s.lat, s.lon, $place_cell_m)))
 ),
 
+-- each named place once per row of cells its bounding box spans: a stop meets only the
+-- places of its own row (an equality join, not a range join over every place)
+named_place_rows as (
+    select
+        p.*,
+        unnest(range(place_cell_row(p.min_lat, $place_cell_m),
+                     place_cell_row(p.max_lat, $place_cell_m) + 1)) as cell_row
+    from core.places as p
+),
+
 in_named_places as (
     select distinct s.vid, s.start_time
     from closed_stops as s
-    join core.places as p
-        on s.lat between p.min_lat and p.max_lat and s.lon between p.min_lon and p.max_lon
+    join named_place_rows as p
+        on place_cell_row(s.lat, $place_cell_m) = p.cell_row
+        and s.lat between p.min_lat and p.max_lat and s.lon between p.min_lon and p.max_lon
     where in_place(s.lat, s.lon, p.lat, p.lon, p.radius_m, p.edges)
 ),
 

@@ -23,6 +23,7 @@ MART = Mart(
                    "driver card starting that day", ge=0),
     ),
     sql=read_sql(__file__),
+    sorted_by="day",
     scope=Scope(
         windows="trip_windows",
         delete=f"delete from marts.driver_daily where day >= {FIRST_DAY}",

@@ -21,6 +21,7 @@ MART = Mart(
                    "be negative"),
     ),
     sql=read_sql(__file__),
+    sorted_by="received_at",
     # a projection of the new core rows: those rows are replaced
     scope=Scope(
         delete="""

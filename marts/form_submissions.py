@@ -22,6 +22,7 @@ MART = Mart(
         MartColumn("fields", "varchar", False, "JSON object: field name → value as text"),
     ),
     sql=read_sql(__file__),
+    sorted_by="tmx",
     scope=Scope(
         delete="""
             delete from marts.form_submissions

@@ -21,6 +21,7 @@ MART = Mart(
         MartColumn("source", "varchar", False, isin=("record_io", "io_event", "io_snapshot")),
     ),
     sql=read_sql(__file__),
+    sorted_by="changed_at",
     scope=Scope(
         windows="io_windows",
         delete="""

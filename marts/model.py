@@ -93,6 +93,9 @@ class Mart:
     (kept up to date before any mart); marts order the build."""
     row_checks: tuple[RowCheck, ...] = ()
     reconciliations: tuple[Reconciliation, ...] = ()
+    sorted_by: str | None = None
+    """The column its data files are written sorted by (DuckLake's ``set sorted by``),
+    its time: a scan from a window's start then skips the files of older rows."""
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

@@ -35,6 +35,7 @@ MART = Mart(
                    isin=("under_limit", "gap", "data_end")),
     ),
     sql=read_sql(__file__),
+    sorted_by="start_time",
     scope=Scope(
         windows="trip_windows",
         delete="""

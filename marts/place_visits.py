@@ -29,6 +29,7 @@ MART = Mart(
                    "first trip), open"),
     ),
     sql=read_sql(__file__),
+    sorted_by="arrived_at",
     # the visits of the stops in the trip windows, and of the stops in the cells that became
     # or stopped being a discovered place; all visits when the named places change
     scope=Scope(

@@ -20,6 +20,7 @@ MART = Mart(
         MartColumn("flags", "varchar[]", False, "first (before its first trip), open"),
     ),
     sql=read_sql(__file__),
+    sorted_by="start_time",
     scope=Scope(
         windows="trip_windows",
         delete="""

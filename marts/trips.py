@@ -42,6 +42,7 @@ MART = Mart(
         MartColumn("end_odometer_m", "bigint"),
     ),
     sql=read_sql(__file__),
+    sorted_by="start_time",
     scope=Scope(
         windows="trip_windows",
         delete="""

@@ -34,6 +34,7 @@ MART = Mart(
         MartColumn("last_seen", "timestamptz", False),
     ),
     sql=read_sql(__file__),
+    sorted_by="day",
     scope=Scope(
         windows="trip_windows",
         delete="""

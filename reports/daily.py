@@ -65,7 +65,7 @@ def report_path(data_dir: Path, day: date, last_day: date | None = None,
     return data_dir / REPORTS_DIR / f"{stem}.html"
 
 
-def render_daily_report(data_dir: Path, day: date, tz: str = "UTC", *,
+def render_daily_report(data_dir: Path | DataLayout, day: date, tz: str = "UTC", *,
                         last_day: date | None = None,
                         vehicles: Iterable[int] | None = None) -> str:
     """The HTML report of the local days ``day`` to ``last_day`` (default: ``day``) in
@@ -84,7 +84,7 @@ def render_daily_report(data_dir: Path, day: date, tz: str = "UTC", *,
     return render_page(data, source=DataLayout(data_dir).warehouse)
 
 
-def write_daily_report(data_dir: Path, day: date, out: Path, tz: str = "UTC", *,
+def write_daily_report(data_dir: Path | DataLayout, day: date, out: Path, tz: str = "UTC", *,
                        last_day: date | None = None,
                        vehicles: Iterable[int] | None = None) -> Path:
     """Render the report and publish it atomically at ``out``; returns ``out``."""

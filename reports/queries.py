@@ -31,6 +31,7 @@ import duckdb
 
 from lake import ducklake
 from lake.errors import TrackitError
+from lake.layout import DataLayout
 from reports.days import DayWindow
 
 ROUTE_POINTS_PER_TRIP = 300
@@ -289,7 +290,7 @@ class DayData:
                     or self.deliveries)
 
 
-def open_warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
+def open_warehouse(data_dir: Path | DataLayout) -> duckdb.DuckDBPyConnection:
     """The warehouse of ``data_dir`` read-only (its latest snapshot), times in UTC;
     ``TrackitError`` when it is not usable."""
     try:

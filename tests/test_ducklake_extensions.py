@@ -50,3 +50,38 @@ def test_a_wheel_for_another_duckdb_says_which_it_has(tmp_path, monkeypatch) -> 
     monkeypatch.setitem(EXTENSION_PACKAGES, "fake", "duckdb_extension_fake")
     with pytest.raises(MissingExtensionError, match=r"it has v0\.9\.0"):
         load_extensions(duckdb.connect(), ["fake"])
+
+
+def test_without_any_aws_credentials_duckdb_tries_its_chain_then_says_what_to_set(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No keys, no profile, no role: DuckDB's own credential chain (the ``aws`` extension,
+    from its wheel) finds none either, and the error says what to set, in one line."""
+    import duckdb
+
+    from lake.ducklake import load_extensions, reach_object_store
+    from lake.object_store import ObjectStoreError
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    con = duckdb.connect()
+    try:
+        load_extensions(con, ["httpfs"])
+        with pytest.raises(ObjectStoreError) as raised:
+            reach_object_store(con)
+        loaded = {name for (name,) in con.execute(
+            "select extension_name from duckdb_extensions() where loaded").fetchall()}
+    finally:
+        con.close()
+    message = str(raised.value)
+    assert message.startswith("no AWS credentials for the object storage at "
+                              "http://127.0.0.1:9: set AWS_ACCESS_KEY_ID"), message
+    assert "\n" not in message
+    assert "aws" in loaded

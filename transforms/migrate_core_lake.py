@@ -456,14 +456,14 @@ def _upgrade(layout: DataLayout, con: duckdb.DuckDBPyConnection, present: list[P
     return report
 
 
-def upgrade(data_dir: Path, *, progress: bool = False) -> UpgradeReport:
+def upgrade(data_dir: Path | DataLayout, *, progress: bool = False) -> UpgradeReport:
     """Upgrade ``data_dir`` in place (see the module); a no-op report when there is
     nothing to upgrade or it was done already."""
-    layout = DataLayout(Path(data_dir))
+    layout = DataLayout(data_dir)
     if not layout.root.is_dir():
         raise TrackitError(f"data directory {layout.root} does not exist")
     if not legacy_items(layout) and not layout.warehouse_catalog.exists():
         return UpgradeReport(layout.root, "nothing")
-    with transform_lock(layout), writing_warehouse(layout.root) as con:
+    with transform_lock(layout), writing_warehouse(layout) as con:
         ensure_core(con)
         return upgrade_locked(layout, con, progress=progress)

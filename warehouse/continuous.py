@@ -85,7 +85,7 @@ class LagProbe:
     """Seconds from the newest record the marts show (``marts.vehicle_status``'s
     ``last_received_at``) to now, through one read-only connection kept open."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path | DataLayout) -> None:
         self.data_dir = data_dir
         self._con: duckdb.DuckDBPyConnection | None = None
 
@@ -121,14 +121,14 @@ def run_cycle(data_dir: Path | DataLayout, number: int, *, config: WarehouseConf
     transformed = transform_lake(layout)
     compacted = compact_raw_lake(layout, grace_s=grace_s)
     build_started = time.perf_counter()
-    built = build_warehouse(data_dir, config=config)
+    built = build_warehouse(layout, config=config)
     build_s = time.perf_counter() - build_started
-    maintenance = str(maintain_warehouse(data_dir, retention=retention)) if maintain else None
+    maintenance = str(maintain_warehouse(layout, retention=retention)) if maintain else None
     return CycleResult(
         number=number, files=transformed.files_processed, frames=transformed.frames,
         transform_s=transformed.seconds, raw_files_compacted=compacted.files_merged,
         build_s=build_s, snapshot=built.snapshot,
-        lag_s=(lag or LagProbe(data_dir))(),
+        lag_s=(lag or LagProbe(layout))(),
         maintenance=maintenance, seconds=time.perf_counter() - started)
 
 
@@ -163,7 +163,7 @@ def run_continuously(
     config = config or WarehouseConfig()
     stop = stop or threading.Event()
     number = succeeded = failures = 0
-    lag = LagProbe(data_layout(data_dir).root)
+    lag = LagProbe(data_layout(data_dir))
     try:
         while not stop.is_set():
             number += 1

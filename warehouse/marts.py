@@ -13,6 +13,7 @@ in docs/warehouse.md ("Incremental builds").
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -245,11 +246,23 @@ def prepare(con: duckdb.DuckDBPyConnection, marts: Iterable[Mart]) -> None:
         "select table_name from information_schema.tables "
         "where table_catalog = current_database() and table_schema = 'marts'").fetchall()}
     for mart in marts:
-        if mart.name in existing:
-            continue
-        con.execute(mart.ddl())
-        for comment in mart.comments():
-            con.execute(comment)
+        if mart.name not in existing:
+            con.execute(mart.ddl())
+            for comment in mart.comments():
+                con.execute(comment)
+        _sort_files_of(con, mart)
+
+
+def _sort_files_of(con: duckdb.DuckDBPyConnection, mart: Mart) -> None:
+    """Declare the mart's sort order to DuckLake, once per declared order: the files
+    written from then on are sorted (older files keep their order until rewritten)."""
+    if mart.sorted_by is None:
+        return
+    version = int.from_bytes(hashlib.sha256(mart.sorted_by.encode()).digest()[:7], "big")
+    name = f"sorted_by:{mart.name}"
+    if get_state(con, name) != version:
+        con.execute(f"alter table {mart.table} set sorted by ({mart.sorted_by})")
+        set_state(con, name, version)
 
 
 def _earliest(con: duckdb.DuckDBPyConnection, windows: str) -> datetime:

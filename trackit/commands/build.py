@@ -7,7 +7,7 @@ import argparse
 import logging
 import os
 
-from trackit.options import add_data_option, writable_data_dir
+from trackit.options import add_data_option, writable_data_location
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         config = WarehouseConfig(timezone=args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise TrackitError(f"unknown time zone {args.timezone!r}") from None
-    data = writable_data_dir(args, create=False)
+    data = writable_data_location(args, create=False)
     if needs_upgrade(data):  # a core Parquet lake of an older release: into the DuckLake
         for line in upgrade_lines(data):
             print(line)

@@ -9,6 +9,7 @@ from trackit.options import (
     SEED_RANGE,
     add_data_option,
     bounded_int,
+    data_location,
     positive_number,
     writable_data_dir,
 )
@@ -41,7 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lake.errors import TrackitError
     from trackit.demo import Demo, DemoSettings
+
+    layout = data_location(args)
+    if layout.remote is not None:
+        # The demo's simulator, ground truth and summary are one machine's: a local lake.
+        raise TrackitError(
+            f"trackit demo runs on a local data directory, not {layout.remote}: give "
+            "--data DIR (trackit ingest, transform, build and run take s3:// locations)")
 
     settings = DemoSettings(
         data=writable_data_dir(args), minutes=args.minutes, speedup=args.speedup,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trackit.options import add_data_option, writable_data_dir
+from trackit.options import add_data_option, writable_data_location
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
 
     retention = (parse_retention(args.retention) if args.retention is not None
                  else retention_from_env())
-    summary = maintain_warehouse(writable_data_dir(args, create=False), retention=retention)
+    summary = maintain_warehouse(writable_data_location(args, create=False), retention=retention)
     print(f"maintain: {summary}")
     return 0

@@ -14,7 +14,7 @@ from lake.errors import TrackitError
 from trackit.options import (
     add_data_option,
     bounded_int,
-    data_dir,
+    data_location,
     device_id,
     non_negative_seconds,
 )
@@ -65,9 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_send_message(args: argparse.Namespace) -> int:
     from ingest.errors import IngestError
     from ingest.outbox import queue_driver_message, require_ingest
-    from lake.layout import DataLayout
 
-    layout = DataLayout(data_dir(args))
+    layout = data_location(args)
     try:
         require_ingest(layout)
         command = queue_driver_message(
@@ -83,9 +82,8 @@ def run_send_message(args: argparse.Namespace) -> int:
 def run_getio(args: argparse.Namespace) -> int:
     from ingest.errors import IngestError
     from ingest.outbox import queue_getio, require_ingest
-    from lake.layout import DataLayout
 
-    layout = DataLayout(data_dir(args))
+    layout = data_location(args)
     try:
         require_ingest(layout)
         command = queue_getio(layout, args.uid, min_interval_s=args.min_interval)

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from trackit.options import add_data_option, data_dir
+from trackit.options import add_data_option, data_location
 
 TZ_ENV = "TRACKIT_TZ"
 
@@ -78,7 +78,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lake.errors import TrackitError
-    from lake.layout import DataLayout
     from reports.daily import report_path, write_daily_report
     from reports.days import yesterday
 
@@ -91,10 +90,10 @@ def run(args: argparse.Namespace) -> int:
         raise TrackitError(f"--to {last.isoformat()} is before --from {first.isoformat()}")
     vehicles = (None if args.vehicles is None
                 else sorted({vid for group in args.vehicles for vid in group}))
-    layout = DataLayout(data_dir(args))
+    layout = data_location(args)
     out = args.out or report_path(layout.root, first, last, vehicles)
     try:
-        write_daily_report(layout.root, first, out, tz, last_day=last,
+        write_daily_report(layout, first, out, tz, last_day=last,
                            vehicles=vehicles)
     except OSError as exc:
         raise TrackitError(f"cannot write the report {out}: {exc.strerror or exc} "

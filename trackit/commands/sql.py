@@ -23,11 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from trackit.options import INT64_MAX, add_data_option, bounded_int, data_dir
+from trackit.options import INT64_MAX, add_data_option, bounded_int, data_location
 from trackit.sql_output import FORMATS
 
 if TYPE_CHECKING:
     import duckdb
+
+    from lake.layout import DataLayout
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def open_snapshot(data: Path, version: int | None) -> duckdb.DuckDBPyConnection:
+def open_snapshot(data: Path | DataLayout, version: int | None) -> duckdb.DuckDBPyConnection:
     """The warehouse attached read-only, at ``version`` if given."""
     import duckdb
 
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from lake.ducklake import WarehouseLocation
     from trackit.sql_shell import SqlShell, WarehouseSql
 
-    data = data_dir(args)
+    data = data_location(args)
     try:
         with open_snapshot(data, args.at_version) as con:
             sql = WarehouseSql(con)
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                     import readline  # noqa: F401  (line editing and history for input())
                 snapshot = con.sql("from warehouse.current_snapshot()").fetchone()
                 where = (f"the warehouse of catalog {WarehouseLocation.of(data)}"
-                         if os.environ.get(CATALOG_ENV) else f"{data}/warehouse")
+                         if os.environ.get(CATALOG_ENV) else f"{data.location}/warehouse")
                 print(f"trackit sql: {where} at snapshot {snapshot[0]}, read-only; "  # type: ignore[index]
                       "end statements with ;  .help  .quit", file=sys.stderr)
                 # input() writes its prompt to stdout: none when stdout is a file or a pipe.

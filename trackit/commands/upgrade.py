@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from trackit.options import add_data_option, writable_data_dir
+from lake.layout import DataLayout
+from trackit.options import add_data_option, writable_data_location
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def upgrade_lines(data: Path, *, progress: bool = False) -> list[str]:
+def upgrade_lines(data: DataLayout, *, progress: bool = False) -> list[str]:
     """Upgrade ``data`` (``transforms.migrate_core_lake.upgrade``); the report's lines.
 
     DuckDB's errors become one line: nothing of the upgrade was committed then.
@@ -55,7 +55,7 @@ def upgrade_lines(data: Path, *, progress: bool = False) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    for line in upgrade_lines(writable_data_dir(args, create=False),
+    for line in upgrade_lines(writable_data_location(args, create=False),
                               progress=not args.quiet):
         print(line)
     return 0
