@@ -51,7 +51,10 @@ with_vehicle as (
 ),
 
 fields as (
-    select form_id, json_group_object(field, value)::varchar as fields
+    -- keys in name order: the same text whatever order the rows are read in
+    select form_id,
+           to_json(map(list(field order by field), list(value order by field)))::varchar
+               as fields
     from core.form_fields
     where form_id in (select form_id from forms)
     group by form_id

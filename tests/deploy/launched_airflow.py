@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,15 +112,19 @@ class LaunchedAirflow:
 
 @contextmanager
 def launched_airflow(way: str, setup: AirflowSetup, *extra: str, log: Path,
-                     ready_timeout: float = 420) -> Iterator[LaunchedAirflow]:
+                     ready_timeout: float = 420,
+                     settings: Mapping[str, str] | None = None) -> Iterator[LaunchedAirflow]:
     """``./run airflow WAY --data ... --home ... --port ... EXTRA`` until ready; on exit the
-    whole process group gets SIGTERM, then SIGKILL after 60 s, and is checked gone."""
+    whole process group gets SIGTERM, then SIGKILL after 60 s, and is checked gone.
+    ``settings``: ``AIRFLOW__...`` variables for every component (the caller's own
+    ``AIRFLOW*`` variables are dropped)."""
     env = {name: value for name, value in os.environ.items()
            if not name.startswith("AIRFLOW")}
     env["TRACKIT_TZ"] = ""
     # Only the test's own run: without it the scheduler would first run each DAG's latest
     # schedule slot, and trackit_warehouse takes one run at a time.
     env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
+    env.update(settings or {})
     with log.open("wb") as out:
         process = subprocess.Popen(
             ["bash", str(REPO / "run"), "airflow", way, "--data", str(setup.data_dir),
