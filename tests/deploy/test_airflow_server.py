@@ -119,6 +119,17 @@ def test_database_url_is_for_the_server_way(tmp_path: Path) -> None:
     assert len(done.stderr.splitlines()) == 1
 
 
+def test_a_lake_on_object_storage_reaches_every_component_with_its_local_part(
+        tmp_path: Path) -> None:
+    setup = AirflowSetup(home=tmp_path / "home", data_dir=tmp_path / "local",
+                         remote="s3://fleet-lake/prod")
+    settings = setup.environment({})
+    assert settings["TRACKIT_DATA"] == "s3://fleet-lake/prod"
+    assert settings["TRACKIT_LOCAL"] == str(tmp_path / "local")
+    local = AirflowSetup(home=tmp_path / "home", data_dir=tmp_path / "data").environment({})
+    assert local["TRACKIT_DATA"] == str(tmp_path / "data") and "TRACKIT_LOCAL" not in local
+
+
 @pytest.mark.distributed
 def test_celery_stops_with_one_line_when_postgres_cannot_listen(tmp_path: Path) -> None:
     postgres_dir = loopback_tempdir("trackit-celery-pg-")

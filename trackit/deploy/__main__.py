@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lake.errors import TrackitError
-from lake.layout import default_data_dir
+from lake.layout import data_layout
 from trackit.deploy.airflow_settings import AirflowSetup
 from trackit.deploy.ways import CeleryOptions, run_celery, run_laptop, run_server
 from trackit.options import OneLineArgumentParser, bounded_int, positive_int
@@ -31,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="ways:\n" + "\n".join(f"  {name:8} {text}" for name, text in WAYS.items()))
     parser.add_argument("way", choices=list(WAYS), help="laptop, server or celery")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="data directory (default: $TRACKIT_DATA or ./data)")
+    parser.add_argument("--data", default=None,
+                        help="data directory, or s3://bucket/prefix for a lake on object "
+                             "storage (default: $TRACKIT_DATA or ./data)")
     parser.add_argument("--home", type=Path, default=None,
                         help="AIRFLOW_HOME (default: DATA/airflow; DATA/airflow-celery for "
                              "celery)")
@@ -61,14 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    data = (args.data or default_data_dir()).resolve()
-    home = (args.home or data / ("airflow-celery" if args.way == "celery" else "airflow"))
     try:
+        layout = data_layout(args.data)
+        data = layout.root.resolve()  # the local part: Airflow's home, state, locks
+        home = (args.home or data / ("airflow-celery" if args.way == "celery" else "airflow"))
         if args.database_url and args.way != "server":
             raise TrackitError("--database-url is for the server way (celery starts its "
                                "own PostgreSQL; laptop uses SQLite)")
         data.mkdir(parents=True, exist_ok=True)
         setup = AirflowSetup(home=home.resolve(), data_dir=data,
+                             remote=str(layout.remote) if layout.remote else None,
                              database_url=args.database_url, api_host=args.host,
                              api_port=args.port)
         if args.way == "laptop":

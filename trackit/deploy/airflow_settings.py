@@ -34,6 +34,9 @@ class AirflowSetup:
 
     home: Path
     data_dir: Path
+    """The local data directory (with ``remote``: its local part, ``TRACKIT_LOCAL``)."""
+    remote: str | None = None
+    """``s3://bucket/prefix`` of a lake on object storage, else ``None``."""
     executor: str = LOCAL_EXECUTOR
     database_url: str | None = None  # None: SQLite in ``home``
     api_host: str = "127.0.0.1"
@@ -64,8 +67,10 @@ class AirflowSetup:
             "AIRFLOW__API__HOST": self.api_host,
             "AIRFLOW__API__PORT": str(self.api_port),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
-            "TRACKIT_DATA": str(self.data_dir),
+            "TRACKIT_DATA": self.remote or str(self.data_dir),
         }
+        if self.remote:
+            settings["TRACKIT_LOCAL"] = str(self.data_dir)
         if self.executor == CELERY_EXECUTOR:
             settings.update(self.celery)
         return settings
