@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # real_servers.py
 
-from real_servers import S3_REGION, S3Server, s3_server
+from real_servers import S3Server, s3_server
 
 from bench.build import simulated_frames, write_raw
 from lake.ducklake import open_warehouse
@@ -136,10 +136,7 @@ def main() -> int:
               f"in {len(files)} files, {size / 1e6:.1f} MB "
               f"(made in {time.perf_counter() - started:.0f}s)")
         with s3_server(bucket="bench") as server:
-            os.environ.update({
-                "AWS_ACCESS_KEY_ID": server.access_key,
-                "AWS_SECRET_ACCESS_KEY": server.secret_key,
-                "AWS_ENDPOINT_URL_S3": server.endpoint, "AWS_REGION": S3_REGION})
+            os.environ.update(server.aws_environment())
             for name in ("AWS_PROFILE", "TRACKIT_CATALOG"):
                 os.environ.pop(name, None)
             print(f"SeaweedFS at {server.endpoint}; {args.repeats} repeats, interleaved")

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from trackit.deploy.local_servers import (
@@ -93,6 +94,26 @@ class S3Server:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def aws_environment(self, scratch: Path | None = None) -> dict[str, str]:
+        """The AWS variables that point boto3 and DuckDB at this server; with ``scratch``,
+        also at missing config files there (so no file of ~/.aws is read)."""
+        env = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
+               "AWS_ENDPOINT_URL_S3": self.endpoint, "AWS_REGION": S3_REGION}
+        if scratch is not None:
+            env["AWS_CONFIG_FILE"] = str(scratch / "no-aws-config")
+            env["AWS_SHARED_CREDENTIALS_FILE"] = str(scratch / "no-aws-credentials")
+        return env
+
+    def use_in_this_process(self, monkeypatch: Any, scratch: Path) -> dict[str, str]:
+        """Set :meth:`aws_environment` (with ``scratch``) in this process, unset every other
+        AWS variable that could point elsewhere, and return the variables set."""
+        env = self.aws_environment(scratch)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        return env
 
     def filesystem(self, secret_key: str | None = None) -> object:
         """A ``pyarrow.fs.S3FileSystem`` talking to this endpoint."""

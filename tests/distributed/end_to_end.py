@@ -19,7 +19,6 @@ import duckdb
 import psutil
 import pyarrow.parquet as pq
 import sqlalchemy
-from real_servers import S3_REGION, S3Server
 from simulator_process import SimulatorUrls
 
 from lake.layout import DataLayout
@@ -27,14 +26,6 @@ from lake.object_store import object_store
 from schemas.core_tables import CORE_TABLES
 
 DAG_ID = "trackit_warehouse"
-
-
-def s3_environment(s3: S3Server, scratch: Path) -> dict[str, str]:
-    """The AWS variables that point boto3 and DuckDB at ``s3`` (and at no file of ~/.aws)."""
-    return {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-            "AWS_ENDPOINT_URL": s3.endpoint, "AWS_REGION": S3_REGION,
-            "AWS_CONFIG_FILE": str(scratch / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "no-aws-credentials")}
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from real_servers import REPO, S3_REGION, PostgresServer, S3Server, s3_server
+from real_servers import REPO, PostgresServer, S3Server, s3_server
 from shared_warehouse import (
     CATALOG_USER,
     catalog_url,
@@ -62,16 +62,11 @@ def expected(raw_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> MartRo
             return mart_rows(con)
 
 
-def aws_env(s3: S3Server) -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-            "AWS_ENDPOINT_URL_S3": s3.endpoint, "AWS_REGION": S3_REGION}
-
-
 @pytest.fixture
 def aws(servers: tuple[S3Server, PostgresServer, str],
         monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The AWS settings of the test's S3 server, in this process and for the commands."""
-    env = aws_env(servers[0])
+    env = servers[0].aws_environment()
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", CATALOG_ENV, "TRACKIT_DATA", "TRACKIT_LOCAL", "TRACKIT_TZ"):

@@ -26,7 +26,6 @@ from end_to_end import (
     kill_worker_mid_task,
     raw_frames,
     running_ingest,
-    s3_environment,
     task_log_text,
     tries,
     trigger,
@@ -75,11 +74,10 @@ def test_simulator_to_marts_on_celery_workers_with_a_worker_killed(
         catalog = servers.enter_context(postgres_server(database="catalog"))
         catalog_url = catalog.url("postgresql")
         workers_local = tmp_path / "workers-local"
-        for name, value in {**s3_environment(s3, tmp_path), CATALOG_ENV: catalog_url,
-                            LOCAL_ENV: str(workers_local)}.items():
-            monkeypatch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "TRACKIT_DATA"):
-            monkeypatch.delenv(name, raising=False)
+        s3.use_in_this_process(monkeypatch, tmp_path)
+        monkeypatch.setenv(CATALOG_ENV, catalog_url)
+        monkeypatch.setenv(LOCAL_ENV, str(workers_local))
+        monkeypatch.delenv("TRACKIT_DATA", raising=False)
         print(f"{elapsed()} S3 on {s3.endpoint}, catalog on {catalog_url}")
 
         process_env = {**os.environ, **SECRETS, "PYTHONPATH": str(REPO),

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from real_servers import S3_REGION, PostgresServer, S3Server, s3_server
+from real_servers import PostgresServer, S3Server, s3_server
 from shared_warehouse import copy_raw, mart_rows, password_postgres, trackit, write_raw_lake
 
 from lake.catalog import CATALOG_ENV
@@ -30,16 +30,11 @@ def servers() -> Iterator[tuple[S3Server, PostgresServer, str]]:
         yield s3, pg, url
 
 
-def aws_env(s3: S3Server) -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-            "AWS_ENDPOINT_URL_S3": s3.endpoint, "AWS_REGION": S3_REGION}
-
-
 @pytest.fixture
 def environment(servers: tuple[S3Server, PostgresServer, str],
                 monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     s3, _, url = servers
-    env = {**aws_env(s3), CATALOG_ENV: url}
+    env = {**s3.aws_environment(), CATALOG_ENV: url}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)

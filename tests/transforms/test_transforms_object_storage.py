@@ -44,15 +44,10 @@ def s3() -> Iterator[S3Server]:
 @pytest.fixture
 def s3_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """The AWS variables of the test server, set for this process (and returned)."""
-    env = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-           "AWS_ENDPOINT_URL": s3.endpoint, "AWS_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    env = {**s3.use_in_this_process(monkeypatch, tmp_path),
            "TRACKIT_LOCAL": str(tmp_path / "local")}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "TRACKIT_DATA"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRACKIT_LOCAL", env["TRACKIT_LOCAL"])
+    monkeypatch.delenv("TRACKIT_DATA", raising=False)
     return env
 
 
