@@ -73,9 +73,12 @@ def write_parquet(table: pa.Table, final: Path, *, durable: bool = True,
 
 def publish_parquet(table: pa.Table, layout: DataLayout, relative: str, *,
                     durable: bool = True, compression: str = "zstd",
-                    owner_hint: str = "", **options: Any) -> Path | str:
+                    owner_hint: str = "", replace: bool = False,
+                    **options: Any) -> Path | str:
     """Publish ``table`` as the Parquet file ``relative`` (``raw/date=.../x.parquet``) of
-    the lake: a local file published atomically, or one create-only PUT on object storage.
+    the lake: a local file published atomically, or one create-only PUT on object storage
+    (``replace``: one plain PUT, for a file that each publication replaces whole, such as
+    the named places).
 
     Returns where it went (the local ``Path``, or the ``s3://`` URL). ``owner_hint`` ends the
     message of a refused PUT (who else may write that key, and what to do).
@@ -89,6 +92,9 @@ def publish_parquet(table: pa.Table, layout: DataLayout, relative: str, *,
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression=compression, **options)
     store = object_store(layout.remote)
+    if replace:
+        store.put(relative, sink.getvalue().to_pybytes())
+        return layout.remote.url(relative)
     try:
         store.put_create_only(relative, sink.getvalue().to_pybytes())
     except ObjectExistsError as exc:

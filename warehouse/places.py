@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from lake.ducklake import WarehouseData, layout_of
 from lake.errors import TrackitError
 from lake.object_store import object_store
-from lake.storage import publishing
+from lake.storage import publish_parquet
 from transforms.places import Place, parse_places
 
 REFERENCE_TABLES = ("places", "place_imports")
@@ -145,15 +145,8 @@ def import_places(data_dir: WarehouseData, source: Path) -> ImportSummary:
         replaced = len(rows) if (rows := _published_places(data_dir)) is not None else None
     except TrackitError:
         replaced = None  # a damaged set is what this import repairs
-    table = places_table(places, source.name)
-    layout = layout_of(data_dir)
-    if layout.remote is not None:
-        body = io.BytesIO()
-        pq.write_table(table, body, compression="zstd")
-        object_store(layout.remote).put(PLACES_FILE, body.getvalue())
-    else:
-        with publishing(layout.root / PLACES_FILE) as tmp:
-            pq.write_table(table, tmp, compression="zstd")
+    publish_parquet(places_table(places, source.name), layout_of(data_dir), PLACES_FILE,
+                    replace=True)
     circles = sum(p.shape == "circle" for p in places)
     return ImportSummary(places_location(data_dir), len(places), circles, len(places) - circles,
                          replaced)
