@@ -12,7 +12,9 @@ hours with the simulator's replies):
   (``sample_fleet.repeat_history_back``, one load per day), so every vehicle has trips,
   stops, I/O changes, messages, forms and deliveries on every day.
 
-Each warehouse's marts are built over its whole history (one ``build_warehouse``). Then,
+Each warehouse's marts are built over its whole history (one ``build_warehouse``), then
+maintained as the DAG's ``maintain`` task keeps a warehouse (small files merged, the
+history's snapshots expired: they stand for days past the retention). Then,
 side by side (interleaved, R times, each on a fresh copy), it times adding the next hour:
 ``transform_lake`` of that hour's raw files (the store) and ``build_warehouse`` (places,
 command status, marts, checks, one DuckLake commit). Target: the D-day / 1-day ratio of
@@ -61,6 +63,7 @@ from simulator.fleet import Fleet
 from simulator.places import write_places_csv
 from transforms.pipeline import transform_lake
 from warehouse.build import build_warehouse
+from warehouse.maintenance import maintain_warehouse
 from warehouse.places import import_places
 
 TARGET_RATIO = 1.2
@@ -250,6 +253,8 @@ def prepare(scratch: Path, vehicles: int, days: int, seed: int) -> list[str]:
         say(f"{n} day(s): {records:,} records; marts built over the whole history in "
             f"{time.perf_counter() - started:.1f}s "
             f"({records / built.seconds:,.0f} records/s)")
+    for n, folder in histories.items():
+        say(maintain_history(n, folder))
     sizes = {n: folder_bytes(folder / "warehouse") for n, folder in histories.items()}
     for n in histories:
         raw = raw_day_bytes * n
@@ -257,6 +262,16 @@ def prepare(scratch: Path, vehicles: int, days: int, seed: int) -> list[str]:
             f"{raw / 1e6:,.1f} MB{' (measured)' if n == 1 else ' (1 day measured × days)'}"
             f": {sizes[n] / raw:.2f}× the raw lake")
     return said
+
+
+def maintain_history(days: int, folder: Path) -> str:
+    """Maintain a prepared history as the DAG's ``maintain`` task does after each build
+    (small files merged), its snapshots expired as a real history's would be: they stand
+    for days long past the retention. Returns the line to print."""
+    started = time.perf_counter()
+    summary = maintain_warehouse(folder, retention=timedelta(0), grace=timedelta(0))
+    return (f"{days} day(s): maintained in {time.perf_counter() - started:.1f}s, data files "
+            f"{summary.files_before:,} → {summary.files_after:,}")
 
 
 def count(data_dir: Path, table: str) -> int:
@@ -316,7 +331,14 @@ def main() -> int:
         record = prepared / "prepared.json"
         if record.is_file() and json.loads(record.read_text())["options"] == options:
             print(f"reusing the warehouses prepared in {prepared}:")
-            print("\n".join(json.loads(record.read_text())["said"]))
+            said = json.loads(record.read_text())["said"]
+            print("\n".join(said))
+            if not any(": maintained in " in line for line in said):
+                for n, folder in ((1, prepared / "history-1d"),
+                                  (args.days, prepared / f"history-{args.days}d")):
+                    said.append(maintain_history(n, folder))
+                    print(said[-1])
+                record.write_text(json.dumps({"options": options, "said": said}))
         else:
             shutil.rmtree(prepared, ignore_errors=True)
             prepared.mkdir(parents=True)

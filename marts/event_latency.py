@@ -29,6 +29,9 @@ MART = Mart(
                 select kind, source_id from ({sql})
             ) as n
             where e.kind = n.kind and e.source_id = n.source_id
+              -- a stored copy of a new row was received after it (the first received
+              -- wins in core), so only the files from $touched_since on are read
+              and e.received_at >= $touched_since
         """,
         touched_since="select min(received_at) from ({sql})",
         touched_rows="received_at >= $since",

@@ -65,10 +65,11 @@ class Scope:
     """Which rows of a mart a build recomputes, and which rows the checks then read.
 
     ``delete`` removes the rows about to be recomputed (``{sql}`` stands for the mart's own
-    select); ``touched_since`` returns the earliest time the build may have changed; both
-    run in the build, beside the window tables. ``touched_rows`` is the ``where`` clause
-    of the rows at or after that time (``$since``) the checks validate; the checks run
-    later, when the window tables are gone.
+    select); ``touched_since`` returns the earliest time the build may have changed, which
+    ``delete`` may use as ``$touched_since`` (a constant bound lets DuckDB skip older
+    files); both run in the build, beside the window tables. ``touched_rows`` is the
+    ``where`` clause of the rows at or after that time (``$since``) the checks validate; the
+    checks run later, when the window tables are gone.
     """
 
     delete: str

@@ -56,8 +56,7 @@ MART = Mart(
         touched_rows="arrived_at >= $since",
         windows="cell_windows",
     ),
-    reads=("marts.stops", "marts.trips", "marts.discovered_places", "core.places",
-           "core.place_imports"),
+    reads=("marts.stops", "marts.trips", "marts.discovered_places", "core.places"),
     row_checks=(
         RowCheck("left_after_arrival", "left_at is null or left_at >= arrived_at"),
         RowCheck("open_has_no_departure", "(left_at is null) = is_open"),

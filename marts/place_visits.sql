@@ -13,7 +13,7 @@
 -- Recomputed for the stops in the trip windows and the stops in the cells of cell_windows
 -- that became or stopped being a discovered place (the trips around a stop change only in
 -- the trip windows); for all stops when the named places change (an import can change the
--- place of any visit).
+-- place of any visit: $places_changed, a load of core.place_imports since the last build).
 
 with
 
@@ -22,16 +22,46 @@ flipped_cells as (
     where was_discovered <> (name in (select name from marts.discovered_places))
 ),
 
+-- the stops to place: all of them when the named places changed; else the stops of the
+-- trip windows and the stops in a flipped cell. Each branch is its own scan with its own
+-- bound, so DuckDB reads only the newest files (or nothing, when no cell flipped).
+flipped_stops as (
+    select s.vid, s.start_time, s.end_time, s.duration_s, s.lat, s.lon, s.is_open, s.flags
+    from marts.stops as s
+    semi join flipped_cells as c
+        on c.cell_row = place_cell_row(s.lat, $place_cell_m)
+        and c.cell_column = place_cell_column(s.lat, s.lon, $place_cell_m)
+    where not $places_changed
+),
+
 stops as (
     select vid, start_time, end_time, duration_s, lat, lon, is_open, flags
+    from marts.stops
+    where $places_changed and lat is not null and lon is not null
+    union
+    select s.vid, s.start_time, s.end_time, s.duration_s, s.lat, s.lon, s.is_open, s.flags
     from marts.stops as s
-    where lat is not null and lon is not null
-      and (exists (select 1 from core.place_imports where _load_id > $since_load_id)
-           or exists (select 1 from trip_windows as w
-                      where w.vid = s.vid and s.start_time >= w.window_start)
-           or exists (select 1 from flipped_cells as c
-                      where c.cell_row = place_cell_row(s.lat, $place_cell_m)
-                        and c.cell_column = place_cell_column(s.lat, s.lon, $place_cell_m)))
+    semi join trip_windows as w on w.vid = s.vid and s.start_time >= w.window_start
+    where not $places_changed and s.start_time >= $earliest_window_start
+      and s.lat is not null and s.lon is not null
+    union
+    select * from flipped_stops
+),
+
+-- the trips that end at or start from those stops, found the same way
+trips_around as (
+    select vid, trip_id, start_time, end_time from marts.trips where $places_changed
+    union
+    select vid, trip_id, start_time, end_time from marts.trips
+    where not $places_changed and end_time >= $earliest_window_start
+    union
+    select t.vid, t.trip_id, t.start_time, t.end_time
+    from marts.trips as t
+    semi join flipped_stops as s on t.vid = s.vid and t.end_time = s.start_time
+    union
+    select t.vid, t.trip_id, t.start_time, t.end_time
+    from marts.trips as t
+    semi join flipped_stops as s on t.vid = s.vid and t.start_time = s.end_time
 ),
 
 named_matches as (
@@ -81,9 +111,9 @@ final as (
         s.flags
     from stops as s
     join matches as m using (vid, start_time)
-    left join marts.trips as trip_in
+    left join trips_around as trip_in
         on trip_in.vid = s.vid and trip_in.end_time = s.start_time
-    left join marts.trips as trip_out
+    left join trips_around as trip_out
         on trip_out.vid = s.vid and trip_out.start_time = s.end_time
 )
 

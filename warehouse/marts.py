@@ -272,34 +272,37 @@ def _earliest(con: duckdb.DuckDBPyConnection, windows: str) -> datetime:
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection, mart: Mart, config: WarehouseConfig,
-             since_load_id: int, bounds: dict[str, datetime]) -> int:
-    """Note the mart's rows to check, delete its rows in scope and insert the recomputed
-    ones. A mart without windows projects the new core rows: its select runs once."""
+             since_load_id: int, bounds: dict[str, datetime]) -> tuple[int, datetime | None]:
+    """Delete the mart's rows in scope and insert the recomputed ones; the rows written and
+    the earliest time the build touched (None: nothing). A mart without windows projects
+    the new core rows: its select runs once."""
     rows = mart.sql
     if mart.scope.windows is None:
         _run(con, f"create or replace temp table mart_rows as {mart.sql}", config,
              since_load_id=since_load_id, **bounds)
         rows = "select * from mart_rows"
-    _note_pending_check(con, mart, config, since_load_id, rows)
+    touched = mart.scope.touched_since.replace("{sql}", rows)
+    since = _run(con, touched, config, since_load_id=since_load_id).fetchone()[0]
     delete = mart.scope.delete.replace("{sql}", rows)
-    _run(con, delete, config, since_load_id=since_load_id, **bounds)
+    _run(con, delete, config, since_load_id=since_load_id, **bounds,
+         touched_since=since if since is not None else datetime.max.replace(tzinfo=UTC))
     inserted = _run(con, f"insert into {mart.table} by name select * from ({rows})",
                     config, since_load_id=since_load_id, **bounds).fetchone()
-    return int(inserted[0]) if inserted else 0
+    return (int(inserted[0]) if inserted else 0), since
 
 
-def _note_pending_check(con: duckdb.DuckDBPyConnection, mart: Mart, config: WarehouseConfig,
-                        since_load_id: int, rows: str) -> None:
-    """Add the earliest time the build touches in ``mart`` to ``meta.pending_checks``."""
-    query = mart.scope.touched_since.replace("{sql}", rows)
-    since = _run(con, query, config, since_load_id=since_load_id).fetchone()[0]
-    if since is None:
+def _note_pending_checks(con: duckdb.DuckDBPyConnection, touched: dict[str, datetime]) -> None:
+    """Add the earliest time the build touched in each mart to ``meta.pending_checks``
+    (kept with the earlier times of builds whose checks have not passed yet)."""
+    if not touched:
         return
-    earlier = con.execute("select min(since) from meta.pending_checks where mart = ?",
-                          [mart.name]).fetchone()[0]
-    con.execute("delete from meta.pending_checks where mart = ?", [mart.name])
-    con.execute("insert into meta.pending_checks values (?, ?)",
-                [mart.name, min(since, earlier) if earlier else since])
+    pending = dict(con.execute("select mart, since from meta.pending_checks").fetchall())
+    merged = {mart: min(since, pending[mart]) if mart in pending else since
+              for mart, since in touched.items()}
+    con.execute("delete from meta.pending_checks where list_contains(?, mart)",
+                [list(merged)])
+    con.execute("insert into meta.pending_checks select unnest(?), unnest(?)",
+                [list(merged), list(merged.values())])
 
 
 def _update_io_first_readings(con: duckdb.DuckDBPyConnection, current: int) -> None:
@@ -367,6 +370,9 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
     bounds = {
         "earliest_window_start": _earliest(con, "trip_windows"),
         "earliest_io_window_start": _earliest(con, "io_windows"),
+        "places_changed": con.execute(
+            "select exists (select 1 from core.place_imports where _load_id > ?)",
+            [since]).fetchone()[0],
     }
     summary.vehicles_rebuilt = con.execute("select count(*) from trip_windows").fetchone()[0]
     summary.records_read = con.execute(
@@ -378,12 +384,16 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
     if uses_cells:  # the place marts: the cells of the stops about to be replaced
         _run(con, CELL_WINDOWS, config, **bounds)
     cells_after_stops = False
+    touched: dict[str, datetime | None] = {}
     for mart in ordered:
         if mart.scope.windows == "cell_windows" and not cells_after_stops:
             _run(con, CELL_WINDOWS, config, **bounds)
             cells_after_stops = True
-        summary.rows_written[mart.name] = _rebuild(con, mart, config, since, bounds)
+        summary.rows_written[mart.name], touched[mart.name] = _rebuild(
+            con, mart, config, since, bounds)
         log.info("marts: %s %d rows (re)built", mart.name, summary.rows_written[mart.name])
+    _note_pending_checks(con, {mart: since for mart, since in touched.items()
+                               if since is not None})
     _record_build(con, current, config)
     set_state(con, "marts_load_id", current)
     summary.seconds = time.perf_counter() - started
