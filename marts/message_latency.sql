@@ -9,7 +9,8 @@
 -- 'rejected', see warehouse/command_status.sql) and that got no status is 'rejected', with
 -- error_at the time of the close.
 --
--- Recomputed for the messages in message_windows (message ids and guids with new data).
+-- Recomputed for the messages in message_windows (message ids and guids with new data,
+-- and the ids and guids linked to them): each input is read for those only.
 
 with
 
@@ -26,14 +27,14 @@ outbound as (
         uid, command_id as guid, sent_at, text,
         case when status = 'rejected' then replied_at end as rejected_at
     from core.commands
-    where command = 'msg' and command_id is not null
+    where command = 'msg' and command_id in (select guid from touched_guids)
 ),
 
 -- msg-sts txs 0 echoes our guid: guid → the server's message id
 guid_links as (
     select guid, min_by(message_id, received_at) as message_id
     from core.message_status
-    where txs = 0 and guid is not null
+    where txs = 0 and guid in (select guid from touched_guids)
     group by guid
 ),
 
@@ -50,6 +51,8 @@ status_times as (
         -- the latest status received (read outranks delivered at the same instant)
         max_by(status, (received_at, txs)) as latest_status
     from core.message_status
+    where message_id in (select message_id from touched_message_ids)
+       or message_id in (select message_id from guid_links)
     group by message_id
 ),
 

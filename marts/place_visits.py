@@ -35,14 +35,24 @@ MART = Mart(
     scope=Scope(
         delete="""
             delete from marts.place_visits as v
-            where exists (select 1 from core.place_imports where _load_id > $since_load_id)
-               or exists (select 1 from trip_windows as w
-                          where w.vid = v.vid and v.arrived_at >= w.window_start)
-               or exists (select 1 from cell_windows as c
-                          where c.was_discovered <> (c.name in (
-                                    select name from marts.discovered_places))
-                            and c.cell_row = place_cell_row(v.lat, $place_cell_m)
-                            and c.cell_column = place_cell_column(v.lat, v.lon, $place_cell_m))
+            using (
+                select vid, arrived_at from marts.place_visits where $places_changed
+                union
+                select p.vid, p.arrived_at from marts.place_visits as p
+                semi join trip_windows as w
+                    on w.vid = p.vid and p.arrived_at >= w.window_start
+                where not $places_changed and p.arrived_at >= $earliest_window_start
+                union
+                select p.vid, p.arrived_at from marts.place_visits as p
+                semi join (
+                    select cell_row, cell_column from cell_windows
+                    where was_discovered <> (name in (select name from marts.discovered_places))
+                ) as c
+                    on c.cell_row = place_cell_row(p.lat, $place_cell_m)
+                    and c.cell_column = place_cell_column(p.lat, p.lon, $place_cell_m)
+                where not $places_changed
+            ) as k
+            where v.vid = k.vid and v.arrived_at = k.arrived_at
         """,
         # the stops the build re-derives start at their trip window; a visit recomputed
         # only because its cell became (or stopped being) a discovered place keeps its stop
