@@ -193,10 +193,12 @@ select distinct message_id, guid from (
 )
 """
 
-# The grid cells (place_cell) of the stops in the trip windows: before the rebuild (the
-# stops about to be replaced) and again after stops is rebuilt, before discovered_places
-# (the new ones), with whether each cell was a discovered place. Discovered places
-# elsewhere depend on no stop the build changes.
+# The grid cells (place_cell) of the stops in the trip windows that can count toward a
+# discovered place (closed, at least min_stop_s, in no named place): before the rebuild
+# (the stops about to be replaced) and again after stops is rebuilt, before
+# discovered_places (the new ones), with whether each cell was a discovered place. A cell
+# whose countable stops the build leaves as they were keeps its row: a depot that is a
+# named place is not recounted whenever a vehicle stops there.
 CELL_WINDOWS = """
 insert into cell_windows
 select name, cell_row, cell_column, name in (select name from marts.discovered_places) from (
@@ -204,9 +206,16 @@ select name, cell_row, cell_column, name in (select name from marts.discovered_p
         place_cell(s.lat, s.lon, $place_cell_m) as name,
         place_cell_row(s.lat, $place_cell_m) as cell_row,
         place_cell_column(s.lat, s.lon, $place_cell_m) as cell_column
-    from marts.stops as s
-    join trip_windows as w on s.vid = w.vid and s.start_time >= w.window_start
-    where s.start_time >= $earliest_window_start and s.lat is not null and s.lon is not null
+    from (
+        select s.lat, s.lon
+        from marts.stops as s
+        join trip_windows as w on s.vid = w.vid and s.start_time >= w.window_start
+        where s.start_time >= $earliest_window_start and s.lat is not null
+          and s.lon is not null and not s.is_open and s.duration_s >= $min_stop_s
+    ) as s
+    anti join core.places as p
+        on s.lat between p.min_lat and p.max_lat and s.lon between p.min_lon and p.max_lon
+        and in_place(s.lat, s.lon, p.lat, p.lon, p.radius_m, p.edges)
 ) as c
 where name not in (select name from cell_windows)
 """
