@@ -200,8 +200,18 @@ def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
 
 def _route_rows(con: duckdb.DuckDBPyConnection, name: str, frames: pa.Table) -> pa.Table:
     """The rows of route ``name``: the fast query for the frames it settles (no unknown
-    key, no type error), the exact query for the others (in frame order either way)."""
+    key, no type error), the exact query for the others (in frame order either way).
+
+    A route without known objects (the outbound commands) settles no frame in the fast
+    query: all its frames take the exact query at once.
+    """
     queries = route_queries(name)
+    if not ROUTES[name].known:
+        con.register(SLOW, frames.filter(pc.equal(frames.column("route"), name)))
+        try:
+            return con.sql(queries.exact).to_arrow_table()
+        finally:
+            con.unregister(SLOW)
     result = con.sql(queries.fast).to_arrow_table()
     fast = result.column(FAST)
     if pc.all(fast).as_py():
