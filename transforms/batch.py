@@ -16,7 +16,9 @@ Nothing is written here: ``transforms.core_store`` stores the result.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +41,7 @@ from transforms.classify import (
     unreadable_raw_files,
 )
 from transforms.raw_names import below_date
-from transforms.route_sql import BATCH, FAST, ROUTE_ROWS, SLOW, route_queries
+from transforms.route_sql import BATCH, FAST, ROUTE_ROWS, SLOW, route_queries, sql_string
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
@@ -176,25 +178,53 @@ def _stand_ins(failed: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
     )
 
 
+ROUTE_THREADS = 2  # routes queried at once, each on its own DuckDB cursor
+
+
 def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
                present: set[str]) -> dict[str, list[pl.DataFrame]]:
-    """Run the query of every route present in the batch; parts of each table."""
-    parts: dict[str, list[pl.DataFrame]] = {}
-    frames = batch.frames
-    con.register(BATCH, frames)
+    """Run the queries of every route present in the batch; parts of each table.
+
+    Routes run ``ROUTE_THREADS`` at a time, each thread on its own cursor of ``con``
+    (DuckDB releases the GIL): a single query over a batch keeps one core busy at most
+    part of the time. The parts are assembled in the order of ``ROUTES`` whatever the
+    order the routes finished in.
+    """
+    names = [name for name in ROUTES if name in present]
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    local = threading.local()
+
+    def rows_of(name: str) -> dict[str, pl.DataFrame]:
+        cursor = getattr(local, "cursor", None)
+        if cursor is None:
+            cursor = local.cursor = con.cursor()
+            cursors.append(cursor)
+            cursor.execute(f"SET TimeZone = {sql_string(zone)}")  # a session setting
+            cursor.register(BATCH, batch.frames)
+        return _route_parts(cursor, ROUTES[name], batch.frames)
+
     try:
-        for name, route in ROUTES.items():
-            if name not in present:
-                continue
-            result = _route_rows(con, name, frames)
-            rows = pl.from_arrow(result.drop_columns(list(route.children)))
-            for table, part in _split(route, rows).items():
-                parts.setdefault(table, []).append(part)
-            if route.children:
-                for table, part in _children(con, route, result).items():
-                    parts.setdefault(table, []).append(part)
+        with ThreadPoolExecutor(max_workers=ROUTE_THREADS,
+                                thread_name_prefix="transform-route") as pool:
+            results = list(pool.map(rows_of, names))
     finally:
-        con.unregister(BATCH)
+        for cursor in cursors:
+            cursor.close()
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for result in results:
+        for table, part in result.items():
+            parts.setdefault(table, []).append(part)
+    return parts
+
+
+def _route_parts(con: duckdb.DuckDBPyConnection, route: Route,
+                 frames: pa.Table) -> dict[str, pl.DataFrame]:
+    """The rows of one route, one frame per table it feeds (its child tables included)."""
+    result = _route_rows(con, route.name, frames)
+    parts = _split(route, pl.from_arrow(result.drop_columns(list(route.children))))
+    if route.children:
+        parts.update(_children(con, route, result))
     return parts
 
 
