@@ -46,7 +46,6 @@ from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
 _PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED, NULLS})
-_SLOW_KEYS = "batch_slow_keys"  # the frames of a route that its fast query did not settle
 
 
 @dataclass
@@ -237,25 +236,34 @@ def _route_rows(con: duckdb.DuckDBPyConnection, name: str, frames: pa.Table) -> 
     """
     queries = route_queries(name)
     if not ROUTES[name].known:
-        con.register(SLOW, frames.filter(pc.equal(frames.column("route"), name)))
-        try:
-            return con.sql(queries.exact).to_arrow_table()
-        finally:
-            con.unregister(SLOW)
+        return _exact_rows(con, queries.exact,
+                           frames.filter(pc.equal(frames.column("route"), name)))
     result = con.sql(queries.fast).to_arrow_table()
     fast = result.column(FAST)
     if pc.all(fast).as_py():
         return result.drop_columns([FAST])
-    con.register(_SLOW_KEYS, result.filter(pc.invert(fast)).select(LINEAGE))
-    try:
-        con.sql(f"SELECT * FROM {BATCH} SEMI JOIN {_SLOW_KEYS} USING (_file, _row)"
-                ).create_view(SLOW, replace=True)
-        exact = con.sql(queries.exact).to_arrow_table()
-    finally:
-        con.unregister(_SLOW_KEYS)
+    unsettled = pc.is_in(_frame_keys(frames),
+                         value_set=_frame_keys(result.filter(pc.invert(fast))))
+    exact = _exact_rows(con, queries.exact, frames.filter(unsettled))
     done = result.filter(fast).drop_columns([FAST])
     return pa.concat_tables([done, exact.select(done.column_names).cast(done.schema)]).sort_by(
         [(c, "ascending") for c in LINEAGE])
+
+
+def _frame_keys(table: pa.Table) -> pa.ChunkedArray:
+    """One int64 per frame naming it in its batch: ``_file`` in the high 32 bits, ``_row``
+    below (a raw file holds fewer than 2**32 rows)."""
+    return pc.add(pc.shift_left(pc.cast(table.column("_file"), pa.int64()), 32),
+                  table.column("_row"))
+
+
+def _exact_rows(con: duckdb.DuckDBPyConnection, query: str, frames: pa.Table) -> pa.Table:
+    """The exact query over ``frames``, registered as its relation."""
+    con.register(SLOW, frames)
+    try:
+        return con.sql(query).to_arrow_table()
+    finally:
+        con.unregister(SLOW)
 
 
 def _children(con: duckdb.DuckDBPyConnection, route: Route,
