@@ -1,6 +1,6 @@
 """First pass over a batch of raw files: read the frames and give each one its route.
 
-One DuckDB query reads the raw Parquet files and labels every frame with a route
+pyarrow reads the raw Parquet files; one DuckDB query labels every frame with a route
 (``records``, ``event:io``, ``out:api``, ...) from ``params.type`` / ``sub-type`` / the
 outbound ``type``, or with a problem label:
 
