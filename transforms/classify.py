@@ -114,7 +114,7 @@ def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
     """
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
         parts = list(pool.map(_read_raw_file, range(len(files)), files))
-    table = pa.concat_tables(parts) if parts else _READ_SCHEMA.empty_table()
+    table = pa.concat_tables(parts)
     raw = table.select(["direction", "frame"])  # noqa: F841 (DuckDB scans it)
     route = con.sql(label_query("(SELECT direction, frame AS doc FROM raw)", "doc")
                     ).select("route").to_arrow_table().column("route")
