@@ -328,7 +328,7 @@ def step_cpu(raw: Path, work: Path) -> dict[str, float]:
         return store_batch(warehouse, batch_tables(layout.root, result), ledger)
 
     for batch_files in plan_batches(files, DEFAULT_BATCH_FRAMES):
-        batch = step("read + classify (DuckDB)", classify, con, batch_files)
+        batch = step("read (pyarrow) + classify (DuckDB)", classify, con, batch_files)
         labels = pc.value_counts(batch.frames.column("route")).to_pylist()
         counts = {v["values"]: v["counts"] for v in labels}
         parts = step("route queries (DuckDB, fast + exact + child)", run_routes, con, batch,

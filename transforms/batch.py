@@ -16,7 +16,9 @@ Nothing is written here: ``transforms.core_store`` stores the result.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +41,11 @@ from transforms.classify import (
     unreadable_raw_files,
 )
 from transforms.raw_names import below_date
-from transforms.route_sql import BATCH, FAST, ROUTE_ROWS, SLOW, route_queries
+from transforms.route_sql import BATCH, FAST, ROUTE_ROWS, SLOW, route_queries, sql_string
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
 _PROBLEM_LABELS = frozenset({BINARY, UNPARSED, UNTYPED, NULLS})
-_SLOW_KEYS = "batch_slow_keys"  # the frames of a route that its fast query did not settle
 
 
 @dataclass
@@ -176,46 +177,93 @@ def _stand_ins(failed: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
     )
 
 
+ROUTE_THREADS = 2  # routes queried at once, each on its own DuckDB cursor
+
+
 def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
                present: set[str]) -> dict[str, list[pl.DataFrame]]:
-    """Run the query of every route present in the batch; parts of each table."""
-    parts: dict[str, list[pl.DataFrame]] = {}
-    frames = batch.frames
-    con.register(BATCH, frames)
+    """Run the queries of every route present in the batch; parts of each table.
+
+    Routes run ``ROUTE_THREADS`` at a time, each thread on its own cursor of ``con``
+    (DuckDB releases the GIL): a single query over a batch keeps one core busy at most
+    part of the time. The parts are assembled in the order of ``ROUTES`` whatever the
+    order the routes finished in.
+    """
+    names = [name for name in ROUTES if name in present]
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    local = threading.local()
+
+    def rows_of(name: str) -> dict[str, pl.DataFrame]:
+        cursor = getattr(local, "cursor", None)
+        if cursor is None:
+            cursor = local.cursor = con.cursor()
+            cursors.append(cursor)
+            cursor.execute(f"SET TimeZone = {sql_string(zone)}")  # a session setting
+            cursor.register(BATCH, batch.frames)
+        return _route_parts(cursor, ROUTES[name], batch.frames)
+
     try:
-        for name, route in ROUTES.items():
-            if name not in present:
-                continue
-            result = _route_rows(con, name, frames)
-            rows = pl.from_arrow(result.drop_columns(list(route.children)))
-            for table, part in _split(route, rows).items():
-                parts.setdefault(table, []).append(part)
-            if route.children:
-                for table, part in _children(con, route, result).items():
-                    parts.setdefault(table, []).append(part)
+        with ThreadPoolExecutor(max_workers=ROUTE_THREADS,
+                                thread_name_prefix="transform-route") as pool:
+            results = list(pool.map(rows_of, names))
     finally:
-        con.unregister(BATCH)
+        for cursor in cursors:
+            cursor.close()
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for result in results:
+        for table, part in result.items():
+            parts.setdefault(table, []).append(part)
+    return parts
+
+
+def _route_parts(con: duckdb.DuckDBPyConnection, route: Route,
+                 frames: pa.Table) -> dict[str, pl.DataFrame]:
+    """The rows of one route, one frame per table it feeds (its child tables included)."""
+    result = _route_rows(con, route.name, frames)
+    parts = _split(route, pl.from_arrow(result.drop_columns(list(route.children))))
+    if route.children:
+        parts.update(_children(con, route, result))
     return parts
 
 
 def _route_rows(con: duckdb.DuckDBPyConnection, name: str, frames: pa.Table) -> pa.Table:
     """The rows of route ``name``: the fast query for the frames it settles (no unknown
-    key, no type error), the exact query for the others (in frame order either way)."""
+    key, no type error), the exact query for the others (in frame order either way).
+
+    A route without known objects (the outbound commands) settles no frame in the fast
+    query: all its frames take the exact query at once.
+    """
     queries = route_queries(name)
+    if not ROUTES[name].known:
+        return _exact_rows(con, queries.exact,
+                           frames.filter(pc.equal(frames.column("route"), name)))
     result = con.sql(queries.fast).to_arrow_table()
     fast = result.column(FAST)
     if pc.all(fast).as_py():
         return result.drop_columns([FAST])
-    con.register(_SLOW_KEYS, result.filter(pc.invert(fast)).select(LINEAGE))
-    try:
-        con.sql(f"SELECT * FROM {BATCH} SEMI JOIN {_SLOW_KEYS} USING (_file, _row)"
-                ).create_view(SLOW, replace=True)
-        exact = con.sql(queries.exact).to_arrow_table()
-    finally:
-        con.unregister(_SLOW_KEYS)
+    unsettled = pc.is_in(_frame_keys(frames),
+                         value_set=_frame_keys(result.filter(pc.invert(fast))))
+    exact = _exact_rows(con, queries.exact, frames.filter(unsettled))
     done = result.filter(fast).drop_columns([FAST])
     return pa.concat_tables([done, exact.select(done.column_names).cast(done.schema)]).sort_by(
         [(c, "ascending") for c in LINEAGE])
+
+
+def _frame_keys(table: pa.Table) -> pa.ChunkedArray:
+    """One int64 per frame naming it in its batch: ``_file`` in the high 32 bits, ``_row``
+    below (a raw file holds fewer than 2**32 rows)."""
+    return pc.add(pc.shift_left(pc.cast(table.column("_file"), pa.int64()), 32),
+                  table.column("_row"))
+
+
+def _exact_rows(con: duckdb.DuckDBPyConnection, query: str, frames: pa.Table) -> pa.Table:
+    """The exact query over ``frames``, registered as its relation."""
+    con.register(SLOW, frames)
+    try:
+        return con.sql(query).to_arrow_table()
+    finally:
+        con.unregister(SLOW)
 
 
 def _children(con: duckdb.DuckDBPyConnection, route: Route,

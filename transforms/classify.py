@@ -1,6 +1,6 @@
 """First pass over a batch of raw files: read the frames and give each one its route.
 
-One DuckDB query reads the raw Parquet files and labels every frame with a route
+pyarrow reads the raw Parquet files; one DuckDB query labels every frame with a route
 (``records``, ``event:io``, ``out:api``, ...) from ``params.type`` / ``sub-type`` / the
 outbound ``type``, or with a problem label:
 
@@ -24,6 +24,7 @@ routes parse: the frame itself, or its repaired text.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lake.errors import TrackitError
-from lake.raw_schema import BINARY_PREFIX, CLOSE_PREFIX
+from lake.raw_schema import BINARY_PREFIX, CLOSE_PREFIX, RAW_SCHEMA
 from transforms.repair import UnrecoverableFrame, repair_frame
 from transforms.route_sql import sql_string
 from transforms.routes import CLOSE_ROUTE
@@ -88,21 +89,37 @@ class ClassifiedBatch:
         return pc.indices_nonzero(mask).to_pylist()
 
 
-def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
-    """Every frame of ``files`` with its route label (repairs not applied yet)."""
-    names = [str(f) for f in files]
-    query = label_query(
-        "(SELECT *, frame AS doc "
-        "FROM read_parquet($files, filename = true, file_row_number = true))",
-        "CAST(list_position($files, filename) - 1 AS INTEGER) AS _file, "
-        "file_row_number AS _row, received_at, direction, connection_id, seq, frame",
-    )
+# The raw columns as read: nullable, since another tool's raw file may hold NULLs.
+_READ_SCHEMA = pa.schema([f.with_nullable(True) for f in RAW_SCHEMA])
+_READERS = 2  # raw files decompressed in parallel (pyarrow releases the GIL)
+_CHUNK = 32_768  # rows per Arrow record batch of the classified frames
+
+
+def _read_raw_file(index: int, path: Path) -> pa.Table:
+    """One raw file's frames with ``_file`` (its index in the batch) and ``_row``."""
     try:
-        table = con.sql(query, params={"files": names}).to_arrow_table()
-    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        raise TrackitError(unreadable_raw_files(files, str(exc).splitlines()[0])) from None
+        table = pq.read_table(path, columns=_READ_SCHEMA.names).cast(_READ_SCHEMA)
+    except (OSError, pa.ArrowException) as exc:
+        raise TrackitError(f"cannot read raw file {path}: {exc}") from None
+    n = table.num_rows
+    return table.add_column(0, "_file", pa.repeat(pa.scalar(index, pa.int32()), n)).add_column(
+        1, "_row", pa.array(range(n), pa.int64()))
+
+
+def read_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> pa.Table:
+    """Every frame of ``files`` with its route label (repairs not applied yet).
+
+    The files are read by pyarrow (one Arrow chunk per file, which DuckDB scans in
+    parallel); DuckDB only labels them, so the frames' text is never copied out of DuckDB.
+    """
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        parts = list(pool.map(_read_raw_file, range(len(files)), files))
+    table = pa.concat_tables(parts)
+    raw = table.select(["direction", "frame"])  # noqa: F841 (DuckDB scans it)
+    route = con.sql(label_query("(SELECT direction, frame AS doc FROM raw)", "doc")
+                    ).select("route").to_arrow_table().column("route")
     # doc starts as the very same array as frame (no copy); repairs replace single values.
-    return table.append_column("doc", table.column("frame"))
+    return table.append_column("route", route).append_column("doc", table.column("frame"))
 
 
 def unreadable_raw_files(files: list[Path], error: str) -> str:
@@ -152,6 +169,10 @@ def classify(con: duckdb.DuckDBPyConnection, files: list[Path]) -> ClassifiedBat
         dirs = batch.frames.column("direction").take(untyped).to_pylist()
         for i, reason in zip(untyped, _untyped_reasons(con, docs, dirs), strict=True):
             batch.early_reasons[i] = ("route", reason)
+    # DuckDB's scans of an Arrow table run one record batch per thread: cut the frames
+    # into pieces of at most _CHUNK rows (zero-copy slices), so the routes use every core.
+    batch.frames = pa.Table.from_batches(batch.frames.to_batches(max_chunksize=_CHUNK),
+                                         batch.frames.schema)
     return batch
 
 

@@ -191,15 +191,24 @@ def _fast(route: Route) -> str:
         return "false"
     levels = list(route.known)
     conditions = [f"NOT ({_unknown_keys(route)})"]
+    typed: dict[str, dict[str, str]] = {}  # known object -> {key: alias} of its typed fields
     for alias, f in route.fields.items():
         if f.type == "VARCHAR":
             continue
         parent, _, key = f.path.rpartition(".")
         if parent not in levels:
             raise ValueError(f"route {route.name}: field {f.path} is not under a known object")
-        listed = (f"coalesce(list_contains(_keys[{levels.index(parent) + 1}], "
-                  f"{sql_string(key)}), false)")  # false when the object is absent
-        conditions.append(f"NOT ({listed} AND {ident(alias)} IS NULL)")
+        typed.setdefault(parent, {})[key] = alias
+    for parent, keys in typed.items():
+        slot = f"_keys[{levels.index(parent) + 1}]"
+        # The listing is searched only for an object present with a NULL typed field;
+        # CASE evaluates a branch only for the rows that reach it.
+        all_converted = " AND ".join(f"{ident(a)} IS NOT NULL" for a in keys.values())
+        unconverted_listed = " OR ".join(
+            f"({ident(a)} IS NULL AND list_contains({slot}, {sql_string(k)}))"
+            for k, a in keys.items())
+        conditions.append(f"CASE WHEN {all_converted} OR {slot} IS NULL THEN true\n"
+                          f"        ELSE NOT ({unconverted_listed}) END")
     conditions += [f"NOT ({_child_invalid(c)})" for c in route.children.values()]
     return "coalesce(" + "\n        AND ".join(conditions) + ", false)"
 

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from transforms import batch as batch_module
+from transforms import classify as classify_module
 from transforms.classify import classify
 from transforms.pipeline import transform_lake
 from transforms.repair import UnrecoverableFrame, repair_frame
@@ -168,5 +170,37 @@ def test_the_fast_query_settles_a_frame_without_an_optional_object() -> None:
         con.register(BATCH, classified.frames)
         assert con.sql(fast_query(ROUTES["records"])).pl()["_fast"].to_list() == [True]
     finally:
+        con.close()
+        shutil.rmtree(data)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(frames(), min_size=1, max_size=20), st.lists(frames(), min_size=1, max_size=20))
+def test_the_routes_give_the_same_rows_whatever_the_threads_and_chunks(
+        first: list[tuple[str, str]], second: list[tuple[str, str]]) -> None:
+    """Routes run two at a time over Arrow record batches of a few rows (two raw files,
+    unsettled frames picked by their ``_file``/``_row``) give the rows of one route at a
+    time over one record batch."""
+    data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
+    files = [write_raw_file(data, first),
+             write_raw_file(data, second, name="part-0002", seq0=len(first))]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    saved = classify_module._CHUNK, batch_module.ROUTE_THREADS
+    try:
+        runs = []
+        for chunk, threads in ((1_000_000, 1), (3, 2)):
+            classify_module._CHUNK, batch_module.ROUTE_THREADS = chunk, threads
+            classified = classify(con, files)
+            present = set(classified.frames.column("route").to_pylist())
+            runs.append(batch_module.run_routes(con, classified, present))
+        one, two = runs
+        assert one.keys() == two.keys()
+        for table, parts in one.items():
+            assert len(parts) == len(two[table])
+            for mine, theirs in zip(parts, two[table], strict=True):
+                assert_frame_equal(mine, theirs)
+    finally:
+        classify_module._CHUNK, batch_module.ROUTE_THREADS = saved
         con.close()
         shutil.rmtree(data)

@@ -15,8 +15,10 @@ WITH frames AS (
 SELECT _file, _row,
     coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'cmd'], k))) > 0)
-        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[2], 'cmd'), false) AND "cmd_map" IS NULL)
+        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
+        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
+        AND CASE WHEN "cmd_map" IS NOT NULL OR _keys[2] IS NULL THEN true
+        ELSE NOT (("cmd_map" IS NULL AND list_contains(_keys[2], 'cmd'))) END
         AND NOT (CASE WHEN "cmd_map" IS NULL THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("cmd_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(false, false))), false) END), false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {

@@ -15,8 +15,10 @@ WITH frames AS (
 SELECT _file, _row,
     coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'id', 'status'], k))) > 0)
-        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[2], 'status'), false) AND "status" IS NULL), false) AS _fast,
+        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
+        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
+        AND CASE WHEN "status" IS NOT NULL OR _keys[2] IS NULL THEN true
+        ELSE NOT (("status" IS NULL AND list_contains(_keys[2], 'status'))) END, false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {
         "uid": CAST(uid AS BIGINT),

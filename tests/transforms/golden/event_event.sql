@@ -53,34 +53,20 @@ SELECT _file, _row,
         OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], k))) > 0
         OR len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0
         OR len(list_filter(coalesce(_keys[8], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], k))) > 0)
-        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'vid'), false) AND "vid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'tmx'), false) AND "tmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'dmx'), false) AND "dmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[4], 'lat'), false) AND "lat" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[4], 'lon'), false) AND "lon" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'gsp'), false) AND "gsp" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'hdg'), false) AND "hdg" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'gkm'), false) AND "gkm" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'cas'), false) AND "cas" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[5], 'sat'), false) AND "sat" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[5], 'alt'), false) AND "alt" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[5], 'bpp'), false) AND "bpp" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[6], 'edt'), false) AND "edt" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[6], 'aat'), false) AND "aat" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[6], 'rpm'), false) AND "rpm" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[6], 'flv'), false) AND "flv" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[6], 'ehr'), false) AND "ehr" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[5], 'io'), false) AND "io_map" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[7], 'tio'), false) AND "tio" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[7], 'tlv'), false) AND "tlv" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[8], 'mid'), false) AND "mid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[8], 'eid'), false) AND "eid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[8], 'tmx'), false) AND "ev_tmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[8], 'rmx'), false) AND "rmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[8], 'lat'), false) AND "ev_lat" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[8], 'lng'), false) AND "ev_lng" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[8], 'sts'), false) AND "sts" IS NULL)
+        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
+        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
+        AND CASE WHEN "vid" IS NOT NULL AND "tmx" IS NOT NULL AND "dmx" IS NOT NULL AND "gsp" IS NOT NULL AND "hdg" IS NOT NULL AND "gkm" IS NOT NULL AND "cas" IS NOT NULL OR _keys[3] IS NULL THEN true
+        ELSE NOT (("vid" IS NULL AND list_contains(_keys[3], 'vid')) OR ("tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("dmx" IS NULL AND list_contains(_keys[3], 'dmx')) OR ("gsp" IS NULL AND list_contains(_keys[3], 'gsp')) OR ("hdg" IS NULL AND list_contains(_keys[3], 'hdg')) OR ("gkm" IS NULL AND list_contains(_keys[3], 'gkm')) OR ("cas" IS NULL AND list_contains(_keys[3], 'cas'))) END
+        AND CASE WHEN "lat" IS NOT NULL AND "lon" IS NOT NULL OR _keys[4] IS NULL THEN true
+        ELSE NOT (("lat" IS NULL AND list_contains(_keys[4], 'lat')) OR ("lon" IS NULL AND list_contains(_keys[4], 'lon'))) END
+        AND CASE WHEN "sat" IS NOT NULL AND "alt" IS NOT NULL AND "bpp" IS NOT NULL AND "io_map" IS NOT NULL OR _keys[5] IS NULL THEN true
+        ELSE NOT (("sat" IS NULL AND list_contains(_keys[5], 'sat')) OR ("alt" IS NULL AND list_contains(_keys[5], 'alt')) OR ("bpp" IS NULL AND list_contains(_keys[5], 'bpp')) OR ("io_map" IS NULL AND list_contains(_keys[5], 'io'))) END
+        AND CASE WHEN "edt" IS NOT NULL AND "aat" IS NOT NULL AND "rpm" IS NOT NULL AND "flv" IS NOT NULL AND "ehr" IS NOT NULL OR _keys[6] IS NULL THEN true
+        ELSE NOT (("edt" IS NULL AND list_contains(_keys[6], 'edt')) OR ("aat" IS NULL AND list_contains(_keys[6], 'aat')) OR ("rpm" IS NULL AND list_contains(_keys[6], 'rpm')) OR ("flv" IS NULL AND list_contains(_keys[6], 'flv')) OR ("ehr" IS NULL AND list_contains(_keys[6], 'ehr'))) END
+        AND CASE WHEN "tio" IS NOT NULL AND "tlv" IS NOT NULL OR _keys[7] IS NULL THEN true
+        ELSE NOT (("tio" IS NULL AND list_contains(_keys[7], 'tio')) OR ("tlv" IS NULL AND list_contains(_keys[7], 'tlv'))) END
+        AND CASE WHEN "mid" IS NOT NULL AND "eid" IS NOT NULL AND "ev_tmx" IS NOT NULL AND "rmx" IS NOT NULL AND "ev_lat" IS NOT NULL AND "ev_lng" IS NOT NULL AND "sts" IS NOT NULL OR _keys[8] IS NULL THEN true
+        ELSE NOT (("mid" IS NULL AND list_contains(_keys[8], 'mid')) OR ("eid" IS NULL AND list_contains(_keys[8], 'eid')) OR ("ev_tmx" IS NULL AND list_contains(_keys[8], 'tmx')) OR ("rmx" IS NULL AND list_contains(_keys[8], 'rmx')) OR ("ev_lat" IS NULL AND list_contains(_keys[8], 'lat')) OR ("ev_lng" IS NULL AND list_contains(_keys[8], 'lng')) OR ("sts" IS NULL AND list_contains(_keys[8], 'sts'))) END
         AND NOT (CASE WHEN "io_map" IS NULL OR regexp_full_match("io_map", '\{("\d{1,9}":-?\d{1,18}(\.\d{1,18})?(,"\d{1,9}":-?\d{1,18}(\.\d{1,18})?)*)?\}') THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("io_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(TRY_CAST(e.key AS INTEGER) IS NULL OR (e.value IS NOT NULL AND TRY_CAST(e.value AS DOUBLE) IS NULL), false))), false) END), false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {

@@ -28,15 +28,12 @@ SELECT _file, _row,
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
         OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], k))) > 0
         OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['fnm', 'fld'], k))) > 0)
-        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'mid'), false) AND "mid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'eid'), false) AND "eid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'tmx'), false) AND "ev_tmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'rmx'), false) AND "rmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'lat'), false) AND "ev_lat" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'lng'), false) AND "ev_lng" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'sts'), false) AND "sts" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[4], 'fld'), false) AND "fld_map" IS NULL)
+        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
+        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
+        AND CASE WHEN "mid" IS NOT NULL AND "eid" IS NOT NULL AND "ev_tmx" IS NOT NULL AND "rmx" IS NOT NULL AND "ev_lat" IS NOT NULL AND "ev_lng" IS NOT NULL AND "sts" IS NOT NULL OR _keys[3] IS NULL THEN true
+        ELSE NOT (("mid" IS NULL AND list_contains(_keys[3], 'mid')) OR ("eid" IS NULL AND list_contains(_keys[3], 'eid')) OR ("ev_tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("rmx" IS NULL AND list_contains(_keys[3], 'rmx')) OR ("ev_lat" IS NULL AND list_contains(_keys[3], 'lat')) OR ("ev_lng" IS NULL AND list_contains(_keys[3], 'lng')) OR ("sts" IS NULL AND list_contains(_keys[3], 'sts'))) END
+        AND CASE WHEN "fld_map" IS NOT NULL OR _keys[4] IS NULL THEN true
+        ELSE NOT (("fld_map" IS NULL AND list_contains(_keys[4], 'fld'))) END
         AND NOT (CASE WHEN "fld_map" IS NULL THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("fld_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(false, false))), false) END), false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {

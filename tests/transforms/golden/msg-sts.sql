@@ -19,8 +19,10 @@ SELECT _file, _row,
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'id', 'txs', 'content'], k))) > 0
         OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['type', 'content'], k))) > 0
         OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['txt', 'guid'], k))) > 0)
-        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[2], 'txs'), false) AND "txs" IS NULL), false) AS _fast,
+        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
+        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
+        AND CASE WHEN "txs" IS NOT NULL OR _keys[2] IS NULL THEN true
+        ELSE NOT (("txs" IS NULL AND list_contains(_keys[2], 'txs'))) END, false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {
         "uid": CAST(uid AS BIGINT),

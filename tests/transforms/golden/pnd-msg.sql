@@ -27,15 +27,10 @@ SELECT _file, _row,
     coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
         OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'txt', 'pmi'], k))) > 0)
-        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'mid'), false) AND "mid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'eid'), false) AND "eid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'tmx'), false) AND "ev_tmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'rmx'), false) AND "rmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'lat'), false) AND "ev_lat" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'lng'), false) AND "ev_lng" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'sts'), false) AND "sts" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'pmi'), false) AND "pmi" IS NULL), false) AS _fast,
+        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
+        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
+        AND CASE WHEN "mid" IS NOT NULL AND "eid" IS NOT NULL AND "ev_tmx" IS NOT NULL AND "rmx" IS NOT NULL AND "ev_lat" IS NOT NULL AND "ev_lng" IS NOT NULL AND "sts" IS NOT NULL AND "pmi" IS NOT NULL OR _keys[3] IS NULL THEN true
+        ELSE NOT (("mid" IS NULL AND list_contains(_keys[3], 'mid')) OR ("eid" IS NULL AND list_contains(_keys[3], 'eid')) OR ("ev_tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("rmx" IS NULL AND list_contains(_keys[3], 'rmx')) OR ("ev_lat" IS NULL AND list_contains(_keys[3], 'lat')) OR ("ev_lng" IS NULL AND list_contains(_keys[3], 'lng')) OR ("sts" IS NULL AND list_contains(_keys[3], 'sts')) OR ("pmi" IS NULL AND list_contains(_keys[3], 'pmi'))) END, false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {
         "uid": CAST(uid AS BIGINT),

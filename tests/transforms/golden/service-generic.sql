@@ -30,17 +30,14 @@ SELECT _file, _row,
         OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lng', 'lon'], k))) > 0
         OR len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['type', 'evt'], k))) > 0
         OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['id', 'delivered', 'tmx', 'msg'], k))) > 0)
-        AND NOT (coalesce(list_contains(_keys[1], 'uid'), false) AND "uid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'vid'), false) AND "vid" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'tmx'), false) AND "tmx" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[4], 'lat'), false) AND "lat" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[4], 'lng'), false) AND "lng" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[4], 'lon'), false) AND "lon" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'gsp'), false) AND "gsp" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'hdg'), false) AND "hdg" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[3], 'gkm'), false) AND "gkm" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[6], 'delivered'), false) AND "delivered" IS NULL)
-        AND NOT (coalesce(list_contains(_keys[6], 'tmx'), false) AND "service_tmx" IS NULL), false) AS _fast,
+        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
+        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
+        AND CASE WHEN "vid" IS NOT NULL AND "tmx" IS NOT NULL AND "gsp" IS NOT NULL AND "hdg" IS NOT NULL AND "gkm" IS NOT NULL OR _keys[3] IS NULL THEN true
+        ELSE NOT (("vid" IS NULL AND list_contains(_keys[3], 'vid')) OR ("tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("gsp" IS NULL AND list_contains(_keys[3], 'gsp')) OR ("hdg" IS NULL AND list_contains(_keys[3], 'hdg')) OR ("gkm" IS NULL AND list_contains(_keys[3], 'gkm'))) END
+        AND CASE WHEN "lat" IS NOT NULL AND "lng" IS NOT NULL AND "lon" IS NOT NULL OR _keys[4] IS NULL THEN true
+        ELSE NOT (("lat" IS NULL AND list_contains(_keys[4], 'lat')) OR ("lng" IS NULL AND list_contains(_keys[4], 'lng')) OR ("lon" IS NULL AND list_contains(_keys[4], 'lon'))) END
+        AND CASE WHEN "delivered" IS NOT NULL AND "service_tmx" IS NOT NULL OR _keys[6] IS NULL THEN true
+        ELSE NOT (("delivered" IS NULL AND list_contains(_keys[6], 'delivered')) OR ("service_tmx" IS NULL AND list_contains(_keys[6], 'tmx'))) END, false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {
         "service_event_id": CAST(service_event_id AS VARCHAR),

@@ -14,7 +14,8 @@ WITH frames AS (
 SELECT _file, _row,
     coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['params'], k))) > 0
         OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'code', 'reason'], k))) > 0)
-        AND NOT (coalesce(list_contains(_keys[2], 'code'), false) AND "code" IS NULL), false) AS _fast,
+        AND CASE WHEN "code" IS NOT NULL OR _keys[2] IS NULL THEN true
+        ELSE NOT (("code" IS NULL AND list_contains(_keys[2], 'code'))) END, false) AS _fast,
     NULL::VARCHAR AS _type_errors,
     {
         "connection_id": CAST(connection_id AS VARCHAR),
