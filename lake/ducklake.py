@@ -200,6 +200,9 @@ def open_warehouse(data: WarehouseData, *, read_only: bool = False,
         weakref.finalize(con, shutil.rmtree, private_copy, ignore_errors=True)
     try:
         con.execute("set TimeZone = 'UTC'")
+        # a DuckLake data file never changes once written: its Parquet footer is parsed
+        # once per connection, not in each of the dozens of statements of a build
+        con.execute("set parquet_metadata_cache = true")
         load_extensions(con, location.extensions)
         if location.remote_data:
             reach_object_store(con)
