@@ -300,9 +300,12 @@ def _rebuild(con: duckdb.DuckDBPyConnection, mart: Mart, config: WarehouseConfig
     return (int(inserted[0]) if inserted else 0), since
 
 
-def _note_pending_checks(con: duckdb.DuckDBPyConnection, touched: dict[str, datetime]) -> None:
-    """Add the earliest time the build touched in each mart to ``meta.pending_checks``
-    (kept with the earlier times of builds whose checks have not passed yet)."""
+def _note_pending_checks(con: duckdb.DuckDBPyConnection,
+                         touched: dict[str, datetime | None]) -> None:
+    """Add the earliest time the build touched in each mart (None: nothing) to
+    ``meta.pending_checks``, kept with the earlier times of builds whose checks have not
+    passed yet."""
+    touched = {mart: since for mart, since in touched.items() if since is not None}
     if not touched:
         return
     pending = dict(con.execute("select mart, since from meta.pending_checks").fetchall())
@@ -401,8 +404,7 @@ def build_marts_into(con: duckdb.DuckDBPyConnection,
         summary.rows_written[mart.name], touched[mart.name] = _rebuild(
             con, mart, config, since, bounds)
         log.info("marts: %s %d rows (re)built", mart.name, summary.rows_written[mart.name])
-    _note_pending_checks(con, {mart: since for mart, since in touched.items()
-                               if since is not None})
+    _note_pending_checks(con, touched)
     _record_build(con, current, config)
     set_state(con, "marts_load_id", current)
     summary.seconds = time.perf_counter() - started
