@@ -301,17 +301,24 @@ def step_cpu(raw: Path, work: Path) -> dict[str, float]:
     """CPU seconds of each step of the transform, run one after the other in this process
     (the pipeline overlaps stage B of a batch with stage A of the next)."""
     import polars as pl
-    import pyarrow.compute as pc
 
     from lake.ducklake import open_warehouse
-    from transforms.batch import RoutedBatch, finish_batch, raw_frame_count, run_routes
+    from transforms.batch import (
+        RoutedBatch,
+        finish_batch,
+        raw_frame_count,
+        route_counts,
+        run_routes,
+    )
     from transforms.classify import classify
     from transforms.core_store import batch_tables, ensure_core, store_batch
     from transforms.pipeline import DEFAULT_BATCH_FRAMES, _connect, plan_batches
+    from transforms.route_runner import RouteRunner
 
     layout = DataLayout(fresh(work, raw))
     files = sorted((work / "raw").rglob("*.parquet"))
     con = _connect(None)
+    runner = RouteRunner(con)
     warehouse = open_warehouse(layout.root)
     ensure_core(warehouse)
     spent: Counter[str] = Counter()
@@ -329,15 +336,15 @@ def step_cpu(raw: Path, work: Path) -> dict[str, float]:
 
     for batch_files in plan_batches(files, DEFAULT_BATCH_FRAMES):
         batch = step("read (pyarrow) + classify (DuckDB)", classify, con, batch_files)
-        labels = pc.value_counts(batch.frames.column("route")).to_pylist()
-        counts = {v["values"]: v["counts"] for v in labels}
-        parts = step("route queries (DuckDB, fast + exact + child)", run_routes, con, batch,
+        counts = route_counts(batch)
+        parts = step("route queries (DuckDB: rows, child)", run_routes, runner, batch,
                      set(counts))
         tables = {t: (p[0] if len(p) == 1 else pl.concat(p, how="diagonal"))
                   for t, p in parts.items()}
         result = step("validate + dedup + count (pandera, polars)", finish_batch,
                       RoutedBatch(batch=batch, counts=counts, tables=tables))
         step("store in the warehouse (DuckLake, one commit)", store, result)
+    runner.close()
     con.close()
     warehouse.close()
     return dict(spent)

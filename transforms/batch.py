@@ -4,7 +4,8 @@ Steps, all vectorised (DuckDB for JSON, polars for the rest):
 
 1. ``classify``: read the files, label each frame with its route, repair what is safe,
    set aside rows missing a required raw column (quarantined at stage ``raw``);
-2. one DuckDB query per route present (``route_sql``) → Arrow → polars;
+2. one DuckDB query per route present (``route_sql``, run by ``route_runner``) → Arrow
+   → polars;
 3. validate each table with its pandera model; a failing row quarantines its frame;
 4. collapse duplicates: within each raw file, rows with the same key keep the first
    (first received; a records frame's row before an event's copy of the record);
@@ -16,9 +17,7 @@ Nothing is written here: ``transforms.core_store`` stores the result.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from transforms.classify import (
     unreadable_raw_files,
 )
 from transforms.raw_names import below_date
-from transforms.route_sql import BATCH, FAST, ROUTE_ROWS, SLOW, route_queries, sql_string
+from transforms.route_runner import FRAME_COLUMNS, RouteRunner
 from transforms.routes import CONTROL_ROUTES, PRIMARY_TABLES, ROUTES, Route
 from transforms.validate import LINEAGE, TYPE_ERRORS, validate_table
 
@@ -177,104 +176,20 @@ def _stand_ins(failed: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
     )
 
 
-ROUTE_THREADS = 2  # routes queried at once, each on its own DuckDB cursor
-
-
-def run_routes(con: duckdb.DuckDBPyConnection, batch: ClassifiedBatch,
+def run_routes(runner: RouteRunner, batch: ClassifiedBatch,
                present: set[str]) -> dict[str, list[pl.DataFrame]]:
-    """Run the queries of every route present in the batch; parts of each table.
-
-    Routes run ``ROUTE_THREADS`` at a time, each thread on its own cursor of ``con``
-    (DuckDB releases the GIL): a single query over a batch keeps one core busy at most
-    part of the time. The parts are assembled in the order of ``ROUTES`` whatever the
-    order the routes finished in.
-    """
-    names = [name for name in ROUTES if name in present]
-    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
-    cursors: list[duckdb.DuckDBPyConnection] = []
-    local = threading.local()
-
-    def rows_of(name: str) -> dict[str, pl.DataFrame]:
-        cursor = getattr(local, "cursor", None)
-        if cursor is None:
-            cursor = local.cursor = con.cursor()
-            cursors.append(cursor)
-            cursor.execute(f"SET TimeZone = {sql_string(zone)}")  # a session setting
-            cursor.register(BATCH, batch.frames)
-        return _route_parts(cursor, ROUTES[name], batch.frames)
-
-    try:
-        with ThreadPoolExecutor(max_workers=ROUTE_THREADS,
-                                thread_name_prefix="transform-route") as pool:
-            results = list(pool.map(rows_of, names))
-    finally:
-        for cursor in cursors:
-            cursor.close()
+    """The rows of every route present in the batch: parts of each table, in the order of
+    ``ROUTES`` (the runner's threads may finish them in any order)."""
+    route = batch.frames.column("route")
+    frames = {name: batch.frames.filter(pc.equal(route, name)).select(FRAME_COLUMNS)
+              for name in ROUTES if name in present}
     parts: dict[str, list[pl.DataFrame]] = {}
-    for result in results:
-        for table, part in result.items():
+    for route_of, rows, children in runner.run(frames):
+        for table, part in _split(route_of, pl.from_arrow(rows)).items():
             parts.setdefault(table, []).append(part)
+        for child, part in children.items():
+            parts.setdefault(child, []).append(pl.from_arrow(part))
     return parts
-
-
-def _route_parts(con: duckdb.DuckDBPyConnection, route: Route,
-                 frames: pa.Table) -> dict[str, pl.DataFrame]:
-    """The rows of one route, one frame per table it feeds (its child tables included)."""
-    result = _route_rows(con, route.name, frames)
-    parts = _split(route, pl.from_arrow(result.drop_columns(list(route.children))))
-    if route.children:
-        parts.update(_children(con, route, result))
-    return parts
-
-
-def _route_rows(con: duckdb.DuckDBPyConnection, name: str, frames: pa.Table) -> pa.Table:
-    """The rows of route ``name``: the fast query for the frames it settles (no unknown
-    key, no type error), the exact query for the others (in frame order either way).
-
-    A route without known objects (the outbound commands) settles no frame in the fast
-    query: all its frames take the exact query at once.
-    """
-    queries = route_queries(name)
-    if not ROUTES[name].known:
-        return _exact_rows(con, queries.exact,
-                           frames.filter(pc.equal(frames.column("route"), name)))
-    result = con.sql(queries.fast).to_arrow_table()
-    fast = result.column(FAST)
-    if pc.all(fast).as_py():
-        return result.drop_columns([FAST])
-    unsettled = pc.is_in(_frame_keys(frames),
-                         value_set=_frame_keys(result.filter(pc.invert(fast))))
-    exact = _exact_rows(con, queries.exact, frames.filter(unsettled))
-    done = result.filter(fast).drop_columns([FAST])
-    return pa.concat_tables([done, exact.select(done.column_names).cast(done.schema)]).sort_by(
-        [(c, "ascending") for c in LINEAGE])
-
-
-def _frame_keys(table: pa.Table) -> pa.ChunkedArray:
-    """One int64 per frame naming it in its batch: ``_file`` in the high 32 bits, ``_row``
-    below (a raw file holds fewer than 2**32 rows)."""
-    return pc.add(pc.shift_left(pc.cast(table.column("_file"), pa.int64()), 32),
-                  table.column("_row"))
-
-
-def _exact_rows(con: duckdb.DuckDBPyConnection, query: str, frames: pa.Table) -> pa.Table:
-    """The exact query over ``frames``, registered as its relation."""
-    con.register(SLOW, frames)
-    try:
-        return con.sql(query).to_arrow_table()
-    finally:
-        con.unregister(SLOW)
-
-
-def _children(con: duckdb.DuckDBPyConnection, route: Route,
-              result: pa.Table) -> dict[str, pl.DataFrame]:
-    """The rows of the route's child tables, from its query's ``result``."""
-    con.register(ROUTE_ROWS, result.select([*LINEAGE, *route.children]))
-    try:
-        return {child: pl.from_arrow(con.sql(query).to_arrow_table())
-                for child, query in route_queries(route.name).children.items()}
-    finally:
-        con.unregister(ROUTE_ROWS)
 
 
 def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -293,18 +208,19 @@ class RoutedBatch:
     tables: dict[str, pl.DataFrame]
 
 
-def route_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> RoutedBatch:
+def route_batch(con: duckdb.DuckDBPyConnection, runner: RouteRunner,
+                files: list[Path]) -> RoutedBatch:
     """Steps 1 and 2 (DuckDB): classify the frames of ``files`` and run their routes."""
     batch = classify(con, files)
-    labels = pc.value_counts(batch.frames.column("route")).to_pylist()
-    counts = {v["values"]: v["counts"] for v in labels}
-    tables = {t: _concat(p) for t, p in run_routes(con, batch, set(counts)).items()}
+    counts = route_counts(batch)
+    tables = {t: _concat(p) for t, p in run_routes(runner, batch, set(counts)).items()}
     return RoutedBatch(batch=batch, counts=counts, tables=tables)
 
 
-def process_batch(con: duckdb.DuckDBPyConnection, files: list[Path]) -> BatchResult:
-    """Transform the raw ``files`` (one batch) into rows of the core tables."""
-    return finish_batch(route_batch(con, files))
+def route_counts(batch: ClassifiedBatch) -> dict[str, int]:
+    """Frames of each route label in the batch."""
+    labels = pc.value_counts(batch.frames.column("route")).to_pylist()
+    return {v["values"]: v["counts"] for v in labels}
 
 
 def finish_batch(routed: RoutedBatch) -> BatchResult:

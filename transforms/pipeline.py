@@ -57,6 +57,7 @@ from transforms.core_store import batch_tables, ensure_core, store_batch, transf
 from transforms.ledger import ledger_dir, transform_lock
 from transforms.migrate_core_lake import needs_upgrade, upgrade_locked
 from transforms.raw_compaction import repair_compactions
+from transforms.route_runner import RouteRunner
 from transforms.routes import PRIMARY_TABLES
 
 DEFAULT_BATCH_FRAMES = 250_000
@@ -138,11 +139,21 @@ def plan_batches(files: list[Path], batch_frames: int) -> list[list[Path]]:
     return batches
 
 
+def query_threads() -> int:
+    """DuckDB threads per query of a transform: half the cores (at least one).
+
+    The transform is parallel by itself: two routes at a time while the writer thread
+    stores the previous batch. Letting every query also spread over all cores
+    oversubscribes them: on 2 cores, 1 thread per query took 27.7–29.9 CPU s for 1M
+    frames against 32.9–35.9 with DuckDB's default (docs/transforms.md "Performance").
+    """
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET threads = {int(threads or query_threads())}")
     return con
 
 
@@ -183,6 +194,8 @@ def transform_lake(
 ) -> TransformSummary:
     """Transform every raw file of ``data_dir`` not yet in the ledger into the warehouse.
 
+    ``threads``: DuckDB threads per query (default ``query_threads()``).
+
     ``lookback_days`` / ``full_listing``: how a raw lake on object storage is listed (see
     the module docstring; ``None``: ``TRACKIT_RAW_LOOKBACK_DAYS``, else the default).
 
@@ -199,6 +212,7 @@ def transform_lake(
     started = time.perf_counter()
     summary = TransformSummary()
     with transform_lock(layout), writing_warehouse(layout) as warehouse:
+        warehouse.execute(f"SET threads = {int(threads or query_threads())}")
         ensure_core(warehouse)
         if needs_upgrade(layout.root):
             summary.upgrade = upgrade_locked(layout, warehouse, progress=progress).lines()
@@ -239,6 +253,7 @@ def transform_lake(
                       f"{time.perf_counter() - started:.1f}s", file=sys.stderr)
 
         con = _connect(threads)
+        runner = RouteRunner(con)
         # Two stages: DuckDB (classify, route) in this thread, then validation, dedup,
         # counts and storing in the other; batch N is finished and stored while batch
         # N+1 is routed (polars, pandera's polars backend and DuckDB release the GIL), so
@@ -248,7 +263,7 @@ def transform_lake(
         try:
             for number, files in enumerate(batches, start=1):
                 expected = raw_frame_count(files)
-                routed = route_batch(con, files)
+                routed = route_batch(con, runner, files)
                 if finishing is not None:
                     finishing.result()
                 finishing = writer.submit(finish, number, routed, expected)
@@ -262,6 +277,7 @@ def transform_lake(
                                                 f"{layout.remote.url()}/")) from None
         finally:
             writer.shutdown(wait=True)
+            runner.close()
             con.close()
             if layout.remote is not None:
                 shutil.rmtree(raw_root, ignore_errors=True)

@@ -1,23 +1,22 @@
 """Compile a route declaration (``transforms.routes``) into its DuckDB queries.
 
-Each route has three kinds of query, all generated from its declaration when first used
+Each route has two kinds of query, generated from its declaration when first used
 (``route_queries``) and printed by ``trackit transform --show-sql ROUTE``:
 
-* the **fast query** reads the route's frames from the batch relation ``batch`` (columns
-  ``_file``, ``_row``, ``seq``, ``received_at``, ``connection_id``, ``doc``, ``route``)
-  and returns one row per frame. ``_fast`` is true when the frame needs nothing more: the
-  key listing (``json_keys`` of every object the route knows) shows no unknown key and no
-  typed field that is present but did not convert. For those frames ``extra`` and
-  ``_type_errors`` are NULL, and the row is final;
-* the **exact query** reads the frames the fast query did not settle (relation
-  ``batch_slow``, same columns) and adds what only it computes: ``_type_errors`` (each
-  field whose value has the wrong type, named with its value) and ``extra`` (every
-  unknown key, ``path: value``). It is correct for any frame; the property test
-  ``test_the_fast_query_agrees_with_the_exact_query`` checks that on every frame the fast
-  query settles, both give the very same row;
+* the **rows query** reads the route's frames (relation ``"<route> frames"``: columns
+  ``_file``, ``_row``, ``seq``, ``received_at``, ``connection_id``, ``doc``) and returns one
+  row per frame. It types every field with one ``json_transform`` and lists the keys of
+  every object the route knows with one ``json_keys``. ``_check`` is true when that
+  listing shows something to look at: a key the route does not know, a typed field that
+  is present but did not convert, a child map not of the usual shape. Only for those
+  frames does the query compute what is costly: ``_type_errors`` (each field whose value
+  has the wrong type, named with its value) and ``extra`` (every unknown key,
+  ``path: value``); for the others both are NULL. The property test
+  ``test_the_check_guard_changes_no_row`` runs the query with ``_check`` forced true for
+  every frame and compares;
 * one **child query** per child table (``record_io``, ``form_fields``, ``io_snapshots``):
   one row per entry of a JSON map, listed by ``json_each`` over the route's rows
-  (relation ``route_rows``).
+  (relation ``"<route> rows"``).
 
 A route's row holds, besides ``_file``, ``_row`` and ``_type_errors``, one STRUCT column
 per table it feeds, named after the table, with that table's columns in order (NULL for a
@@ -38,10 +37,7 @@ from functools import cache
 from schemas.core_tables import CORE_TABLES
 from transforms.routes import ROUTES, Child, Field, Route
 
-BATCH = "batch"
-SLOW = "batch_slow"
-ROUTE_ROWS = "route_rows"
-FAST = "_fast"
+CHECK = "_check"
 ENTRIES = "entries"  # the JSON text of a child's map, in the child's input STRUCT
 
 _KIND = {
@@ -126,16 +122,25 @@ def _typed(alias: str, f: Field) -> str:
     return f"{value} AS {ident(alias)}"
 
 
-def _frames_and_fields(route: Route, relation: str) -> str:
-    """The CTEs both queries share: the route's frames, every field typed (``typed``),
-    and the key listing of every known object (``listed``: ``_keys[i]`` lists the keys
-    of the i-th object of ``route.known``, NULL when the frame has no such object)."""
+def frames_relation(route: Route) -> str:
+    """The name of the relation holding the route's frames (``"records frames"``)."""
+    return f"{route.name} frames"
+
+
+def rows_relation(route: Route) -> str:
+    """The name of the relation the child queries read: the route's rows."""
+    return f"{route.name} rows"
+
+
+def _typed_and_listed(route: Route) -> str:
+    """The first CTEs: every field typed (``typed``), and the key listing of every known
+    object (``listed``: ``_keys[i]`` lists the keys of the i-th object of ``route.known``,
+    NULL when the frame has no such object)."""
     typed = _SEP.join(_typed(a, f) for a, f in route.fields.items())
     keys = f"json_keys(doc, {sql_list(list(route.known))})" if route.known else "NULL"
     return f"""WITH frames AS (
     SELECT _file, _row, seq, received_at, connection_id, doc
-    FROM {relation}
-    WHERE route = {sql_string(route.name)}
+    FROM {ident(frames_relation(route))}
 ), typed AS (
     SELECT * EXCLUDE (_s),
     {typed}
@@ -145,7 +150,7 @@ def _frames_and_fields(route: Route, relation: str) -> str:
 )"""
 
 
-# --- what only the exact query computes ----------------------------------------------
+# --- what only the checked frames compute ---------------------------------------------
 
 
 def _has_unknown(i: int, keys: tuple[str, ...]) -> str:
@@ -178,19 +183,19 @@ def _child_invalid(child: Child) -> str:
             f"{sql_string(child.valid_text)}) THEN false ELSE {exact} END")
 
 
-def _fast(route: Route) -> str:
-    """SQL: true when the key listing shows the exact query has nothing to add.
+def _check(route: Route) -> str:
+    """SQL: true when the key listing shows the frame needs the costly part of the query.
 
-    Nothing unknown, and every typed field that the listing shows present converted (a
-    value that did not is a JSON null or a value of the wrong type; only the exact query
-    tells which). A text field converts from any value but null, and a null there (the
-    manual's ``"hid": null``) needs nothing more. A route without known objects (the
-    outbound commands) always takes the exact query.
+    Something unknown, or a typed field that the listing shows present but that did not
+    convert (a JSON null or a value of the wrong type; only the costly part tells which),
+    or a child map not of the usual shape. A text field converts from any value but null,
+    and a null there (the manual's ``"hid": null``) needs nothing more. A route without
+    known objects (the outbound commands) checks every frame.
     """
     if not route.known:
-        return "false"
+        return "true"
     levels = list(route.known)
-    conditions = [f"NOT ({_unknown_keys(route)})"]
+    conditions = [_unknown_keys(route)]
     typed: dict[str, dict[str, str]] = {}  # known object -> {key: alias} of its typed fields
     for alias, f in route.fields.items():
         if f.type == "VARCHAR":
@@ -203,14 +208,14 @@ def _fast(route: Route) -> str:
         slot = f"_keys[{levels.index(parent) + 1}]"
         # The listing is searched only for an object present with a NULL typed field;
         # CASE evaluates a branch only for the rows that reach it.
-        all_converted = " AND ".join(f"{ident(a)} IS NOT NULL" for a in keys.values())
+        some_null = " OR ".join(f"{ident(a)} IS NULL" for a in keys.values())
         unconverted_listed = " OR ".join(
             f"({ident(a)} IS NULL AND list_contains({slot}, {sql_string(k)}))"
             for k, a in keys.items())
-        conditions.append(f"CASE WHEN {all_converted} OR {slot} IS NULL THEN true\n"
-                          f"        ELSE NOT ({unconverted_listed}) END")
-    conditions += [f"NOT ({_child_invalid(c)})" for c in route.children.values()]
-    return "coalesce(" + "\n        AND ".join(conditions) + ", false)"
+        conditions.append(f"CASE WHEN {slot} IS NOT NULL AND ({some_null})\n"
+                          f"        THEN {unconverted_listed} ELSE false END")
+    conditions += [_child_invalid(c) for c in route.children.values()]
+    return "coalesce(" + "\n        OR ".join(conditions) + ", true)"
 
 
 def _type_errors(route: Route) -> str:
@@ -249,9 +254,8 @@ def _extra(route: Route) -> str:
             f"'\"MAP(VARCHAR, JSON)\"'))), lambda e: NOT list_contains({sql_list(keys)}, "
             f"e.key)), lambda e: {{'key': {sql_string(prefix)} || e.key, 'value': e.value}}),"
             " []) ELSE [] END")
-    built = ("TRY(to_json(map_from_entries(flatten([\n        "
-             + ",\n        ".join(parts) + "])))::VARCHAR)")
-    return f"CASE WHEN {_unknown_keys(route)}\n    THEN nullif({built}, '{{}}') END"
+    return ("nullif(TRY(to_json(map_from_entries(flatten([\n        "
+            + ",\n        ".join(parts) + "])))::VARCHAR), '{}')")
 
 
 # --- the rows: one STRUCT per table --------------------------------------------------
@@ -287,33 +291,37 @@ def _rows(route: Route) -> str:
     return _SEP.join(outputs)
 
 
-def fast_query(route: Route, relation: str = BATCH) -> str:
-    """The fast query of ``route`` (see the module's docstring)."""
-    return f"""{_frames_and_fields(route, relation)}
-SELECT _file, _row,
-    {_fast(route)} AS {FAST},
-    NULL::VARCHAR AS _type_errors,
-    {_rows(route)}
-FROM (SELECT *, NULL::VARCHAR AS extra FROM listed)
-"""
+def rows_query(route: Route, *, check_every_frame: bool = False) -> str:
+    """The rows query of ``route`` (see the module's docstring).
 
-
-def exact_query(route: Route, relation: str = SLOW) -> str:
-    """The exact query of ``route``: every check, for any frame."""
+    ``check_every_frame`` computes ``_type_errors`` and ``extra`` for every frame, not only
+    those ``_check`` picks: the rows must be the same (the tests compare both).
+    """
+    check = "true" if check_every_frame else _check(route)
     paths = sql_list([f.path for f in route.fields.values()])
-    return f"""{_frames_and_fields(route, relation)}, checked AS (
+    return f"""{_typed_and_listed(route)}, checked AS (
+    SELECT *, {check} AS {CHECK} FROM listed
+), detailed AS (
     SELECT *,
-    {_type_errors(route)} AS _type_errors,
-    {_extra(route)} AS extra
-    FROM (SELECT *, json_extract_string(doc, {paths}) AS _v FROM listed)
+    CASE WHEN {CHECK} THEN {_type_errors(route)} END AS _type_errors,
+    CASE WHEN {CHECK} THEN {_extra(route)} END AS extra
+    FROM (SELECT *, CASE WHEN {CHECK} THEN json_extract_string(doc, {paths}) END AS _v
+          FROM checked)
 )
 SELECT _file, _row, _type_errors,
     {_rows(route)}
-FROM checked
+FROM detailed
 """
 
 
-def child_query(route: Route, name: str, relation: str = ROUTE_ROWS) -> str:
+def check_query(route: Route) -> str:
+    """``_file``, ``_row`` and ``_check`` of each of the route's frames (for tests)."""
+    return f"""{_typed_and_listed(route)}
+SELECT _file, _row, {_check(route)} AS {CHECK} FROM listed
+"""
+
+
+def child_query(route: Route, name: str) -> str:
     """The query of the child table ``name`` over the route's rows: one row per entry of
     each frame's map, in frame order then entry order."""
     child = route.children[name]
@@ -330,7 +338,7 @@ def child_query(route: Route, name: str, relation: str = ROUTE_ROWS) -> str:
     {_SEP.join(columns)}
 FROM (
     SELECT r.*, {{'key': j.key, 'value': {text_value('j.value::VARCHAR')}}} AS e, j.id AS _entry
-    FROM (SELECT _file, _row, unnest({ident(name)}) FROM {relation}) AS r,
+    FROM (SELECT _file, _row, unnest({ident(name)}) FROM {ident(rows_relation(route))}) AS r,
         json_each(r.{ident(ENTRIES)}) AS j
     WHERE r.{ident(ENTRIES)} IS NOT NULL
 )
@@ -340,18 +348,16 @@ ORDER BY _file, _row, _entry
 
 @dataclass(frozen=True)
 class RouteQueries:
-    """The SQL of one route: its fast, exact and child queries."""
+    """The SQL of one route: its rows query and its child queries."""
 
     route: Route
-    fast: str
-    exact: str
+    rows: str
     children: dict[str, str]
 
     def text(self) -> str:
         """Every query, with a heading comment (what ``--show-sql`` prints)."""
-        parts = [f"-- route {self.route.name}: fast query (over {BATCH})\n{self.fast}",
-                 f"-- route {self.route.name}: exact query (over {SLOW})\n{self.exact}"]
-        parts += [f"-- route {self.route.name}: child table {name} (over {ROUTE_ROWS})\n{sql}"
+        parts = [f"-- route {self.route.name}: rows query\n{self.rows}"]
+        parts += [f"-- route {self.route.name}: child table {name}\n{sql}"
                   for name, sql in self.children.items()]
         return "\n".join(parts)
 
@@ -368,7 +374,6 @@ def route_queries(name: str) -> RouteQueries:
     route = ROUTES[name]
     return RouteQueries(
         route=route,
-        fast=fast_query(route),
-        exact=exact_query(route),
+        rows=rows_query(route),
         children={child: child_query(route, child) for child in route.children},
     )

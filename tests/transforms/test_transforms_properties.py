@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 from conftest import manual_examples, read_table, write_raw_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,10 +18,11 @@ from polars.testing import assert_frame_equal
 
 from transforms import batch as batch_module
 from transforms import classify as classify_module
-from transforms.classify import classify
+from transforms.classify import ClassifiedBatch, classify
 from transforms.pipeline import transform_lake
 from transforms.repair import UnrecoverableFrame, repair_frame
-from transforms.route_sql import BATCH, exact_query, fast_query
+from transforms.route_runner import FRAME_COLUMNS, RouteRunner
+from transforms.route_sql import check_query, frames_relation, rows_query
 from transforms.routes import ROUTES
 
 TYPES = ["records", "event", "connection", "cmd-status", "cmd-parsed", "pnd-connection",
@@ -137,38 +140,45 @@ def test_a_loaded_record_holds_exactly_what_was_sent(gsp: object, sat: object,
         shutil.rmtree(data)
 
 
+def _route_frames(classified: ClassifiedBatch, route: str) -> pa.Table:
+    frames = classified.frames
+    return frames.filter(pc.equal(frames.column("route"), route)).select(FRAME_COLUMNS)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(frames(), min_size=1, max_size=25))
-def test_the_fast_query_agrees_with_the_exact_query(batch: list[tuple[str, str]]) -> None:
-    """Every frame the fast query settles gets the very rows the exact query gives it."""
+def test_the_check_guard_changes_no_row(batch: list[tuple[str, str]]) -> None:
+    """The rows query computes type errors and ``extra`` only for the frames ``_check``
+    picks; computed for every frame, they change no row."""
     data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     try:
         classified = classify(con, [write_raw_file(data, batch)])
-        con.register(BATCH, classified.frames)
         for route in ROUTES.values():
-            fast = con.sql(fast_query(route)).pl()
-            exact = con.sql(exact_query(route, BATCH)).pl()  # every frame, not only the rest
-            settled = fast.filter(pl.col("_fast")).drop("_fast")
-            expected = exact.join(settled.select("_file", "_row"), on=["_file", "_row"])
-            assert_frame_equal(settled, expected.select(settled.columns))
+            con.register(frames_relation(route), _route_frames(classified, route.name))
+            guarded = con.sql(rows_query(route)).pl()
+            every = con.sql(rows_query(route, check_every_frame=True)).pl()
+            assert_frame_equal(guarded, every)
     finally:
         con.close()
         shutil.rmtree(data)
 
 
-def test_the_fast_query_settles_a_frame_without_an_optional_object() -> None:
-    """A record without ``exd.tlm`` (most records) needs no exact reading."""
+def test_a_frame_without_an_optional_object_is_not_checked() -> None:
+    """A record without ``exd.tlm`` (most records) needs no costly reading."""
     frame = json.dumps({"uid": 1, "params": {"type": "records", "total": 1, "lastRecord": {
         "tmx": "2022-04-02T10:00:00Z", "vid": 1, "loc": {"lat": 38.5, "lon": -9.1},
         "gsp": 10, "exd": {"sat": 9, "io": {"1": 1}}}}})
+    odd = json.dumps({"uid": 1, "params": {"type": "records", "total": 1, "lastRecord": {
+        "tmx": "2022-04-02T10:00:00Z", "vid": 1, "gsp": None, "new": 1}}})
     data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
     con = duckdb.connect()
     try:
-        classified = classify(con, [write_raw_file(data, [frame])])
-        con.register(BATCH, classified.frames)
-        assert con.sql(fast_query(ROUTES["records"])).pl()["_fast"].to_list() == [True]
+        classified = classify(con, [write_raw_file(data, [("in", frame), ("in", odd)])])
+        route = ROUTES["records"]
+        con.register(frames_relation(route), _route_frames(classified, "records"))
+        assert con.sql(check_query(route)).pl()["_check"].to_list() == [False, True]
     finally:
         con.close()
         shutil.rmtree(data)
@@ -176,31 +186,37 @@ def test_the_fast_query_settles_a_frame_without_an_optional_object() -> None:
 
 @settings(max_examples=15, deadline=None)
 @given(st.lists(frames(), min_size=1, max_size=20), st.lists(frames(), min_size=1, max_size=20))
-def test_the_routes_give_the_same_rows_whatever_the_threads_and_chunks(
+def test_the_routes_give_the_same_rows_whatever_the_threads_chunks_and_batches(
         first: list[tuple[str, str]], second: list[tuple[str, str]]) -> None:
-    """Routes run two at a time over Arrow record batches of a few rows (two raw files,
-    unsettled frames picked by their ``_file``/``_row``) give the rows of one route at a
-    time over one record batch."""
+    """Routes run two at a time over Arrow record batches of a few rows, by a runner whose
+    statements were prepared and run over another batch before, give the rows of one
+    route at a time over one record batch, by a new runner."""
     data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
     files = [write_raw_file(data, first),
              write_raw_file(data, second, name="part-0002", seq0=len(first))]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    saved = classify_module._CHUNK, batch_module.ROUTE_THREADS
+    saved = classify_module._CHUNK
+
+    def routes(runner: RouteRunner, batch_files: list[Path]) -> dict[str, list[pl.DataFrame]]:
+        classified = classify(con, batch_files)
+        present = set(classified.frames.column("route").to_pylist())
+        return batch_module.run_routes(runner, classified, present)
+
     try:
-        runs = []
-        for chunk, threads in ((1_000_000, 1), (3, 2)):
-            classify_module._CHUNK, batch_module.ROUTE_THREADS = chunk, threads
-            classified = classify(con, files)
-            present = set(classified.frames.column("route").to_pylist())
-            runs.append(batch_module.run_routes(con, classified, present))
-        one, two = runs
+        classify_module._CHUNK = 1_000_000
+        with RouteRunner(con, threads=1) as runner:
+            one = routes(runner, files)
+        classify_module._CHUNK = 3
+        with RouteRunner(con, threads=2) as runner:
+            routes(runner, files[1:])
+            two = routes(runner, files)
         assert one.keys() == two.keys()
         for table, parts in one.items():
             assert len(parts) == len(two[table])
             for mine, theirs in zip(parts, two[table], strict=True):
                 assert_frame_equal(mine, theirs)
     finally:
-        classify_module._CHUNK, batch_module.ROUTE_THREADS = saved
+        classify_module._CHUNK = saved
         con.close()
         shutil.rmtree(data)

@@ -1,141 +1,7 @@
--- route event:io: fast query (over batch)
+-- route event:io: rows query
 WITH frames AS (
     SELECT _file, _row, seq, received_at, connection_id, doc
-    FROM batch
-    WHERE route = 'event:io'
-), typed AS (
-    SELECT * EXCLUDE (_s),
-    CASE WHEN _s."uid" = trunc(_s."uid") THEN TRY_CAST(_s."uid" AS BIGINT) END AS "uid",
-    _s."params"."sub-type" AS "sub_type",
-    CASE WHEN _s."params"."record"."vid" = trunc(_s."params"."record"."vid") THEN TRY_CAST(_s."params"."record"."vid" AS BIGINT) END AS "vid",
-    TRY_CAST(_s."params"."record"."tmx" AS TIMESTAMPTZ) AS "tmx",
-    _s."params"."record"."_id" AS "record_id",
-    CASE WHEN _s."params"."record"."dmx" = trunc(_s."params"."record"."dmx") THEN TRY_CAST(_s."params"."record"."dmx" AS INTEGER) END AS "dmx",
-    _s."params"."record"."loc"."lat" AS "lat",
-    _s."params"."record"."loc"."lon" AS "lon",
-    _s."params"."record"."gsp" AS "gsp",
-    _s."params"."record"."hdg" AS "hdg",
-    CASE WHEN _s."params"."record"."gkm" = trunc(_s."params"."record"."gkm") THEN TRY_CAST(_s."params"."record"."gkm" AS BIGINT) END AS "gkm",
-    CASE WHEN _s."params"."record"."cas" = trunc(_s."params"."record"."cas") THEN TRY_CAST(_s."params"."record"."cas" AS INTEGER) END AS "cas",
-    CASE WHEN _s."params"."record"."exd"."sat" = trunc(_s."params"."record"."exd"."sat") THEN TRY_CAST(_s."params"."record"."exd"."sat" AS INTEGER) END AS "sat",
-    _s."params"."record"."exd"."alt" AS "alt",
-    CASE WHEN _s."params"."record"."exd"."bpp" = trunc(_s."params"."record"."exd"."bpp") THEN TRY_CAST(_s."params"."record"."exd"."bpp" AS INTEGER) END AS "bpp",
-    CASE WHEN _s."params"."record"."exd"."eco"."edt" = trunc(_s."params"."record"."exd"."eco"."edt") THEN TRY_CAST(_s."params"."record"."exd"."eco"."edt" AS INTEGER) END AS "edt",
-    CASE WHEN _s."params"."record"."exd"."eco"."aat" = trunc(_s."params"."record"."exd"."eco"."aat") THEN TRY_CAST(_s."params"."record"."exd"."eco"."aat" AS INTEGER) END AS "aat",
-    CASE WHEN _s."params"."record"."exd"."eco"."rpm" = trunc(_s."params"."record"."exd"."eco"."rpm") THEN TRY_CAST(_s."params"."record"."exd"."eco"."rpm" AS INTEGER) END AS "rpm",
-    _s."params"."record"."exd"."eco"."flv" AS "flv",
-    _s."params"."record"."exd"."eco"."ehr" AS "ehr",
-    _s."params"."record"."exd"."eco"."dcl" AS "dcl",
-    CASE WHEN json_type(_s."params"."record"."exd"."io") = 'OBJECT' THEN _s."params"."record"."exd"."io" END AS "io_map",
-    CASE WHEN _s."params"."record"."exd"."tlm"."tio" = trunc(_s."params"."record"."exd"."tlm"."tio") THEN TRY_CAST(_s."params"."record"."exd"."tlm"."tio" AS INTEGER) END AS "tio",
-    _s."params"."record"."exd"."tlm"."tlv" AS "tlv",
-    _s."params"."event"."_id" AS "event_id",
-    _s."params"."event"."hid" AS "hid",
-    CASE WHEN _s."params"."event"."mid" = trunc(_s."params"."event"."mid") THEN TRY_CAST(_s."params"."event"."mid" AS BIGINT) END AS "mid",
-    CASE WHEN _s."params"."event"."eid" = trunc(_s."params"."event"."eid") THEN TRY_CAST(_s."params"."event"."eid" AS INTEGER) END AS "eid",
-    TRY_CAST(_s."params"."event"."tmx" AS TIMESTAMPTZ) AS "ev_tmx",
-    TRY_CAST(_s."params"."event"."rmx" AS TIMESTAMPTZ) AS "rmx",
-    _s."params"."event"."lat" AS "ev_lat",
-    _s."params"."event"."lng" AS "ev_lng",
-    CASE WHEN _s."params"."event"."sts" = trunc(_s."params"."event"."sts") THEN TRY_CAST(_s."params"."event"."sts" AS INTEGER) END AS "sts",
-    _s."params"."event"."frc" AS "frc",
-    _s."params"."event"."src" AS "src"
-    FROM (SELECT *, json_transform(doc, '{"uid": "DOUBLE", "params": {"sub-type": "VARCHAR", "record": {"vid": "DOUBLE", "tmx": "VARCHAR", "_id": "VARCHAR", "dmx": "DOUBLE", "loc": {"lat": "DOUBLE", "lon": "DOUBLE"}, "gsp": "DOUBLE", "hdg": "DOUBLE", "gkm": "DOUBLE", "cas": "DOUBLE", "exd": {"sat": "DOUBLE", "alt": "DOUBLE", "bpp": "DOUBLE", "eco": {"edt": "DOUBLE", "aat": "DOUBLE", "rpm": "DOUBLE", "flv": "DOUBLE", "ehr": "DOUBLE", "dcl": "VARCHAR"}, "io": "JSON", "tlm": {"tio": "DOUBLE", "tlv": "DOUBLE"}}}, "event": {"_id": "VARCHAR", "hid": "VARCHAR", "mid": "DOUBLE", "eid": "DOUBLE", "tmx": "VARCHAR", "rmx": "VARCHAR", "lat": "DOUBLE", "lng": "DOUBLE", "sts": "DOUBLE", "frc": "VARCHAR", "src": "VARCHAR"}}}') AS _s FROM frames)
-), listed AS (
-    SELECT *, json_keys(doc, ['$', '$.params', '$.params.record', '$.params.record.loc', '$.params.record.exd', '$.params.record.exd.eco', '$.params.record.exd.tlm', '$.params.event']) AS _keys FROM typed
-)
-SELECT _file, _row,
-    coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
-        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'record', 'event'], k))) > 0
-        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], k))) > 0
-        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lon'], k))) > 0
-        OR len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], k))) > 0
-        OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], k))) > 0
-        OR len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0
-        OR len(list_filter(coalesce(_keys[8], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], k))) > 0)
-        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
-        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
-        AND CASE WHEN "vid" IS NOT NULL AND "tmx" IS NOT NULL AND "dmx" IS NOT NULL AND "gsp" IS NOT NULL AND "hdg" IS NOT NULL AND "gkm" IS NOT NULL AND "cas" IS NOT NULL OR _keys[3] IS NULL THEN true
-        ELSE NOT (("vid" IS NULL AND list_contains(_keys[3], 'vid')) OR ("tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("dmx" IS NULL AND list_contains(_keys[3], 'dmx')) OR ("gsp" IS NULL AND list_contains(_keys[3], 'gsp')) OR ("hdg" IS NULL AND list_contains(_keys[3], 'hdg')) OR ("gkm" IS NULL AND list_contains(_keys[3], 'gkm')) OR ("cas" IS NULL AND list_contains(_keys[3], 'cas'))) END
-        AND CASE WHEN "lat" IS NOT NULL AND "lon" IS NOT NULL OR _keys[4] IS NULL THEN true
-        ELSE NOT (("lat" IS NULL AND list_contains(_keys[4], 'lat')) OR ("lon" IS NULL AND list_contains(_keys[4], 'lon'))) END
-        AND CASE WHEN "sat" IS NOT NULL AND "alt" IS NOT NULL AND "bpp" IS NOT NULL AND "io_map" IS NOT NULL OR _keys[5] IS NULL THEN true
-        ELSE NOT (("sat" IS NULL AND list_contains(_keys[5], 'sat')) OR ("alt" IS NULL AND list_contains(_keys[5], 'alt')) OR ("bpp" IS NULL AND list_contains(_keys[5], 'bpp')) OR ("io_map" IS NULL AND list_contains(_keys[5], 'io'))) END
-        AND CASE WHEN "edt" IS NOT NULL AND "aat" IS NOT NULL AND "rpm" IS NOT NULL AND "flv" IS NOT NULL AND "ehr" IS NOT NULL OR _keys[6] IS NULL THEN true
-        ELSE NOT (("edt" IS NULL AND list_contains(_keys[6], 'edt')) OR ("aat" IS NULL AND list_contains(_keys[6], 'aat')) OR ("rpm" IS NULL AND list_contains(_keys[6], 'rpm')) OR ("flv" IS NULL AND list_contains(_keys[6], 'flv')) OR ("ehr" IS NULL AND list_contains(_keys[6], 'ehr'))) END
-        AND CASE WHEN "tio" IS NOT NULL AND "tlv" IS NOT NULL OR _keys[7] IS NULL THEN true
-        ELSE NOT (("tio" IS NULL AND list_contains(_keys[7], 'tio')) OR ("tlv" IS NULL AND list_contains(_keys[7], 'tlv'))) END
-        AND CASE WHEN "mid" IS NOT NULL AND "eid" IS NOT NULL AND "ev_tmx" IS NOT NULL AND "rmx" IS NOT NULL AND "ev_lat" IS NOT NULL AND "ev_lng" IS NOT NULL AND "sts" IS NOT NULL OR _keys[8] IS NULL THEN true
-        ELSE NOT (("mid" IS NULL AND list_contains(_keys[8], 'mid')) OR ("eid" IS NULL AND list_contains(_keys[8], 'eid')) OR ("ev_tmx" IS NULL AND list_contains(_keys[8], 'tmx')) OR ("rmx" IS NULL AND list_contains(_keys[8], 'rmx')) OR ("ev_lat" IS NULL AND list_contains(_keys[8], 'lat')) OR ("ev_lng" IS NULL AND list_contains(_keys[8], 'lng')) OR ("sts" IS NULL AND list_contains(_keys[8], 'sts'))) END
-        AND NOT (CASE WHEN "io_map" IS NULL OR regexp_full_match("io_map", '\{("\d{1,9}":-?\d{1,18}(\.\d{1,18})?(,"\d{1,9}":-?\d{1,18}(\.\d{1,18})?)*)?\}') THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("io_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(TRY_CAST(e.key AS INTEGER) IS NULL OR (e.value IS NOT NULL AND TRY_CAST(e.value AS DOUBLE) IS NULL), false))), false) END), false) AS _fast,
-    NULL::VARCHAR AS _type_errors,
-    {
-        "event_id": CAST(event_id AS VARCHAR),
-        "record_id": CAST(hid AS VARCHAR),
-        "uid": CAST(uid AS BIGINT),
-        "vid": CAST(vid AS BIGINT),
-        "sub_type": CAST(sub_type AS VARCHAR),
-        "eid": CAST(eid AS INTEGER),
-        "mid": CAST(mid AS BIGINT),
-        "tmx": CAST(ev_tmx AS TIMESTAMPTZ),
-        "rmx": CAST(rmx AS TIMESTAMPTZ),
-        "received_at": CAST(received_at AS TIMESTAMPTZ),
-        "lat": CAST(ev_lat AS DOUBLE),
-        "lon": CAST(ev_lng AS DOUBLE),
-        "sts": CAST(sts AS INTEGER),
-        "frc": CAST(frc AS VARCHAR),
-        "src": CAST(src AS VARCHAR),
-        "extra": CAST(extra AS VARCHAR),
-        "seq": CAST(seq AS BIGINT)} AS "events",
-    CASE WHEN _keys[3] IS NOT NULL THEN {
-        "uid": CAST(uid AS BIGINT),
-        "vid": CAST(vid AS BIGINT),
-        "tmx": CAST(tmx AS TIMESTAMPTZ),
-        "received_at": CAST(received_at AS TIMESTAMPTZ),
-        "batch_total": CAST(NULL AS INTEGER),
-        "source": CAST('event' AS VARCHAR),
-        "record_id": CAST(record_id AS VARCHAR),
-        "dmx": CAST(dmx AS INTEGER),
-        "lat": CAST(lat AS DOUBLE),
-        "lon": CAST(lon AS DOUBLE),
-        "speed_kmh": CAST(gsp AS DOUBLE),
-        "heading": CAST(hdg AS DOUBLE),
-        "odometer": CAST(nullif(gkm, -1) AS BIGINT),
-        "cas": CAST(cas AS INTEGER),
-        "sat": CAST(sat AS INTEGER),
-        "alt": CAST(alt AS DOUBLE),
-        "bpp": CAST(bpp AS INTEGER),
-        "edt": CAST(edt AS INTEGER),
-        "aat": CAST(aat AS INTEGER),
-        "rpm": CAST(rpm AS INTEGER),
-        "fuel_level": CAST(flv AS DOUBLE),
-        "engine_hours": CAST(ehr AS DOUBLE),
-        "driver_card": CAST(dcl AS VARCHAR),
-        "extra": CAST(NULL AS VARCHAR),
-        "seq": CAST(seq AS BIGINT)} END AS "records",
-    {
-        "event_id": CAST(event_id AS VARCHAR),
-        "vid": CAST(vid AS BIGINT),
-        "uid": CAST(uid AS BIGINT),
-        "tmx": CAST(coalesce(ev_tmx, tmx) AS TIMESTAMPTZ),
-        "io": CAST(tio AS INTEGER),
-        "level": CAST(tlv AS DOUBLE),
-        "received_at": CAST(received_at AS TIMESTAMPTZ),
-        "seq": CAST(seq AS BIGINT)} AS "io_events",
-    {
-        "entries": "io_map",
-        "vid": CAST(vid AS BIGINT),
-        "tmx": CAST(tmx AS TIMESTAMPTZ),
-        "uid": CAST(uid AS BIGINT),
-        "received_at": CAST(received_at AS TIMESTAMPTZ),
-        "seq": CAST(seq AS BIGINT)} AS "record_io"
-FROM (SELECT *, NULL::VARCHAR AS extra FROM listed)
-
--- route event:io: exact query (over batch_slow)
-WITH frames AS (
-    SELECT _file, _row, seq, received_at, connection_id, doc
-    FROM batch_slow
-    WHERE route = 'event:io'
+    FROM "event:io frames"
 ), typed AS (
     SELECT * EXCLUDE (_s),
     CASE WHEN _s."uid" = trunc(_s."uid") THEN TRY_CAST(_s."uid" AS BIGINT) END AS "uid",
@@ -177,8 +43,32 @@ WITH frames AS (
 ), listed AS (
     SELECT *, json_keys(doc, ['$', '$.params', '$.params.record', '$.params.record.loc', '$.params.record.exd', '$.params.record.exd.eco', '$.params.record.exd.tlm', '$.params.event']) AS _keys FROM typed
 ), checked AS (
+    SELECT *, coalesce(len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
+        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'record', 'event'], k))) > 0
+        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], k))) > 0
+        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lon'], k))) > 0
+        OR len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], k))) > 0
+        OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], k))) > 0
+        OR len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0
+        OR len(list_filter(coalesce(_keys[8], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], k))) > 0
+        OR CASE WHEN _keys[1] IS NOT NULL AND ("uid" IS NULL)
+        THEN ("uid" IS NULL AND list_contains(_keys[1], 'uid')) ELSE false END
+        OR CASE WHEN _keys[3] IS NOT NULL AND ("vid" IS NULL OR "tmx" IS NULL OR "dmx" IS NULL OR "gsp" IS NULL OR "hdg" IS NULL OR "gkm" IS NULL OR "cas" IS NULL)
+        THEN ("vid" IS NULL AND list_contains(_keys[3], 'vid')) OR ("tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("dmx" IS NULL AND list_contains(_keys[3], 'dmx')) OR ("gsp" IS NULL AND list_contains(_keys[3], 'gsp')) OR ("hdg" IS NULL AND list_contains(_keys[3], 'hdg')) OR ("gkm" IS NULL AND list_contains(_keys[3], 'gkm')) OR ("cas" IS NULL AND list_contains(_keys[3], 'cas')) ELSE false END
+        OR CASE WHEN _keys[4] IS NOT NULL AND ("lat" IS NULL OR "lon" IS NULL)
+        THEN ("lat" IS NULL AND list_contains(_keys[4], 'lat')) OR ("lon" IS NULL AND list_contains(_keys[4], 'lon')) ELSE false END
+        OR CASE WHEN _keys[5] IS NOT NULL AND ("sat" IS NULL OR "alt" IS NULL OR "bpp" IS NULL OR "io_map" IS NULL)
+        THEN ("sat" IS NULL AND list_contains(_keys[5], 'sat')) OR ("alt" IS NULL AND list_contains(_keys[5], 'alt')) OR ("bpp" IS NULL AND list_contains(_keys[5], 'bpp')) OR ("io_map" IS NULL AND list_contains(_keys[5], 'io')) ELSE false END
+        OR CASE WHEN _keys[6] IS NOT NULL AND ("edt" IS NULL OR "aat" IS NULL OR "rpm" IS NULL OR "flv" IS NULL OR "ehr" IS NULL)
+        THEN ("edt" IS NULL AND list_contains(_keys[6], 'edt')) OR ("aat" IS NULL AND list_contains(_keys[6], 'aat')) OR ("rpm" IS NULL AND list_contains(_keys[6], 'rpm')) OR ("flv" IS NULL AND list_contains(_keys[6], 'flv')) OR ("ehr" IS NULL AND list_contains(_keys[6], 'ehr')) ELSE false END
+        OR CASE WHEN _keys[7] IS NOT NULL AND ("tio" IS NULL OR "tlv" IS NULL)
+        THEN ("tio" IS NULL AND list_contains(_keys[7], 'tio')) OR ("tlv" IS NULL AND list_contains(_keys[7], 'tlv')) ELSE false END
+        OR CASE WHEN _keys[8] IS NOT NULL AND ("mid" IS NULL OR "eid" IS NULL OR "ev_tmx" IS NULL OR "rmx" IS NULL OR "ev_lat" IS NULL OR "ev_lng" IS NULL OR "sts" IS NULL)
+        THEN ("mid" IS NULL AND list_contains(_keys[8], 'mid')) OR ("eid" IS NULL AND list_contains(_keys[8], 'eid')) OR ("ev_tmx" IS NULL AND list_contains(_keys[8], 'tmx')) OR ("rmx" IS NULL AND list_contains(_keys[8], 'rmx')) OR ("ev_lat" IS NULL AND list_contains(_keys[8], 'lat')) OR ("ev_lng" IS NULL AND list_contains(_keys[8], 'lng')) OR ("sts" IS NULL AND list_contains(_keys[8], 'sts')) ELSE false END
+        OR CASE WHEN "io_map" IS NULL OR regexp_full_match("io_map", '\{("\d{1,9}":-?\d{1,18}(\.\d{1,18})?(,"\d{1,9}":-?\d{1,18}(\.\d{1,18})?)*)?\}') THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("io_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(TRY_CAST(e.key AS INTEGER) IS NULL OR (e.value IS NOT NULL AND TRY_CAST(e.value AS DOUBLE) IS NULL), false))), false) END, true) AS _check FROM listed
+), detailed AS (
     SELECT *,
-    nullif(concat_ws('; ',
+    CASE WHEN _check THEN nullif(concat_ws('; ',
         CASE WHEN _v[1] IS NOT NULL AND "uid" IS NULL THEN 'uid: ' || '"' || left(_v[1], 60) || '"' || ' is not an integer' END,
         CASE WHEN _v[3] IS NOT NULL AND "vid" IS NULL THEN 'params.record.vid: ' || '"' || left(_v[3], 60) || '"' || ' is not an integer' END,
         CASE WHEN _v[4] IS NOT NULL AND "tmx" IS NULL THEN 'params.record.tmx: ' || '"' || left(_v[4], 60) || '"' || ' is not a timestamp' END,
@@ -207,16 +97,8 @@ WITH frames AS (
         CASE WHEN _v[31] IS NOT NULL AND "ev_lat" IS NULL THEN 'params.event.lat: ' || '"' || left(_v[31], 60) || '"' || ' is not a number' END,
         CASE WHEN _v[32] IS NOT NULL AND "ev_lng" IS NULL THEN 'params.event.lng: ' || '"' || left(_v[32], 60) || '"' || ' is not a number' END,
         CASE WHEN _v[33] IS NOT NULL AND "sts" IS NULL THEN 'params.event.sts: ' || '"' || left(_v[33], 60) || '"' || ' is not an integer' END,
-        CASE WHEN CASE WHEN "io_map" IS NULL OR regexp_full_match("io_map", '\{("\d{1,9}":-?\d{1,18}(\.\d{1,18})?(,"\d{1,9}":-?\d{1,18}(\.\d{1,18})?)*)?\}') THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("io_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(TRY_CAST(e.key AS INTEGER) IS NULL OR (e.value IS NOT NULL AND TRY_CAST(e.value AS DOUBLE) IS NULL), false))), false) END THEN 'params.record.exd.io: an entry has a key or value of the wrong type' END), '') AS _type_errors,
-    CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
-        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'record', 'event'], k))) > 0
-        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], k))) > 0
-        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lon'], k))) > 0
-        OR len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['sat', 'alt', 'bpp', 'eco', 'io', 'tlm'], k))) > 0
-        OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], k))) > 0
-        OR len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0
-        OR len(list_filter(coalesce(_keys[8], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], k))) > 0
-    THEN nullif(TRY(to_json(map_from_entries(flatten([
+        CASE WHEN CASE WHEN "io_map" IS NULL OR regexp_full_match("io_map", '\{("\d{1,9}":-?\d{1,18}(\.\d{1,18})?(,"\d{1,9}":-?\d{1,18}(\.\d{1,18})?)*)?\}') THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("io_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(TRY_CAST(e.key AS INTEGER) IS NULL OR (e.value IS NOT NULL AND TRY_CAST(e.value AS DOUBLE) IS NULL), false))), false) END THEN 'params.record.exd.io: an entry has a key or value of the wrong type' END), '') END AS _type_errors,
+    CASE WHEN _check THEN nullif(TRY(to_json(map_from_entries(flatten([
         CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'sub-type', 'record', 'event'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'sub-type', 'record', 'event'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tmx', 'vid', '_id', 'dmx', 'loc', 'gsp', 'hdg', 'gkm', 'cas', 'exd'], e.key)), lambda e: {'key': 'params.record.' || e.key, 'value': e.value}), []) ELSE [] END,
@@ -225,7 +107,8 @@ WITH frames AS (
         CASE WHEN len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.exd.eco'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['edt', 'aat', 'rpm', 'ehr', 'flv', 'dcl'], e.key)), lambda e: {'key': 'params.record.exd.eco.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[7], []), lambda k: NOT list_contains(['tio', 'tlv'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.record.exd.tlm'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['tio', 'tlv'], e.key)), lambda e: {'key': 'params.record.exd.tlm.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[8], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src'], e.key)), lambda e: {'key': 'params.event.' || e.key, 'value': e.value}), []) ELSE [] END])))::VARCHAR), '{}') END AS extra
-    FROM (SELECT *, json_extract_string(doc, ['$.uid', '$.params.sub-type', '$.params.record.vid', '$.params.record.tmx', '$.params.record._id', '$.params.record.dmx', '$.params.record.loc.lat', '$.params.record.loc.lon', '$.params.record.gsp', '$.params.record.hdg', '$.params.record.gkm', '$.params.record.cas', '$.params.record.exd.sat', '$.params.record.exd.alt', '$.params.record.exd.bpp', '$.params.record.exd.eco.edt', '$.params.record.exd.eco.aat', '$.params.record.exd.eco.rpm', '$.params.record.exd.eco.flv', '$.params.record.exd.eco.ehr', '$.params.record.exd.eco.dcl', '$.params.record.exd.io', '$.params.record.exd.tlm.tio', '$.params.record.exd.tlm.tlv', '$.params.event._id', '$.params.event.hid', '$.params.event.mid', '$.params.event.eid', '$.params.event.tmx', '$.params.event.rmx', '$.params.event.lat', '$.params.event.lng', '$.params.event.sts', '$.params.event.frc', '$.params.event.src']) AS _v FROM listed)
+    FROM (SELECT *, CASE WHEN _check THEN json_extract_string(doc, ['$.uid', '$.params.sub-type', '$.params.record.vid', '$.params.record.tmx', '$.params.record._id', '$.params.record.dmx', '$.params.record.loc.lat', '$.params.record.loc.lon', '$.params.record.gsp', '$.params.record.hdg', '$.params.record.gkm', '$.params.record.cas', '$.params.record.exd.sat', '$.params.record.exd.alt', '$.params.record.exd.bpp', '$.params.record.exd.eco.edt', '$.params.record.exd.eco.aat', '$.params.record.exd.eco.rpm', '$.params.record.exd.eco.flv', '$.params.record.exd.eco.ehr', '$.params.record.exd.eco.dcl', '$.params.record.exd.io', '$.params.record.exd.tlm.tio', '$.params.record.exd.tlm.tlv', '$.params.event._id', '$.params.event.hid', '$.params.event.mid', '$.params.event.eid', '$.params.event.tmx', '$.params.event.rmx', '$.params.event.lat', '$.params.event.lng', '$.params.event.sts', '$.params.event.frc', '$.params.event.src']) END AS _v
+          FROM checked)
 )
 SELECT _file, _row, _type_errors,
     {
@@ -288,9 +171,9 @@ SELECT _file, _row, _type_errors,
         "uid": CAST(uid AS BIGINT),
         "received_at": CAST(received_at AS TIMESTAMPTZ),
         "seq": CAST(seq AS BIGINT)} AS "record_io"
-FROM checked
+FROM detailed
 
--- route event:io: child table record_io (over route_rows)
+-- route event:io: child table record_io
 SELECT _file, _row,
     "vid",
     "tmx",
@@ -301,7 +184,7 @@ SELECT _file, _row,
     "seq"
 FROM (
     SELECT r.*, {'key': j.key, 'value': CASE WHEN j.value::VARCHAR = 'null' THEN NULL WHEN NOT starts_with(j.value::VARCHAR, '"') THEN j.value::VARCHAR WHEN contains(j.value::VARCHAR, '\') THEN json_extract_string(j.value::VARCHAR, '$') ELSE trim(j.value::VARCHAR, '"') END} AS e, j.id AS _entry
-    FROM (SELECT _file, _row, unnest("record_io") FROM route_rows) AS r,
+    FROM (SELECT _file, _row, unnest("record_io") FROM "event:io rows") AS r,
         json_each(r."entries") AS j
     WHERE r."entries" IS NOT NULL
 )

@@ -1,72 +1,7 @@
--- route form: fast query (over batch)
+-- route form: rows query
 WITH frames AS (
     SELECT _file, _row, seq, received_at, connection_id, doc
-    FROM batch
-    WHERE route = 'form'
-), typed AS (
-    SELECT * EXCLUDE (_s),
-    CASE WHEN _s."uid" = trunc(_s."uid") THEN TRY_CAST(_s."uid" AS BIGINT) END AS "uid",
-    _s."params"."event"."_id" AS "event_id",
-    _s."params"."event"."hid" AS "hid",
-    CASE WHEN _s."params"."event"."mid" = trunc(_s."params"."event"."mid") THEN TRY_CAST(_s."params"."event"."mid" AS BIGINT) END AS "mid",
-    CASE WHEN _s."params"."event"."eid" = trunc(_s."params"."event"."eid") THEN TRY_CAST(_s."params"."event"."eid" AS INTEGER) END AS "eid",
-    TRY_CAST(_s."params"."event"."tmx" AS TIMESTAMPTZ) AS "ev_tmx",
-    TRY_CAST(_s."params"."event"."rmx" AS TIMESTAMPTZ) AS "rmx",
-    _s."params"."event"."lat" AS "ev_lat",
-    _s."params"."event"."lng" AS "ev_lng",
-    CASE WHEN _s."params"."event"."sts" = trunc(_s."params"."event"."sts") THEN TRY_CAST(_s."params"."event"."sts" AS INTEGER) END AS "sts",
-    _s."params"."event"."frc" AS "frc",
-    _s."params"."event"."src" AS "src",
-    _s."params"."event"."frm"."fnm" AS "fnm",
-    CASE WHEN json_type(_s."params"."event"."frm"."fld") = 'OBJECT' THEN _s."params"."event"."frm"."fld" END AS "fld_map"
-    FROM (SELECT *, json_transform(doc, '{"uid": "DOUBLE", "params": {"event": {"_id": "VARCHAR", "hid": "VARCHAR", "mid": "DOUBLE", "eid": "DOUBLE", "tmx": "VARCHAR", "rmx": "VARCHAR", "lat": "DOUBLE", "lng": "DOUBLE", "sts": "DOUBLE", "frc": "VARCHAR", "src": "VARCHAR", "frm": {"fnm": "VARCHAR", "fld": "JSON"}}}}') AS _s FROM frames)
-), listed AS (
-    SELECT *, json_keys(doc, ['$', '$.params', '$.params.event', '$.params.event.frm']) AS _keys FROM typed
-)
-SELECT _file, _row,
-    coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
-        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
-        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], k))) > 0
-        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['fnm', 'fld'], k))) > 0)
-        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
-        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
-        AND CASE WHEN "mid" IS NOT NULL AND "eid" IS NOT NULL AND "ev_tmx" IS NOT NULL AND "rmx" IS NOT NULL AND "ev_lat" IS NOT NULL AND "ev_lng" IS NOT NULL AND "sts" IS NOT NULL OR _keys[3] IS NULL THEN true
-        ELSE NOT (("mid" IS NULL AND list_contains(_keys[3], 'mid')) OR ("eid" IS NULL AND list_contains(_keys[3], 'eid')) OR ("ev_tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("rmx" IS NULL AND list_contains(_keys[3], 'rmx')) OR ("ev_lat" IS NULL AND list_contains(_keys[3], 'lat')) OR ("ev_lng" IS NULL AND list_contains(_keys[3], 'lng')) OR ("sts" IS NULL AND list_contains(_keys[3], 'sts'))) END
-        AND CASE WHEN "fld_map" IS NOT NULL OR _keys[4] IS NULL THEN true
-        ELSE NOT (("fld_map" IS NULL AND list_contains(_keys[4], 'fld'))) END
-        AND NOT (CASE WHEN "fld_map" IS NULL THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("fld_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(false, false))), false) END), false) AS _fast,
-    NULL::VARCHAR AS _type_errors,
-    {
-        "form_id": CAST(md5(concat_ws('|', uid, epoch_us(ev_tmx), eid)) AS VARCHAR),
-        "uid": CAST(uid AS BIGINT),
-        "form_name": CAST(fnm AS VARCHAR),
-        "record_id": CAST(hid AS VARCHAR),
-        "eid": CAST(eid AS INTEGER),
-        "mid": CAST(mid AS BIGINT),
-        "tmx": CAST(ev_tmx AS TIMESTAMPTZ),
-        "rmx": CAST(rmx AS TIMESTAMPTZ),
-        "received_at": CAST(received_at AS TIMESTAMPTZ),
-        "lat": CAST(ev_lat AS DOUBLE),
-        "lon": CAST(ev_lng AS DOUBLE),
-        "sts": CAST(sts AS INTEGER),
-        "frc": CAST(frc AS VARCHAR),
-        "src": CAST(src AS VARCHAR),
-        "extra": CAST(extra AS VARCHAR),
-        "seq": CAST(seq AS BIGINT)} AS "forms",
-    {
-        "entries": "fld_map",
-        "form_id": CAST(md5(concat_ws('|', uid, epoch_us(ev_tmx), eid)) AS VARCHAR),
-        "uid": CAST(uid AS BIGINT),
-        "tmx": CAST(ev_tmx AS TIMESTAMPTZ),
-        "received_at": CAST(received_at AS TIMESTAMPTZ),
-        "seq": CAST(seq AS BIGINT)} AS "form_fields"
-FROM (SELECT *, NULL::VARCHAR AS extra FROM listed)
-
--- route form: exact query (over batch_slow)
-WITH frames AS (
-    SELECT _file, _row, seq, received_at, connection_id, doc
-    FROM batch_slow
-    WHERE route = 'form'
+    FROM "form frames"
 ), typed AS (
     SELECT * EXCLUDE (_s),
     CASE WHEN _s."uid" = trunc(_s."uid") THEN TRY_CAST(_s."uid" AS BIGINT) END AS "uid",
@@ -87,8 +22,20 @@ WITH frames AS (
 ), listed AS (
     SELECT *, json_keys(doc, ['$', '$.params', '$.params.event', '$.params.event.frm']) AS _keys FROM typed
 ), checked AS (
+    SELECT *, coalesce(len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
+        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
+        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], k))) > 0
+        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['fnm', 'fld'], k))) > 0
+        OR CASE WHEN _keys[1] IS NOT NULL AND ("uid" IS NULL)
+        THEN ("uid" IS NULL AND list_contains(_keys[1], 'uid')) ELSE false END
+        OR CASE WHEN _keys[3] IS NOT NULL AND ("mid" IS NULL OR "eid" IS NULL OR "ev_tmx" IS NULL OR "rmx" IS NULL OR "ev_lat" IS NULL OR "ev_lng" IS NULL OR "sts" IS NULL)
+        THEN ("mid" IS NULL AND list_contains(_keys[3], 'mid')) OR ("eid" IS NULL AND list_contains(_keys[3], 'eid')) OR ("ev_tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("rmx" IS NULL AND list_contains(_keys[3], 'rmx')) OR ("ev_lat" IS NULL AND list_contains(_keys[3], 'lat')) OR ("ev_lng" IS NULL AND list_contains(_keys[3], 'lng')) OR ("sts" IS NULL AND list_contains(_keys[3], 'sts')) ELSE false END
+        OR CASE WHEN _keys[4] IS NOT NULL AND ("fld_map" IS NULL)
+        THEN ("fld_map" IS NULL AND list_contains(_keys[4], 'fld')) ELSE false END
+        OR CASE WHEN "fld_map" IS NULL THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("fld_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(false, false))), false) END, true) AS _check FROM listed
+), detailed AS (
     SELECT *,
-    nullif(concat_ws('; ',
+    CASE WHEN _check THEN nullif(concat_ws('; ',
         CASE WHEN _v[1] IS NOT NULL AND "uid" IS NULL THEN 'uid: ' || '"' || left(_v[1], 60) || '"' || ' is not an integer' END,
         CASE WHEN _v[4] IS NOT NULL AND "mid" IS NULL THEN 'params.event.mid: ' || '"' || left(_v[4], 60) || '"' || ' is not an integer' END,
         CASE WHEN _v[5] IS NOT NULL AND "eid" IS NULL THEN 'params.event.eid: ' || '"' || left(_v[5], 60) || '"' || ' is not an integer' END,
@@ -98,17 +45,14 @@ WITH frames AS (
         CASE WHEN _v[9] IS NOT NULL AND "ev_lng" IS NULL THEN 'params.event.lng: ' || '"' || left(_v[9], 60) || '"' || ' is not a number' END,
         CASE WHEN _v[10] IS NOT NULL AND "sts" IS NULL THEN 'params.event.sts: ' || '"' || left(_v[10], 60) || '"' || ' is not an integer' END,
         CASE WHEN _v[14] IS NOT NULL AND "fld_map" IS NULL THEN 'params.event.frm.fld: ' || '"' || left(_v[14], 60) || '"' || ' is not an object' END,
-        CASE WHEN CASE WHEN "fld_map" IS NULL THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("fld_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(false, false))), false) END THEN 'params.event.frm.fld: an entry has a key or value of the wrong type' END), '') AS _type_errors,
-    CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
-        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
-        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], k))) > 0
-        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['fnm', 'fld'], k))) > 0
-    THEN nullif(TRY(to_json(map_from_entries(flatten([
+        CASE WHEN CASE WHEN "fld_map" IS NULL THEN false ELSE coalesce(list_bool_or(list_transform(map_entries(TRY(json_transform("fld_map", '"MAP(VARCHAR, VARCHAR)"'))), lambda e: coalesce(false, false))), false) END THEN 'params.event.frm.fld: an entry has a key or value of the wrong type' END), '') END AS _type_errors,
+    CASE WHEN _check THEN nullif(TRY(to_json(map_from_entries(flatten([
         CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'event'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['_id', 'hid', 'mid', 'eid', 'tmx', 'rmx', 'lat', 'lng', 'sts', 'frc', 'src', 'frm'], e.key)), lambda e: {'key': 'params.event.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['fnm', 'fld'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event.frm'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['fnm', 'fld'], e.key)), lambda e: {'key': 'params.event.frm.' || e.key, 'value': e.value}), []) ELSE [] END])))::VARCHAR), '{}') END AS extra
-    FROM (SELECT *, json_extract_string(doc, ['$.uid', '$.params.event._id', '$.params.event.hid', '$.params.event.mid', '$.params.event.eid', '$.params.event.tmx', '$.params.event.rmx', '$.params.event.lat', '$.params.event.lng', '$.params.event.sts', '$.params.event.frc', '$.params.event.src', '$.params.event.frm.fnm', '$.params.event.frm.fld']) AS _v FROM listed)
+    FROM (SELECT *, CASE WHEN _check THEN json_extract_string(doc, ['$.uid', '$.params.event._id', '$.params.event.hid', '$.params.event.mid', '$.params.event.eid', '$.params.event.tmx', '$.params.event.rmx', '$.params.event.lat', '$.params.event.lng', '$.params.event.sts', '$.params.event.frc', '$.params.event.src', '$.params.event.frm.fnm', '$.params.event.frm.fld']) END AS _v
+          FROM checked)
 )
 SELECT _file, _row, _type_errors,
     {
@@ -135,9 +79,9 @@ SELECT _file, _row, _type_errors,
         "tmx": CAST(ev_tmx AS TIMESTAMPTZ),
         "received_at": CAST(received_at AS TIMESTAMPTZ),
         "seq": CAST(seq AS BIGINT)} AS "form_fields"
-FROM checked
+FROM detailed
 
--- route form: child table form_fields (over route_rows)
+-- route form: child table form_fields
 SELECT _file, _row,
     "form_id",
     CAST(e.key AS VARCHAR) AS "field",
@@ -148,7 +92,7 @@ SELECT _file, _row,
     "seq"
 FROM (
     SELECT r.*, {'key': j.key, 'value': CASE WHEN j.value::VARCHAR = 'null' THEN NULL WHEN NOT starts_with(j.value::VARCHAR, '"') THEN j.value::VARCHAR WHEN contains(j.value::VARCHAR, '\') THEN json_extract_string(j.value::VARCHAR, '$') ELSE trim(j.value::VARCHAR, '"') END} AS e, j.id AS _entry
-    FROM (SELECT _file, _row, unnest("form_fields") FROM route_rows) AS r,
+    FROM (SELECT _file, _row, unnest("form_fields") FROM "form rows") AS r,
         json_each(r."entries") AS j
     WHERE r."entries" IS NOT NULL
 )

@@ -1,68 +1,7 @@
--- route service-generic: fast query (over batch)
+-- route service-generic: rows query
 WITH frames AS (
     SELECT _file, _row, seq, received_at, connection_id, doc
-    FROM batch
-    WHERE route = 'service-generic'
-), typed AS (
-    SELECT * EXCLUDE (_s),
-    CASE WHEN _s."uid" = trunc(_s."uid") THEN TRY_CAST(_s."uid" AS BIGINT) END AS "uid",
-    _s."params"."event"."_id" AS "service_event_id",
-    CASE WHEN _s."params"."event"."vid" = trunc(_s."params"."event"."vid") THEN TRY_CAST(_s."params"."event"."vid" AS BIGINT) END AS "vid",
-    TRY_CAST(_s."params"."event"."tmx" AS TIMESTAMPTZ) AS "tmx",
-    _s."params"."event"."loc"."lat" AS "lat",
-    _s."params"."event"."loc"."lng" AS "lng",
-    _s."params"."event"."loc"."lon" AS "lon",
-    _s."params"."event"."gsp" AS "gsp",
-    _s."params"."event"."hdg" AS "hdg",
-    CASE WHEN _s."params"."event"."gkm" = trunc(_s."params"."event"."gkm") THEN TRY_CAST(_s."params"."event"."gkm" AS BIGINT) END AS "gkm",
-    _s."params"."event"."exd"."evt"."id" AS "service_id",
-    _s."params"."event"."exd"."evt"."delivered" AS "delivered",
-    _s."params"."event"."exd"."evt"."msg" AS "message",
-    TRY_CAST(_s."params"."event"."exd"."evt"."tmx" AS TIMESTAMPTZ) AS "service_tmx"
-    FROM (SELECT *, json_transform(doc, '{"uid": "DOUBLE", "params": {"event": {"_id": "VARCHAR", "vid": "DOUBLE", "tmx": "VARCHAR", "loc": {"lat": "DOUBLE", "lng": "DOUBLE", "lon": "DOUBLE"}, "gsp": "DOUBLE", "hdg": "DOUBLE", "gkm": "DOUBLE", "exd": {"evt": {"id": "VARCHAR", "delivered": "BOOLEAN", "msg": "VARCHAR", "tmx": "VARCHAR"}}}}}') AS _s FROM frames)
-), listed AS (
-    SELECT *, json_keys(doc, ['$', '$.params', '$.params.event', '$.params.event.loc', '$.params.event.exd', '$.params.event.exd.evt']) AS _keys FROM typed
-)
-SELECT _file, _row,
-    coalesce(NOT (len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
-        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
-        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'vid', 'tmx', 'loc', 'gsp', 'hdg', 'gkm', 'exd'], k))) > 0
-        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lng', 'lon'], k))) > 0
-        OR len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['type', 'evt'], k))) > 0
-        OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['id', 'delivered', 'tmx', 'msg'], k))) > 0)
-        AND CASE WHEN "uid" IS NOT NULL OR _keys[1] IS NULL THEN true
-        ELSE NOT (("uid" IS NULL AND list_contains(_keys[1], 'uid'))) END
-        AND CASE WHEN "vid" IS NOT NULL AND "tmx" IS NOT NULL AND "gsp" IS NOT NULL AND "hdg" IS NOT NULL AND "gkm" IS NOT NULL OR _keys[3] IS NULL THEN true
-        ELSE NOT (("vid" IS NULL AND list_contains(_keys[3], 'vid')) OR ("tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("gsp" IS NULL AND list_contains(_keys[3], 'gsp')) OR ("hdg" IS NULL AND list_contains(_keys[3], 'hdg')) OR ("gkm" IS NULL AND list_contains(_keys[3], 'gkm'))) END
-        AND CASE WHEN "lat" IS NOT NULL AND "lng" IS NOT NULL AND "lon" IS NOT NULL OR _keys[4] IS NULL THEN true
-        ELSE NOT (("lat" IS NULL AND list_contains(_keys[4], 'lat')) OR ("lng" IS NULL AND list_contains(_keys[4], 'lng')) OR ("lon" IS NULL AND list_contains(_keys[4], 'lon'))) END
-        AND CASE WHEN "delivered" IS NOT NULL AND "service_tmx" IS NOT NULL OR _keys[6] IS NULL THEN true
-        ELSE NOT (("delivered" IS NULL AND list_contains(_keys[6], 'delivered')) OR ("service_tmx" IS NULL AND list_contains(_keys[6], 'tmx'))) END, false) AS _fast,
-    NULL::VARCHAR AS _type_errors,
-    {
-        "service_event_id": CAST(service_event_id AS VARCHAR),
-        "uid": CAST(uid AS BIGINT),
-        "vid": CAST(vid AS BIGINT),
-        "tmx": CAST(tmx AS TIMESTAMPTZ),
-        "lat": CAST(lat AS DOUBLE),
-        "lon": CAST(coalesce(lng, lon) AS DOUBLE),
-        "speed_kmh": CAST(gsp AS DOUBLE),
-        "heading": CAST(hdg AS DOUBLE),
-        "odometer": CAST(nullif(gkm, -1) AS BIGINT),
-        "service_id": CAST(service_id AS VARCHAR),
-        "delivered": CAST(delivered AS BOOLEAN),
-        "message": CAST(message AS VARCHAR),
-        "service_tmx": CAST(service_tmx AS TIMESTAMPTZ),
-        "received_at": CAST(received_at AS TIMESTAMPTZ),
-        "extra": CAST(extra AS VARCHAR),
-        "seq": CAST(seq AS BIGINT)} AS "services"
-FROM (SELECT *, NULL::VARCHAR AS extra FROM listed)
-
--- route service-generic: exact query (over batch_slow)
-WITH frames AS (
-    SELECT _file, _row, seq, received_at, connection_id, doc
-    FROM batch_slow
-    WHERE route = 'service-generic'
+    FROM "service-generic frames"
 ), typed AS (
     SELECT * EXCLUDE (_s),
     CASE WHEN _s."uid" = trunc(_s."uid") THEN TRY_CAST(_s."uid" AS BIGINT) END AS "uid",
@@ -83,8 +22,23 @@ WITH frames AS (
 ), listed AS (
     SELECT *, json_keys(doc, ['$', '$.params', '$.params.event', '$.params.event.loc', '$.params.event.exd', '$.params.event.exd.evt']) AS _keys FROM typed
 ), checked AS (
+    SELECT *, coalesce(len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
+        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
+        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'vid', 'tmx', 'loc', 'gsp', 'hdg', 'gkm', 'exd'], k))) > 0
+        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lng', 'lon'], k))) > 0
+        OR len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['type', 'evt'], k))) > 0
+        OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['id', 'delivered', 'tmx', 'msg'], k))) > 0
+        OR CASE WHEN _keys[1] IS NOT NULL AND ("uid" IS NULL)
+        THEN ("uid" IS NULL AND list_contains(_keys[1], 'uid')) ELSE false END
+        OR CASE WHEN _keys[3] IS NOT NULL AND ("vid" IS NULL OR "tmx" IS NULL OR "gsp" IS NULL OR "hdg" IS NULL OR "gkm" IS NULL)
+        THEN ("vid" IS NULL AND list_contains(_keys[3], 'vid')) OR ("tmx" IS NULL AND list_contains(_keys[3], 'tmx')) OR ("gsp" IS NULL AND list_contains(_keys[3], 'gsp')) OR ("hdg" IS NULL AND list_contains(_keys[3], 'hdg')) OR ("gkm" IS NULL AND list_contains(_keys[3], 'gkm')) ELSE false END
+        OR CASE WHEN _keys[4] IS NOT NULL AND ("lat" IS NULL OR "lng" IS NULL OR "lon" IS NULL)
+        THEN ("lat" IS NULL AND list_contains(_keys[4], 'lat')) OR ("lng" IS NULL AND list_contains(_keys[4], 'lng')) OR ("lon" IS NULL AND list_contains(_keys[4], 'lon')) ELSE false END
+        OR CASE WHEN _keys[6] IS NOT NULL AND ("delivered" IS NULL OR "service_tmx" IS NULL)
+        THEN ("delivered" IS NULL AND list_contains(_keys[6], 'delivered')) OR ("service_tmx" IS NULL AND list_contains(_keys[6], 'tmx')) ELSE false END, true) AS _check FROM listed
+), detailed AS (
     SELECT *,
-    nullif(concat_ws('; ',
+    CASE WHEN _check THEN nullif(concat_ws('; ',
         CASE WHEN _v[1] IS NOT NULL AND "uid" IS NULL THEN 'uid: ' || '"' || left(_v[1], 60) || '"' || ' is not an integer' END,
         CASE WHEN _v[3] IS NOT NULL AND "vid" IS NULL THEN 'params.event.vid: ' || '"' || left(_v[3], 60) || '"' || ' is not an integer' END,
         CASE WHEN _v[4] IS NOT NULL AND "tmx" IS NULL THEN 'params.event.tmx: ' || '"' || left(_v[4], 60) || '"' || ' is not a timestamp' END,
@@ -95,21 +49,16 @@ WITH frames AS (
         CASE WHEN _v[9] IS NOT NULL AND "hdg" IS NULL THEN 'params.event.hdg: ' || '"' || left(_v[9], 60) || '"' || ' is not a number' END,
         CASE WHEN _v[10] IS NOT NULL AND "gkm" IS NULL THEN 'params.event.gkm: ' || '"' || left(_v[10], 60) || '"' || ' is not an integer' END,
         CASE WHEN _v[12] IS NOT NULL AND "delivered" IS NULL THEN 'params.event.exd.evt.delivered: ' || '"' || left(_v[12], 60) || '"' || ' is not a boolean' END,
-        CASE WHEN _v[14] IS NOT NULL AND "service_tmx" IS NULL THEN 'params.event.exd.evt.tmx: ' || '"' || left(_v[14], 60) || '"' || ' is not a timestamp' END), '') AS _type_errors,
-    CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0
-        OR len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0
-        OR len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'vid', 'tmx', 'loc', 'gsp', 'hdg', 'gkm', 'exd'], k))) > 0
-        OR len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lng', 'lon'], k))) > 0
-        OR len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['type', 'evt'], k))) > 0
-        OR len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['id', 'delivered', 'tmx', 'msg'], k))) > 0
-    THEN nullif(TRY(to_json(map_from_entries(flatten([
+        CASE WHEN _v[14] IS NOT NULL AND "service_tmx" IS NULL THEN 'params.event.exd.evt.tmx: ' || '"' || left(_v[14], 60) || '"' || ' is not a timestamp' END), '') END AS _type_errors,
+    CASE WHEN _check THEN nullif(TRY(to_json(map_from_entries(flatten([
         CASE WHEN len(list_filter(coalesce(_keys[1], []), lambda k: NOT list_contains(['uid', 'params'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(doc, '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['uid', 'params'], e.key)), lambda e: {'key': '' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[2], []), lambda k: NOT list_contains(['type', 'event'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'event'], e.key)), lambda e: {'key': 'params.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[3], []), lambda k: NOT list_contains(['_id', 'vid', 'tmx', 'loc', 'gsp', 'hdg', 'gkm', 'exd'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['_id', 'vid', 'tmx', 'loc', 'gsp', 'hdg', 'gkm', 'exd'], e.key)), lambda e: {'key': 'params.event.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[4], []), lambda k: NOT list_contains(['lat', 'lng', 'lon'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event.loc'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['lat', 'lng', 'lon'], e.key)), lambda e: {'key': 'params.event.loc.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[5], []), lambda k: NOT list_contains(['type', 'evt'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event.exd'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['type', 'evt'], e.key)), lambda e: {'key': 'params.event.exd.' || e.key, 'value': e.value}), []) ELSE [] END,
         CASE WHEN len(list_filter(coalesce(_keys[6], []), lambda k: NOT list_contains(['id', 'delivered', 'tmx', 'msg'], k))) > 0 THEN coalesce(list_transform(list_filter(map_entries(TRY(json_transform(json_extract(doc, '$.params.event.exd.evt'), '"MAP(VARCHAR, JSON)"'))), lambda e: NOT list_contains(['id', 'delivered', 'tmx', 'msg'], e.key)), lambda e: {'key': 'params.event.exd.evt.' || e.key, 'value': e.value}), []) ELSE [] END])))::VARCHAR), '{}') END AS extra
-    FROM (SELECT *, json_extract_string(doc, ['$.uid', '$.params.event._id', '$.params.event.vid', '$.params.event.tmx', '$.params.event.loc.lat', '$.params.event.loc.lng', '$.params.event.loc.lon', '$.params.event.gsp', '$.params.event.hdg', '$.params.event.gkm', '$.params.event.exd.evt.id', '$.params.event.exd.evt.delivered', '$.params.event.exd.evt.msg', '$.params.event.exd.evt.tmx']) AS _v FROM listed)
+    FROM (SELECT *, CASE WHEN _check THEN json_extract_string(doc, ['$.uid', '$.params.event._id', '$.params.event.vid', '$.params.event.tmx', '$.params.event.loc.lat', '$.params.event.loc.lng', '$.params.event.loc.lon', '$.params.event.gsp', '$.params.event.hdg', '$.params.event.gkm', '$.params.event.exd.evt.id', '$.params.event.exd.evt.delivered', '$.params.event.exd.evt.msg', '$.params.event.exd.evt.tmx']) END AS _v
+          FROM checked)
 )
 SELECT _file, _row, _type_errors,
     {
@@ -129,4 +78,4 @@ SELECT _file, _row, _type_errors,
         "received_at": CAST(received_at AS TIMESTAMPTZ),
         "extra": CAST(extra AS VARCHAR),
         "seq": CAST(seq AS BIGINT)} AS "services"
-FROM checked
+FROM detailed
