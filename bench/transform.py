@@ -312,14 +312,22 @@ def step_cpu(raw: Path, work: Path) -> dict[str, float]:
     )
     from transforms.classify import classify
     from transforms.core_store import batch_tables, ensure_core, store_batch
-    from transforms.pipeline import DEFAULT_BATCH_FRAMES, _connect, plan_batches
+    from transforms.pipeline import (
+        DEFAULT_BATCH_FRAMES,
+        _connect,
+        plan_batches,
+        query_threads,
+    )
     from transforms.route_runner import RouteRunner
 
     layout = DataLayout(fresh(work, raw))
     files = sorted((work / "raw").rglob("*.parquet"))
-    con = _connect(None)
+    batches = plan_batches(files, DEFAULT_BATCH_FRAMES)
+    threads = query_threads()  # as transform_lake sets them
+    con = _connect(threads)
     runner = RouteRunner(con)
     warehouse = open_warehouse(layout.root)
+    warehouse.execute(f"SET threads = {threads}")
     ensure_core(warehouse)
     spent: Counter[str] = Counter()
 
@@ -334,7 +342,7 @@ def step_cpu(raw: Path, work: Path) -> dict[str, float]:
                   for f in result.files}
         return store_batch(warehouse, batch_tables(layout.root, result), ledger)
 
-    for batch_files in plan_batches(files, DEFAULT_BATCH_FRAMES):
+    for batch_files in batches:
         batch = step("read (pyarrow) + classify (DuckDB)", classify, con, batch_files)
         counts = route_counts(batch)
         parts = step("route queries (DuckDB: rows, child)", run_routes, runner, batch,

@@ -142,18 +142,20 @@ def plan_batches(files: list[Path], batch_frames: int) -> list[list[Path]]:
 def query_threads() -> int:
     """DuckDB threads per query of a transform: half the cores (at least one).
 
-    The transform is parallel by itself: two routes at a time while the writer thread
-    stores the previous batch. Letting every query also spread over all cores
-    oversubscribes them: on 2 cores, 1 thread per query took 27.7–29.9 CPU s for 1M
-    frames against 32.9–35.9 with DuckDB's default (docs/transforms.md "Performance").
+    The transform is parallel by itself: two routes at a time, and a batch is routed
+    while the writer thread stores the one before. Letting every query also spread over
+    all cores oversubscribes them. On 2 cores, one thread per query: 1M frames in 24–27
+    CPU s against 33–36 with DuckDB's default of one per core, and a single batch of 200 k
+    frames in 5.8–6.5 s wall against 6.6–6.7 (docs/transforms.md "Performance").
     """
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
+def _connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET threads = {int(threads or query_threads())}")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
     return con
 
 
@@ -194,7 +196,7 @@ def transform_lake(
 ) -> TransformSummary:
     """Transform every raw file of ``data_dir`` not yet in the ledger into the warehouse.
 
-    ``threads``: DuckDB threads per query (default ``query_threads()``).
+    ``threads``: DuckDB threads per query (default ``query_threads``).
 
     ``lookback_days`` / ``full_listing``: how a raw lake on object storage is listed (see
     the module docstring; ``None``: ``TRACKIT_RAW_LOOKBACK_DAYS``, else the default).
@@ -212,7 +214,6 @@ def transform_lake(
     started = time.perf_counter()
     summary = TransformSummary()
     with transform_lock(layout), writing_warehouse(layout) as warehouse:
-        warehouse.execute(f"SET threads = {int(threads or query_threads())}")
         ensure_core(warehouse)
         if needs_upgrade(layout.root):
             summary.upgrade = upgrade_locked(layout, warehouse, progress=progress).lines()
@@ -252,7 +253,9 @@ def transform_lake(
                       f"{result.frames} frames, load {stored.load_id}, "
                       f"{time.perf_counter() - started:.1f}s", file=sys.stderr)
 
+        threads = threads or query_threads()
         con = _connect(threads)
+        warehouse.execute(f"SET threads = {int(threads)}")
         runner = RouteRunner(con)
         # Two stages: DuckDB (classify, route) in this thread, then validation, dedup,
         # counts and storing in the other; batch N is finished and stored while batch
