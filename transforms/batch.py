@@ -180,12 +180,12 @@ def run_routes(runner: RouteRunner, batch: ClassifiedBatch,
                present: set[str]) -> dict[str, list[pl.DataFrame]]:
     """The rows of every route present in the batch: parts of each table, in the order of
     ``ROUTES`` (the runner's threads may finish them in any order)."""
-    route = batch.frames.column("route")
-    frames = {name: batch.frames.filter(pc.equal(route, name)).select(FRAME_COLUMNS)
+    labels = batch.frames.column("route")
+    frames = {name: batch.frames.filter(pc.equal(labels, name)).select(FRAME_COLUMNS)
               for name in ROUTES if name in present}
     parts: dict[str, list[pl.DataFrame]] = {}
-    for route_of, rows, children in runner.run(frames):
-        for table, part in _split(route_of, pl.from_arrow(rows)).items():
+    for route, rows, children in runner.run(frames):
+        for table, part in _split(route, pl.from_arrow(rows)).items():
             parts.setdefault(table, []).append(part)
         for child, part in children.items():
             parts.setdefault(child, []).append(pl.from_arrow(part))

@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from transforms.route_sql import frames_relation, route_queries, rows_relation, sql_string
 from transforms.routes import ROUTES, Route
+from transforms.validate import LINEAGE
 
 ROUTE_THREADS = 2  # routes queried at once, each on its own DuckDB cursor
-LINEAGE = ["_file", "_row"]
 FRAME_COLUMNS = [*LINEAGE, "seq", "received_at", "connection_id", "doc"]
 
 RouteResult = tuple[Route, pa.Table, dict[str, pa.Table]]

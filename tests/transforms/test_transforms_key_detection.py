@@ -1,9 +1,9 @@
 """The shortcuts of the data path never change a result.
 
-Unknown keys are detected by the fast query's key listing before the exact key-by-key
-comparison (``transforms.route_sql``). Text that looks like a key or a type inside a string value,
-whitespace around colons, JSON nulls, duplicate keys and unknown keys holding null must
-give exactly the rows the exact comparison gives.
+Unknown keys are detected by the rows query's key listing (``_check``) before the key-by-key
+comparison (``transforms.route_sql``). Text that looks like a key or a type inside a string
+value, whitespace around colons, JSON nulls, duplicate keys and unknown keys holding null
+must give exactly the rows the key-by-key comparison gives.
 """
 
 from __future__ import annotations
