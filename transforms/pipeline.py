@@ -151,7 +151,7 @@ def query_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def _connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     if threads:

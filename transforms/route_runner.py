@@ -1,11 +1,11 @@
 """Run the routes' queries (``transforms.route_sql``) over a batch, routes in parallel.
 
 Routes run ``ROUTE_THREADS`` at a time, each thread on its own DuckDB cursor (DuckDB
-releases the GIL): one route's query over a batch keeps one core busy at most part of the
-time. Each query reads its route's frames, an Arrow table registered on the thread's
-cursor under the name ``route_sql.frames_relation`` gives it; its child queries read its
-rows, registered the same way. The threads and their cursors live as long as the runner:
-one transform run.
+releases the GIL), since each query gets few DuckDB threads of its own
+(``transforms.pipeline.query_threads``). A route's query reads its frames from the
+relation ``route_sql.frames_relation`` names: an Arrow table registered on the thread's
+cursor; its child queries read its rows, registered under ``route_sql.rows_relation``.
+The threads and their cursors live as long as the runner: one transform run.
 """
 
 from __future__ import annotations
