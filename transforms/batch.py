@@ -181,7 +181,8 @@ def run_routes(runner: RouteRunner, batch: ClassifiedBatch,
     """The rows of every route present in the batch: parts of each table, in the order of
     ``ROUTES`` (the runner's threads may finish them in any order)."""
     labels = batch.frames.column("route")
-    frames = {name: batch.frames.filter(pc.equal(labels, name)).select(FRAME_COLUMNS)
+    columns = batch.frames.select(FRAME_COLUMNS)  # filter only what the queries read
+    frames = {name: columns.filter(pc.equal(labels, name))
               for name in ROUTES if name in present}
     parts: dict[str, list[pl.DataFrame]] = {}
     for route, rows, children in runner.run(frames):
