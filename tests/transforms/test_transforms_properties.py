@@ -189,8 +189,8 @@ def test_a_frame_without_an_optional_object_is_not_checked() -> None:
 def test_the_routes_give_the_same_rows_whatever_the_threads_chunks_and_batches(
         first: list[tuple[str, str]], second: list[tuple[str, str]]) -> None:
     """Routes run two at a time over Arrow record batches of a few rows, by a runner that
-    ran another batch before, give the rows of one route at a time over one record batch,
-    by a new runner."""
+    ran another batch before (its queries prepared then), give the rows of one route at a
+    time over one record batch, by a new runner."""
     data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
     files = [write_raw_file(data, first),
              write_raw_file(data, second, name="part-0002", seq0=len(first))]
