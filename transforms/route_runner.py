@@ -2,7 +2,10 @@
 
 Routes run ``ROUTE_THREADS`` at a time, each thread on its own DuckDB cursor (DuckDB
 releases the GIL), since each query gets few DuckDB threads of its own
-(``transforms.pipeline.query_threads``). A route's query reads its frames from the
+(``transforms.pipeline.query_threads``). A route with more than ``PIECE_FRAMES`` frames
+(records: two thirds of a day's frames) runs in pieces of consecutive frames, so that the
+threads share it instead of one thread running it while the other waits; the pieces'
+rows are put back together in order. A route's query reads its frames from the
 relation ``route_sql.frames_relation`` names; its child queries read its rows, under
 ``route_sql.rows_relation``. Each cursor prepares a query the first time it runs it and
 then executes it batch after batch, over the Arrow table of the moment (``_Input``):
@@ -13,6 +16,7 @@ transform run.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -25,6 +29,7 @@ from transforms.routes import ROUTES, Route
 from transforms.validate import LINEAGE
 
 ROUTE_THREADS = 2  # routes queried at once, each on its own DuckDB cursor
+PIECE_FRAMES = 65_536  # a route with more frames runs in pieces of at most this many
 FRAME_COLUMNS = [*LINEAGE, "seq", "received_at", "connection_id", "doc"]
 
 RouteResult = tuple[Route, pa.Table, dict[str, pa.Table]]
@@ -33,8 +38,10 @@ RouteResult = tuple[Route, pa.Table, dict[str, pa.Table]]
 class RouteRunner:
     """The rows of each route of batch after batch (use it as a context manager)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, threads: int | None = None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, threads: int | None = None,
+                 piece_frames: int = PIECE_FRAMES) -> None:
         self._con = con
+        self._piece_frames = piece_frames
         self._zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
         self._pool = ThreadPoolExecutor(max_workers=threads or ROUTE_THREADS,
                                         thread_name_prefix="transform-route")
@@ -58,9 +65,9 @@ class RouteRunner:
         """Each route's rows (without its child columns) and its child tables' rows, in
         the order of ``ROUTES``. ``frames_by_route``: each route's frames, with the
         columns ``FRAME_COLUMNS``."""
-        names = [name for name in ROUTES if name in frames_by_route]
-        return list(self._pool.map(lambda n: self._route(ROUTES[n], frames_by_route[n]),
-                                   names))
+        pieces = [(ROUTES[name], piece) for name in ROUTES if name in frames_by_route
+                  for piece in _pieces(frames_by_route[name], self._piece_frames)]
+        return _joined(list(self._pool.map(lambda task: self._route(*task), pieces)))
 
     def _cursor(self) -> _Cursor:
         cursor: _Cursor | None = getattr(self._local, "cursor", None)
@@ -83,6 +90,29 @@ class RouteRunner:
                         for child, sql in queries.children.items()}
             rows = rows.drop_columns(list(route.children))
         return route, rows, children
+
+
+def _pieces(frames: pa.Table, most: int) -> list[pa.Table]:
+    """``frames`` cut into the fewest consecutive slices of at most ``most`` rows, their
+    sizes differing by one at most."""
+    count = max(1, -(-frames.num_rows // most))
+    bounds = [frames.num_rows * i // count for i in range(count + 1)]
+    return [frames.slice(start, end - start) for start, end in itertools.pairwise(bounds)]
+
+
+def _joined(results: list[RouteResult]) -> list[RouteResult]:
+    """The results of a route's pieces (consecutive, in order) joined into one."""
+    joined: list[RouteResult] = []
+    for route, rows, children in results:
+        if joined and joined[-1][0] is route:
+            _, before, before_children = joined[-1]
+            rows = pa.concat_tables([before, rows])
+            children = {name: pa.concat_tables([before_children[name], part])
+                        for name, part in children.items()}
+            joined[-1] = (route, rows, children)
+        else:
+            joined.append((route, rows, children))
+    return joined
 
 
 class _Input:

@@ -8,7 +8,7 @@ import json
 import duckdb
 import pyarrow as pa
 
-from transforms.route_runner import RouteRunner
+from transforms.route_runner import RouteRunner, _pieces
 
 
 def _connection_frames(rows: int, status: int) -> pa.Table:
@@ -31,6 +31,20 @@ def test_a_prepared_route_reads_each_new_batch() -> None:
             assert route.name == "connection"
             assert [r["status"] for r in result.column("connections").to_pylist()] == \
                 [status] * rows
+    con.close()
+
+
+def test_a_large_route_runs_in_pieces_that_join_in_order() -> None:
+    con = duckdb.connect()
+    frames = _connection_frames(7, 1)
+    assert [piece.num_rows for piece in _pieces(frames, 3)] == [2, 2, 3]
+    assert [piece.num_rows for piece in _pieces(frames, 7)] == [7]
+    with RouteRunner(con, threads=2) as whole, RouteRunner(con, threads=2,
+                                                         piece_frames=3) as pieces:
+        [(_, expected, _)] = whole.run({"connection": frames})
+        [(_, joined, _)] = pieces.run({"connection": frames})
+    assert joined.column("_row").to_pylist() == list(range(7))
+    assert joined.equals(expected)
     con.close()
 
 

@@ -188,9 +188,10 @@ def test_a_frame_without_an_optional_object_is_not_checked() -> None:
 @given(st.lists(frames(), min_size=1, max_size=20), st.lists(frames(), min_size=1, max_size=20))
 def test_the_routes_give_the_same_rows_whatever_the_threads_chunks_and_batches(
         first: list[tuple[str, str]], second: list[tuple[str, str]]) -> None:
-    """Routes run two at a time over Arrow record batches of a few rows, by a runner that
-    ran another batch before (its queries prepared then), give the rows of one route at a
-    time over one record batch, by a new runner."""
+    """Routes run two at a time over Arrow record batches of a few rows, in pieces of two
+    frames, by a runner that ran another batch before (its queries prepared then), give
+    the rows of one route at a time over one record batch, in one piece, by a new
+    runner."""
     data = Path(tempfile.mkdtemp(prefix="trackit-prop-"))
     files = [write_raw_file(data, first),
              write_raw_file(data, second, name="part-0002", seq0=len(first))]
@@ -208,7 +209,7 @@ def test_the_routes_give_the_same_rows_whatever_the_threads_chunks_and_batches(
         with RouteRunner(con, threads=1) as runner:
             one = routes(runner, files)
         classify_module._CHUNK = 3
-        with RouteRunner(con, threads=2) as runner:
+        with RouteRunner(con, threads=2, piece_frames=2) as runner:
             routes(runner, files[1:])
             two = routes(runner, files)
         assert one.keys() == two.keys()
