@@ -103,15 +103,11 @@ def _pieces(frames: pa.Table, most: int) -> list[pa.Table]:
 def _joined(results: list[RouteResult]) -> list[RouteResult]:
     """The results of a route's pieces (consecutive, in order) joined into one."""
     joined: list[RouteResult] = []
-    for route, rows, children in results:
-        if joined and joined[-1][0] is route:
-            _, before, before_children = joined[-1]
-            rows = pa.concat_tables([before, rows])
-            children = {name: pa.concat_tables([before_children[name], part])
-                        for name, part in children.items()}
-            joined[-1] = (route, rows, children)
-        else:
-            joined.append((route, rows, children))
+    for route, group in itertools.groupby(results, key=lambda result: result[0]):
+        parts = list(group)
+        children = {name: pa.concat_tables([part[2][name] for part in parts])
+                    for name in parts[0][2]}
+        joined.append((route, pa.concat_tables([part[1] for part in parts]), children))
     return joined
 
 
